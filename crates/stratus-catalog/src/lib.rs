@@ -1,0 +1,1 @@
+//! Built-in type catalog and import resolver (see ARCHITECTURE.md).
