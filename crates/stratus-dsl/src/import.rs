@@ -29,4 +29,12 @@ pub struct ImportError {
 /// import, so relative imports can be resolved against it.
 pub trait ImportLoader {
     fn load(&self, import: &str, importer: &str) -> Result<LoadedImport, ImportError>;
+
+    /// Whether `path` (relative to the main blueprint's directory) names a file shipped with
+    /// the blueprint. An operation implementation that names such a file runs through the
+    /// script plugin. The default knows no resources.
+    fn resource_exists(&self, path: &str) -> bool {
+        let _ = path;
+        false
+    }
 }
