@@ -1,0 +1,270 @@
+//! The whole parse: main document → imports merged → every section checked and resolved →
+//! the blueprint plan (the reference's `parse_from_path` output), or every problem found.
+
+use serde_json::{Map, Value as J};
+
+use crate::cache::DocumentCache;
+use crate::diag::{Diagnostic, Problem, Problems};
+use crate::functions::{self, Context, Environment, Scope};
+use crate::import::ImportLoader;
+use crate::imports;
+use crate::schema::{self, allowed_keys, gate};
+use crate::sections;
+use crate::templates::{self, Catalogs};
+use crate::types;
+use crate::version::{self, DslVersion};
+use crate::yaml::{Node, Span};
+
+const TOP_LEVEL: &[&str] = &[
+    "tosca_definitions_version", "description", "imports", "dsl_definitions", "metadata", "inputs", "plugins", "node_types",
+    "relationships", "node_templates", "policy_types", "policy_triggers", "groups", "policies", "workflows", "outputs",
+    "data_types", "capabilities", "imported_blueprints", "namespaces_mapping", "labels", "blueprint_labels",
+    "deployment_settings", "resource_tags",
+];
+
+/// A parsed blueprint: the plan before any deployment inputs are applied.
+#[derive(Debug, Clone)]
+pub struct Blueprint {
+    pub plan: J,
+    pub version: DslVersion,
+    /// Locations of every document read, main first.
+    pub files: Vec<String>,
+}
+
+/// Parses `text` (the main blueprint at `location`) with its imports.
+pub fn parse(text: &str, location: &str, loader: &dyn ImportLoader, cache: &DocumentCache) -> Result<Blueprint, Vec<Diagnostic>> {
+    let mut problems = Problems::default();
+    let files_main = vec![location.to_string()];
+    let main = match imports::load_document(text, 0) {
+        Ok(main) => main,
+        Err(problem) => return Err(vec![problem.locate(&files_main)]),
+    };
+    if main.as_map().is_none() {
+        return Err(vec![schema::expected(&main, "dict").locate(&files_main)]);
+    }
+    let version = match version::extract(&main) {
+        Ok(version) => version,
+        Err(problem) => return Err(vec![problem.locate(&files_main)]),
+    };
+    if let Some(definitions) = main.get("dsl_definitions").filter(|n| !n.is_null()) {
+        gate(&version, "dsl_definitions", definitions.span, 1, 2, &mut problems);
+    }
+    let merged = imports::resolve(main, location, version.clone(), loader, cache, &mut problems);
+    let files = merged.files.clone();
+    let plan = build(&merged.document, &version, loader, &mut problems);
+    if problems.is_empty() {
+        Ok(Blueprint { plan, version, files })
+    } else {
+        Err(problems.list.into_iter().map(|p| p.locate(&files)).collect())
+    }
+}
+
+fn build(document: &Node, version: &DslVersion, loader: &dyn ImportLoader, problems: &mut Problems) -> J {
+    let Some(entries) = schema::map(document, problems) else { return J::Null };
+    allowed_keys(entries, TOP_LEVEL, problems);
+    let section = |name: &str| schema::get(entries, name);
+    if let Some(description) = section("description").filter(|n| !n.is_null()) {
+        gate(version, "description", description.span, 1, 2, problems);
+    }
+    let resource_exists = |path: &str| loader.resource_exists(path);
+
+    let data_types = types::parse_data_types(section("data_types"), version, problems);
+    let node_types = types::parse_node_types(section("node_types"), &data_types, version, problems);
+    let relationships = types::parse_relationships(section("relationships"), &data_types, version, problems);
+    let plugins = sections::parse_plugins(section("plugins"), version, problems);
+    let inputs = sections::parse_inputs(section("inputs"), &data_types, version, problems);
+    let catalogs = Catalogs {
+        node_types: &node_types,
+        relationships: &relationships,
+        data_types: &data_types,
+        plugins: &plugins,
+        version,
+        resource_exists: &resource_exists,
+    };
+    // Relationship type operations must resolve too (code 19).
+    for (name, relationship) in &relationships {
+        for side in ["source_interfaces", "target_interfaces"] {
+            if let Some(interfaces) = relationship.get(side).and_then(J::as_object) {
+                let span = section("relationships").and_then(|s| s.get_entry(name)).map_or(Span::default(), |(k, _)| k.span);
+                let _ = crate::interfaces::process_interfaces(interfaces, &plugins, &resource_exists, 19, &format!("Relationship '{name}'"), span, problems);
+            }
+        }
+    }
+    let nodes = templates::parse_node_templates(section("node_templates"), &catalogs, problems);
+    let node_names: Vec<String> = nodes.iter().filter_map(|n| n.get("name").and_then(J::as_str).map(str::to_string)).collect();
+    let (workflows, workflow_plugins) = sections::parse_workflows(section("workflows"), &plugins, &data_types, version, &resource_exists, problems);
+    let policy_types = sections::parse_policy_types(section("policy_types"), "properties", &data_types, version, problems);
+    let policy_triggers = sections::parse_policy_types(section("policy_triggers"), "parameters", &data_types, version, problems);
+    let groups = sections::parse_groups(section("groups"), &node_names, problems);
+    let (policies, scaling_groups) = sections::parse_policies(section("policies"), &groups, version, problems);
+    let outputs = sections::parse_values(section("outputs"), problems);
+    let capabilities = sections::parse_values(section("capabilities"), problems);
+    let labels = sections::parse_labels(section("labels"), false, problems);
+    let blueprint_labels = sections::parse_labels(section("blueprint_labels"), true, problems);
+
+    let mut deployment_plugins: Vec<J> = Vec::new();
+    let mut host_plugins: Vec<J> = Vec::new();
+    for node in &nodes {
+        for (key, target) in [("deployment_plugins_to_install", &mut deployment_plugins), ("plugins_to_install", &mut host_plugins)] {
+            for plugin in node.get(key).and_then(J::as_array).into_iter().flatten() {
+                let name = plugin.get("name");
+                match target.iter_mut().find(|p| p.get("name") == name) {
+                    Some(slot) => *slot = plugin.clone(),
+                    None => target.push(plugin.clone()),
+                }
+            }
+        }
+    }
+
+    let mut plan = Map::new();
+    plan.insert("description".into(), section("description").map_or(J::Null, Node::to_json));
+    plan.insert("metadata".into(), section("metadata").map_or(J::Null, Node::to_json));
+    plan.insert("nodes".into(), J::Array(nodes));
+    plan.insert("relationships".into(), J::Object(relationships));
+    plan.insert("workflows".into(), J::Object(workflows));
+    plan.insert("policy_types".into(), J::Object(policy_types));
+    plan.insert("policy_triggers".into(), J::Object(policy_triggers));
+    plan.insert("policies".into(), J::Object(policies));
+    plan.insert("groups".into(), J::Object(groups));
+    plan.insert("scaling_groups".into(), J::Object(scaling_groups));
+    plan.insert("inputs".into(), J::Object(inputs));
+    plan.insert("outputs".into(), J::Object(outputs));
+    plan.insert("deployment_plugins_to_install".into(), J::Array(deployment_plugins));
+    plan.insert("workflow_plugins_to_install".into(), J::Array(workflow_plugins));
+    plan.insert("host_agent_plugins_to_install".into(), J::Array(host_plugins));
+    plan.insert("version".into(), version.to_json());
+    plan.insert("capabilities".into(), J::Object(capabilities));
+    plan.insert("imported_blueprints".into(), J::Array(vec![]));
+    plan.insert("namespaces_mapping".into(), J::Object(Map::new()));
+    plan.insert("data_types".into(), J::Object(data_types));
+    plan.insert("labels".into(), J::Object(labels));
+    plan.insert("blueprint_labels".into(), J::Object(blueprint_labels));
+    plan.insert("resource_tags".into(), section("resource_tags").map_or(J::Object(Map::new()), Node::to_json));
+    plan.insert("deployment_settings".into(), section("deployment_settings").map_or(J::Object(Map::new()), Node::to_json));
+    let mut plan = J::Object(plan);
+
+    validate_input_defaults(&plan, section("inputs"), problems);
+    validate_functions(&plan, version, section("node_templates").map_or(Span::default(), |n| n.span), problems);
+    let requirements = find_requirements(&plan);
+    if let J::Object(map) = &mut plan {
+        map.insert("requirements".into(), requirements);
+    }
+    plan
+}
+
+fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Problems) {
+    let Some(inputs) = plan.get("inputs").and_then(J::as_object) else { return };
+    for (name, definition) in inputs {
+        let Some(default) = definition.get("default") else { continue };
+        let span = section.and_then(|s| s.get(name)).map(|n| n.span);
+        if let Err(problem) = crate::constraints::validate_value(name, definition, default, span) {
+            problems.push(problem);
+        }
+    }
+}
+
+/// What parse-time function checks can see.
+pub struct PlanEnvironment<'a> {
+    pub plan: &'a J,
+    pub version: &'a DslVersion,
+}
+
+impl Environment for PlanEnvironment<'_> {
+    fn input(&self, name: &str) -> Option<J> {
+        self.plan.get("inputs")?.get(name).cloned()
+    }
+
+    fn has_input(&self, name: &str) -> bool {
+        self.plan.get("inputs").and_then(|i| i.get(name)).is_some()
+    }
+
+    fn node_properties(&self, node: &str) -> Option<J> {
+        self.plan.get("nodes")?.as_array()?.iter().find(|n| n.get("name").and_then(J::as_str) == Some(node))?.get("properties").cloned()
+    }
+
+    fn has_node(&self, node: &str) -> bool {
+        self.node_properties(node).is_some()
+    }
+
+    fn version_at_least(&self, major: u32, minor: u32) -> bool {
+        self.version.at_least(major, minor)
+    }
+}
+
+/// Calls `visit` for every function call in the places the reference scans.
+pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
+    let base = |scope, path: String| Context { scope, self_node: None, source_node: None, target_node: None, path, span: Span::default() };
+    for node in plan.get("nodes").and_then(J::as_array).into_iter().flatten() {
+        let name = node.get("name").and_then(J::as_str).unwrap_or_default().to_string();
+        let mut context = base(Scope::NodeTemplate, format!("nodes.{name}.properties"));
+        context.self_node = Some(name.clone());
+        scan_value(node.get("properties").unwrap_or(&J::Null), &context, visit);
+        for operation in node.get("operations").and_then(J::as_object).into_iter().flat_map(|m| m.values()) {
+            scan_value(operation.get("inputs").unwrap_or(&J::Null), &context, visit);
+        }
+        for relationship in node.get("relationships").and_then(J::as_array).into_iter().flatten() {
+            let mut context = base(Scope::Relationship, format!("nodes.{name}.relationships"));
+            context.source_node = Some(name.clone());
+            context.target_node = relationship.get("target_id").and_then(J::as_str).map(str::to_string);
+            for key in ["source_operations", "target_operations"] {
+                for operation in relationship.get(key).and_then(J::as_object).into_iter().flat_map(|m| m.values()) {
+                    scan_value(operation.get("inputs").unwrap_or(&J::Null), &context, visit);
+                }
+            }
+        }
+    }
+    for (key, scope) in [("outputs", Scope::Outputs), ("capabilities", Scope::Capabilities), ("labels", Scope::Labels)] {
+        for (name, value) in plan.get(key).and_then(J::as_object).into_iter().flatten() {
+            scan_value(value, &base(scope, format!("{key}.{name}")), visit);
+        }
+    }
+    for (name, policy) in plan.get("policies").and_then(J::as_object).into_iter().flatten() {
+        scan_value(policy.get("properties").unwrap_or(&J::Null), &base(Scope::Policies, format!("policies.{name}.properties")), visit);
+    }
+    for (name, group) in plan.get("scaling_groups").and_then(J::as_object).into_iter().flatten() {
+        scan_value(group.get("properties").unwrap_or(&J::Null), &base(Scope::ScalingGroups, format!("scaling_groups.{name}.properties")), visit);
+    }
+    scan_value(plan.get("deployment_settings").unwrap_or(&J::Null), &base(Scope::DeploymentSettings, "deployment_settings".into()), visit);
+}
+
+fn scan_value(value: &J, context: &Context, visit: &mut dyn FnMut(&J, &Context)) {
+    match value {
+        J::Object(map) => {
+            if functions::is_function(value) {
+                visit(value, context);
+            }
+            for v in map.values() {
+                scan_value(v, context, visit);
+            }
+        }
+        J::Array(items) => items.iter().for_each(|v| scan_value(v, context, visit)),
+        _ => {}
+    }
+}
+
+fn validate_functions(plan: &J, version: &DslVersion, span: Span, problems: &mut Problems) {
+    let environment = PlanEnvironment { plan, version };
+    let mut found: Vec<Problem> = Vec::new();
+    scan_plan(plan, &mut |value, context| {
+        let Some((name, args)) = functions::as_function(value) else { return };
+        let mut context = context.clone();
+        context.span = span;
+        if let Err(problem) = functions::validate(name, args, &context, &environment) {
+            found.push(problem);
+        }
+    });
+    for problem in found {
+        problems.push(problem);
+    }
+}
+
+fn find_requirements(plan: &J) -> J {
+    let mut secrets: Vec<J> = Vec::new();
+    let mut parent_capabilities: Vec<J> = Vec::new();
+    scan_plan(plan, &mut |value, _| match functions::as_function(value) {
+        Some(("get_secret", args)) => secrets.push(args.clone()),
+        Some(("get_environment_capability", args)) => parent_capabilities.push(args.clone()),
+        _ => {}
+    });
+    serde_json::json!({"parent_capabilities": parent_capabilities, "secrets": secrets})
+}

@@ -1,0 +1,444 @@
+//! Interfaces and operations: parsing, the reference's merge rules (type over parent type,
+//! node template over node type, relationship instance over relationship type) and turning
+//! an operation's `implementation` into a plugin task or a script-plugin task.
+
+use serde_json::{Map, Value as J};
+
+use crate::diag::{Problem, Problems};
+use crate::props::{flatten, DataTypes};
+use crate::schema::{self, allowed_keys, gate, get, optional_map};
+use crate::types::{parse_property_schema, SchemaOptions};
+use crate::version::DslVersion;
+use crate::yaml::{Node, Span, Value};
+
+const OPERATION_KEYS: &[&str] =
+    &["implementation", "inputs", "executor", "max_retries", "retry_interval", "timeout", "timeout_recoverable"];
+
+pub fn operation_mapping(implementation: &str, inputs: J) -> Map<String, J> {
+    let mut op = Map::new();
+    op.insert("implementation".into(), J::String(implementation.into()));
+    op.insert("inputs".into(), inputs);
+    for key in ["executor", "max_retries", "retry_interval", "timeout", "timeout_recoverable"] {
+        op.insert(key.into(), J::Null);
+    }
+    op
+}
+
+fn no_op() -> Map<String, J> {
+    operation_mapping("", J::Object(Map::new()))
+}
+
+/// Parses one operation definition (string or mapping) into the reference's operation dict.
+/// `type_inputs` selects input schemas (node types) or plain values (node templates).
+fn parse_operation(node: &Node, type_inputs: bool, data_types: &DataTypes, version: &DslVersion, name: &str, problems: &mut Problems) -> Option<Map<String, J>> {
+    match &node.value {
+        Value::Str(s) => Some(operation_mapping(s, J::Object(Map::new()))),
+        Value::Null => Some(no_op()),
+        Value::Map(entries) => {
+            schema::map(node, problems)?;
+            allowed_keys(entries, OPERATION_KEYS, problems);
+            let implementation = schema::string(get(entries, "implementation"), problems).unwrap_or("");
+            let inputs = if type_inputs {
+                let options = SchemaOptions::inputs(name);
+                J::Object(parse_property_schema(get(entries, "inputs"), data_types, version, &options, problems))
+            } else {
+                match get(entries, "inputs") {
+                    None => J::Object(Map::new()),
+                    Some(inputs) if inputs.is_null() => J::Object(Map::new()),
+                    Some(inputs) if inputs.as_map().is_some() => inputs.to_json(),
+                    Some(inputs) => {
+                        problems.push(schema::expected(inputs, "dict"));
+                        J::Object(Map::new())
+                    }
+                }
+            };
+            let mut op = operation_mapping(implementation, inputs);
+            if let Some(executor) = schema::string(get(entries, "executor"), problems) {
+                if executor != "central_deployment_agent" && executor != "host_agent" {
+                    problems.push(Problem::logic(
+                        28,
+                        get(entries, "executor").map_or(node.span, |n| n.span),
+                        format!("Operation '{name}' has an illegal executor value '{executor}'. valid values are [central_deployment_agent,host_agent]"),
+                    ));
+                }
+                op.insert("executor".into(), J::String(executor.into()));
+            }
+            if let Some(retries) = get(entries, "max_retries").filter(|n| !n.is_null()) {
+                gate(version, "max_retries", retries.span, 1, 1, problems);
+                match retries.value {
+                    Value::Int(i) if i >= -1 => {
+                        op.insert("max_retries".into(), J::from(i));
+                    }
+                    Value::Int(i) => problems.push(Problem::uncoded(
+                        crate::diag::Kind::Value,
+                        Some(retries.span),
+                        format!("'max_retries' value must be either -1 to specify unlimited retries or a non negative number but got {i}."),
+                    )),
+                    _ => problems.push(schema::expected(retries, "integer")),
+                }
+            }
+            for key in ["retry_interval", "timeout"] {
+                if let Some(value) = get(entries, key).filter(|n| !n.is_null()) {
+                    if key == "retry_interval" {
+                        gate(version, key, value.span, 1, 1, problems);
+                    }
+                    match value.value {
+                        Value::Int(_) | Value::Float(_) => {
+                            let json = value.to_json();
+                            if json.as_f64().is_some_and(|f| f < 0.0) {
+                                problems.push(Problem::uncoded(
+                                    crate::diag::Kind::Value,
+                                    Some(value.span),
+                                    format!("'{key}' value must be a non-negative number but got {json}."),
+                                ));
+                            }
+                            op.insert(key.into(), json);
+                        }
+                        _ => problems.push(schema::expected(value, "float")),
+                    }
+                }
+            }
+            if let Some(recoverable) = schema::boolean(get(entries, "timeout_recoverable"), problems) {
+                op.insert("timeout_recoverable".into(), J::Bool(recoverable));
+            }
+            Some(op)
+        }
+        _ => {
+            problems.push(schema::expected(node, "dict"));
+            None
+        }
+    }
+}
+
+fn parse_interfaces(section: Option<&Node>, type_inputs: bool, data_types: &DataTypes, version: &DslVersion, problems: &mut Problems) -> Map<String, J> {
+    let mut interfaces = Map::new();
+    for (key, interface) in optional_map(section, problems) {
+        let interface_name = key.as_str().unwrap_or_default();
+        let mut operations = Map::new();
+        for (op_key, op_node) in optional_map(Some(interface), problems) {
+            let op_name = op_key.as_str().unwrap_or_default();
+            let full = format!("{interface_name}.{op_name}");
+            if let Some(op) = parse_operation(op_node, type_inputs, data_types, version, &full, problems) {
+                operations.insert(op_name.to_string(), J::Object(op));
+            }
+        }
+        interfaces.insert(interface_name.to_string(), J::Object(operations));
+    }
+    interfaces
+}
+
+pub fn parse_type_interfaces(section: Option<&Node>, data_types: &DataTypes, version: &DslVersion, problems: &mut Problems) -> Map<String, J> {
+    parse_interfaces(section, true, data_types, version, problems)
+}
+
+pub fn parse_template_interfaces(section: Option<&Node>, data_types: &DataTypes, version: &DslVersion, problems: &mut Problems) -> Map<String, J> {
+    parse_interfaces(section, false, data_types, version, problems)
+}
+
+/// Type over parent type: an operation defined in the child replaces the parent's.
+pub fn merge_type_interfaces(overridden: &Map<String, J>, overriding: &Map<String, J>) -> Map<String, J> {
+    let mut merged = Map::new();
+    for (name, parent_ops) in overridden {
+        let empty = Map::new();
+        let child_ops = overriding.get(name).and_then(J::as_object).unwrap_or(&empty);
+        let mut ops = Map::new();
+        for (op_name, op) in parent_ops.as_object().unwrap_or(&empty) {
+            ops.insert(op_name.clone(), child_ops.get(op_name).cloned().unwrap_or_else(|| op.clone()));
+        }
+        for (op_name, op) in child_ops {
+            ops.insert(op_name.clone(), op.clone());
+        }
+        merged.insert(name.clone(), J::Object(ops));
+    }
+    for (name, child_ops) in overriding {
+        if !overridden.contains_key(name) {
+            merged.insert(name.clone(), child_ops.clone());
+        }
+    }
+    merged
+}
+
+/// Node template over node type (and relationship instance over relationship type).
+pub fn merge_template_interfaces(
+    type_interfaces: &Map<String, J>,
+    template_interfaces: &Map<String, J>,
+    span: Span,
+    problems: &mut Problems,
+) -> Map<String, J> {
+    let empty = Map::new();
+    let mut merged = Map::new();
+    let mut names: Vec<&String> = type_interfaces.keys().collect();
+    for name in template_interfaces.keys() {
+        if !type_interfaces.contains_key(name) {
+            names.push(name);
+        }
+    }
+    for name in names {
+        let type_ops = type_interfaces.get(name).and_then(J::as_object).unwrap_or(&empty);
+        let template_ops = template_interfaces.get(name).and_then(J::as_object).unwrap_or(&empty);
+        let mut ops = Map::new();
+        let mut op_names: Vec<&String> = type_ops.keys().collect();
+        for op_name in template_ops.keys() {
+            if !type_ops.contains_key(op_name) {
+                op_names.push(op_name);
+            }
+        }
+        for op_name in op_names {
+            let merged_op = merge_template_operation(
+                type_ops.get(op_name).and_then(J::as_object),
+                template_ops.get(op_name).and_then(J::as_object),
+                span,
+                problems,
+            );
+            ops.insert(op_name.clone(), J::Object(merged_op));
+        }
+        merged.insert(name.clone(), J::Object(ops));
+    }
+    merged
+}
+
+fn is_no_op(op: &Map<String, J>) -> bool {
+    *op == no_op()
+}
+
+/// Flattens a type operation's input schemas into values and overlays the template's.
+fn merge_inputs(schema_inputs: &Map<String, J>, instance_inputs: &Map<String, J>, span: Span) -> Result<Map<String, J>, Problem> {
+    let mut merged = flatten(schema_inputs);
+    for (k, v) in instance_inputs {
+        merged.insert(k.clone(), v.clone());
+    }
+    for (k, v) in schema_inputs {
+        if let Some(type_name) = v.get("type") {
+            if let Some(J::Object(value)) = merged.get_mut(k) {
+                value.insert("type".into(), type_name.clone());
+            }
+        }
+    }
+    let mut missing: Vec<&String> = schema_inputs.keys().filter(|k| !merged.contains_key(*k)).collect();
+    if !missing.is_empty() {
+        missing.sort();
+        let message = if missing.len() == 1 {
+            format!("Input '{}' is missing a value", missing[0])
+        } else {
+            format!("Inputs {} are missing a value", missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", "))
+        };
+        return Err(Problem::logic(107, span, message));
+    }
+    Ok(merged)
+}
+
+fn merge_template_operation(
+    type_op: Option<&Map<String, J>>,
+    template_op: Option<&Map<String, J>>,
+    span: Span,
+    problems: &mut Problems,
+) -> Map<String, J> {
+    let empty = Map::new();
+    let inputs_of = |op: &Map<String, J>| op.get("inputs").and_then(J::as_object).cloned().unwrap_or_default();
+    match (type_op, template_op) {
+        (None, Some(template)) => template.clone(),
+        (None, None) => no_op(),
+        (Some(type_op), None) => {
+            let mut op = type_op.clone();
+            let inputs = problems.check(merge_inputs(&inputs_of(type_op), &empty, span)).unwrap_or_default();
+            op.insert("inputs".into(), J::Object(inputs));
+            op
+        }
+        (Some(type_op), Some(template)) => {
+            if is_no_op(template) {
+                return no_op();
+            }
+            if is_no_op(type_op) {
+                return template.clone();
+            }
+            let template_impl = template.get("implementation").and_then(J::as_str).unwrap_or("");
+            let type_impl = type_op.get("implementation").and_then(J::as_str).unwrap_or("");
+            let implementation = if template_impl.is_empty() { type_impl } else { template_impl };
+            let same = implementation == type_impl;
+            let inputs = if same {
+                problems.check(merge_inputs(&inputs_of(type_op), &inputs_of(template), span)).unwrap_or_default()
+            } else {
+                inputs_of(template)
+            };
+            let mut op = operation_mapping(implementation, J::Object(inputs));
+            for key in ["executor", "max_retries", "retry_interval", "timeout", "timeout_recoverable"] {
+                let template_value = template.get(key).cloned().unwrap_or(J::Null);
+                let value = if !same || !template_value.is_null() { template_value } else { type_op.get(key).cloned().unwrap_or(J::Null) };
+                op.insert(key.into(), value);
+            }
+            op
+        }
+    }
+}
+
+/// What an operation's implementation resolves to.
+pub struct Processed {
+    pub operation: Map<String, J>,
+    /// The script plugin copied the inputs (the interface's inputs are then not evaluated).
+    pub copied_inputs: bool,
+}
+
+/// The reference's `process_operation` for node and relationship operations.
+pub fn process_operation(
+    name: &str,
+    op: &Map<String, J>,
+    plugins: &Map<String, J>,
+    resource_exists: &dyn Fn(&str) -> bool,
+    error_code: i32,
+    partial_message: &str,
+    span: Span,
+) -> Result<Processed, Problem> {
+    let implementation = op.get("implementation").and_then(J::as_str).unwrap_or("");
+    let inputs = op.get("inputs").cloned().unwrap_or(J::Object(Map::new()));
+    let mut inputs_types = Map::new();
+    if let J::Object(map) = &inputs {
+        for (k, v) in map {
+            if let Some(t) = v.as_object().and_then(|o| o.get("type")) {
+                inputs_types.insert(k.clone(), t.clone());
+            }
+        }
+    }
+    let mut executor = op.get("executor").cloned().unwrap_or(J::Null);
+    let build = |plugin: &str, mapping: &str, inputs: J, executor: J| {
+        let mut result = Map::new();
+        result.insert("plugin".into(), J::String(plugin.into()));
+        result.insert("operation".into(), J::String(mapping.into()));
+        result.insert("executor".into(), executor);
+        result.insert("inputs".into(), inputs);
+        result.insert("has_intrinsic_functions".into(), J::Bool(false));
+        for key in ["max_retries", "retry_interval", "timeout", "timeout_recoverable"] {
+            result.insert(key.into(), op.get(key).cloned().unwrap_or(J::Null));
+        }
+        if !inputs_types.is_empty() {
+            result.insert("inputs_types".into(), J::Object(inputs_types.clone()));
+        }
+        result
+    };
+    if implementation.is_empty() {
+        let mut result = build("", "", J::Object(Map::new()), J::Null);
+        for key in ["max_retries", "retry_interval", "timeout", "timeout_recoverable"] {
+            result.insert(key.into(), J::Null);
+        }
+        result.shift_remove("inputs_types");
+        return Ok(Processed { operation: result, copied_inputs: false });
+    }
+    let candidates: Vec<&String> = plugins.keys().filter(|p| implementation.starts_with(&format!("{p}."))).collect();
+    let is_url = has_scheme(implementation);
+    let local = resource_exists(strip_namespace(implementation));
+    let is_script = !is_url && !local && implementation.trim().contains('\n');
+    if is_url || is_script || local {
+        let inputs_map = inputs.as_object().cloned().unwrap_or_default();
+        if inputs_map.contains_key("script_path") || inputs_map.contains_key("script_source") {
+            return Err(Problem::logic(60, span, format!("Cannot define 'script_path' property in '{implementation}' for operation '{name}'")));
+        }
+        let mut inputs_map = inputs_map;
+        let property = if is_script { "script_source" } else { "script_path" };
+        inputs_map.insert(property.into(), J::String(implementation.into()));
+        if executor.is_null() {
+            executor = J::String("auto".into());
+        }
+        let Some(script_plugin) = plugins.keys().find(|p| p.ends_with("script")) else {
+            return Err(Problem::logic(
+                61,
+                span,
+                format!("Script plugin is not defined but it is required for mapping 'script_runner.tasks.run' of operation '{name}'"),
+            )
+            .with_hint("import Cloudify's types.yaml, which declares the `script` plugin"));
+        };
+        if executor == J::String("auto".into()) && false {
+            executor = J::Null;
+        }
+        let result = build(script_plugin, "script_runner.tasks.run", J::Object(inputs_map), executor);
+        return Ok(Processed { operation: result, copied_inputs: true });
+    }
+    if candidates.len() > 1 {
+        return Err(Problem::logic(
+            91,
+            span,
+            format!(
+                "Ambiguous operation mapping. [operation={name}, plugins={:?}]",
+                candidates.iter().map(|c| c.as_str()).collect::<Vec<_>>()
+            ),
+        ));
+    }
+    let Some(plugin) = candidates.first() else {
+        return Err(Problem::logic(
+            error_code,
+            span,
+            format!(
+                "Could not extract plugin or a script resource is not found from operation mapping/script-path '{implementation}', which is declared for operation '{name}'. {partial_message}"
+            )
+            .replace(". In", ".In")
+            .replace(". in", ".in"),
+        )
+        .with_hint(format!(
+            "declare a plugin whose name prefixes the implementation (plugins: {}), or ship the script with the blueprint",
+            plugins.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    };
+    if executor.is_null() {
+        executor = plugins.get(plugin.as_str()).and_then(|p| p.get("executor")).cloned().unwrap_or(J::Null);
+    }
+    let mapping = &implementation[plugin.len() + 1..];
+    Ok(Processed { operation: build(plugin, mapping, inputs, executor), copied_inputs: false })
+}
+
+pub fn has_scheme(text: &str) -> bool {
+    // urlparse(...).scheme != '': letters, digits, + - . before a colon, starting with a letter.
+    match text.find(':') {
+        Some(index) if index > 0 => {
+            let scheme = &text[..index];
+            scheme.as_bytes()[0].is_ascii_alphabetic()
+                && scheme.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'-' || c == b'.')
+        }
+        _ => false,
+    }
+}
+
+fn strip_namespace(value: &str) -> &str {
+    match value.rfind("--") {
+        Some(index) => &value[index + 2..],
+        None => value,
+    }
+}
+
+/// Processes every operation of every interface: the `operations` dict of a node, keyed by
+/// `interface.op` and, where unambiguous, by the short operation name.
+pub fn process_interfaces(
+    interfaces: &Map<String, J>,
+    plugins: &Map<String, J>,
+    resource_exists: &dyn Fn(&str) -> bool,
+    error_code: i32,
+    partial_message: &str,
+    span: Span,
+    problems: &mut Problems,
+) -> (Map<String, J>, Vec<(String, String)>) {
+    let mut operations: Map<String, J> = Map::new();
+    let mut ambiguous: Vec<String> = Vec::new();
+    let mut copied: Vec<(String, String)> = Vec::new();
+    for (interface_name, interface) in interfaces {
+        let Some(ops) = interface.as_object() else { continue };
+        for (op_name, op) in ops {
+            let Some(op) = op.as_object() else { continue };
+            let message = format!("In interface '{interface_name}' {partial_message}");
+            let processed = match process_operation(op_name, op, plugins, resource_exists, error_code, &message, span) {
+                Ok(processed) => processed,
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            };
+            if processed.copied_inputs {
+                copied.push((interface_name.clone(), op_name.clone()));
+            }
+            if operations.contains_key(op_name) || ambiguous.contains(op_name) {
+                operations.shift_remove(op_name);
+                ambiguous.push(op_name.clone());
+            } else {
+                operations.insert(op_name.clone(), J::Object(processed.operation.clone()));
+            }
+            operations.insert(format!("{interface_name}.{op_name}"), J::Object(processed.operation));
+        }
+    }
+    (operations, copied)
+}

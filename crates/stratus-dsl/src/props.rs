@@ -1,0 +1,277 @@
+//! Property schemas and values: defaults, required properties, types and data types.
+//!
+//! A port of the reference's `parse_value` / `merge_schema_and_instance_properties` /
+//! `merge_schemas`, over JSON values. A value that is an intrinsic function is accepted for
+//! any type: it is checked when it is evaluated.
+
+use serde_json::{Map, Value as J};
+
+use crate::diag::{Problem};
+use crate::functions::is_function;
+use crate::yaml::Span;
+
+pub type Schema = Map<String, J>;
+pub type DataTypes = Map<String, J>;
+
+pub const PRIMITIVE_TYPES: &[&str] = &[
+    "string", "integer", "float", "boolean", "list", "dict", "regex", "textarea", "blueprint_id", "deployment_id",
+    "capability_value", "scaling_group", "node_id", "node_type", "node_instance", "secret_key", "operation_name",
+];
+
+pub fn is_primitive(type_name: &str) -> bool {
+    PRIMITIVE_TYPES.contains(&type_name)
+}
+
+/// Messages and place used when a property problem is reported.
+pub struct Context<'a> {
+    pub undefined: &'a str,
+    pub missing: &'a str,
+    pub node_name: &'a str,
+    pub span: Span,
+    pub raise_on_missing: bool,
+}
+
+fn fill(template: &str, node_name: &str, property: &str) -> String {
+    template.replace("{0}", node_name).replace("{1}", property)
+}
+
+fn describe(path: &[String], name: Option<&str>) -> String {
+    let mut parts: Vec<&str> = path.iter().map(String::as_str).collect();
+    if let Some(name) = name {
+        parts.push(name);
+    }
+    parts.join(".")
+}
+
+/// `{name: default}` for every property that has a default.
+pub fn flatten(schema: &Schema) -> Map<String, J> {
+    let mut result = Map::new();
+    for (name, property) in schema {
+        if let Some(default) = property.get("default") {
+            result.insert(name.clone(), default.clone());
+        }
+    }
+    result
+}
+
+pub fn merge_instance(
+    instance: &Map<String, J>,
+    schema: &Schema,
+    data_types: &DataTypes,
+    context: &Context,
+) -> Result<Map<String, J>, Problem> {
+    let flattened = flatten(schema);
+    merge_flattened(instance, schema, &flattened, data_types, context, &[])
+}
+
+fn merge_flattened(
+    instance: &Map<String, J>,
+    schema: &Schema,
+    flattened: &Map<String, J>,
+    data_types: &DataTypes,
+    context: &Context,
+    path: &[String],
+) -> Result<Map<String, J>, Problem> {
+    for key in instance.keys() {
+        if !schema.contains_key(key) {
+            return Err(Problem::logic(106, context.span, fill(context.undefined, context.node_name, &describe(path, Some(key))))
+                .with_hint(format!("declared properties: {}", schema.keys().cloned().collect::<Vec<_>>().join(", "))));
+        }
+    }
+    let mut merged = flattened.clone();
+    for (k, v) in instance {
+        merged.insert(k.clone(), v.clone());
+    }
+    let use_external = merged.get("use_external_resource").cloned().unwrap_or(J::Null);
+    let use_external = truthy(&use_external);
+    if use_external && merged.get("use_external_resource").is_some_and(is_function) {
+        return Err(Problem::logic(
+            219,
+            context.span,
+            "Only boolean values are allowed for `use_external_resource` property, don't use intrinsic functions.",
+        ));
+    }
+    let mut result = Map::new();
+    for (key, property) in schema {
+        let Some(value) = merged.get(key) else {
+            let required = property.get("required").and_then(J::as_bool).unwrap_or(true) && !use_external;
+            if required && context.raise_on_missing {
+                return Err(Problem::logic(107, context.span, fill(context.missing, context.node_name, &describe(path, Some(key)))));
+            }
+            continue;
+        };
+        let mut property_path = path.to_vec();
+        property_path.push(key.clone());
+        let parsed = parse_value(
+            value,
+            flattened.get(key),
+            property.get("type").and_then(J::as_str),
+            data_types,
+            context,
+            &property_path,
+        )?;
+        result.insert(key.clone(), parsed);
+    }
+    Ok(result)
+}
+
+pub fn truthy(value: &J) -> bool {
+    match value {
+        J::Null => false,
+        J::Bool(b) => *b,
+        J::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        J::String(s) => !s.is_empty(),
+        J::Array(a) => !a.is_empty(),
+        J::Object(o) => !o.is_empty(),
+    }
+}
+
+/// Python's `str()` of a JSON value, for messages.
+pub fn python_repr(value: &J) -> String {
+    match value {
+        J::Null => "None".into(),
+        J::Bool(true) => "True".into(),
+        J::Bool(false) => "False".into(),
+        J::String(s) => s.clone(),
+        J::Number(n) => n.to_string(),
+        J::Array(items) => format!("[{}]", items.iter().map(python_inner_repr).collect::<Vec<_>>().join(", ")),
+        J::Object(map) => format!(
+            "{{{}}}",
+            map.iter().map(|(k, v)| format!("'{k}': {}", python_inner_repr(v))).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+fn python_inner_repr(value: &J) -> String {
+    match value {
+        J::String(s) => format!("'{s}'"),
+        other => python_repr(other),
+    }
+}
+
+pub fn simple_type_ok(value: &J, type_name: &str) -> bool {
+    match type_name {
+        "integer" => value.is_i64() || value.is_u64(),
+        "float" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "list" => value.is_array(),
+        "dict" => value.is_object(),
+        "regex" => value.as_str().is_some_and(|s| regex_compiles(s)),
+        _ => true,
+    }
+}
+
+fn regex_compiles(pattern: &str) -> bool {
+    // A light check for balanced groups and classes; Python's `re` would reject these too.
+    let mut depth = 0i32;
+    let mut in_class = false;
+    let mut escaped = false;
+    for c in pattern.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '(' if !in_class => depth += 1,
+            ')' if !in_class => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0 && !in_class && !escaped
+}
+
+pub fn parse_value(
+    value: &J,
+    derived: Option<&J>,
+    type_name: Option<&str>,
+    data_types: &DataTypes,
+    context: &Context,
+    path: &[String],
+) -> Result<J, Problem> {
+    let Some(type_name) = type_name else { return Ok(value.clone()) };
+    if is_function(value) {
+        return Ok(value.clone());
+    }
+    if is_primitive(type_name) {
+        if simple_type_ok(value, type_name) {
+            return Ok(value.clone());
+        }
+    } else if let Some(data_type) = data_types.get(type_name) {
+        if let J::Object(instance) = value {
+            let empty = Map::new();
+            let schema = data_type.get("properties").and_then(J::as_object).unwrap_or(&empty);
+            let mut flattened = flatten(schema);
+            if let Some(J::Object(derived)) = derived {
+                for (k, v) in derived {
+                    flattened.insert(k.clone(), v.clone());
+                }
+            }
+            return merge_flattened(instance, schema, &flattened, data_types, context, path).map(J::Object);
+        }
+    } else {
+        return Err(Problem::uncoded(
+            crate::diag::Kind::Value,
+            Some(context.span),
+            format!(
+                "Unexpected type defined in property schema for property '{}' - unknown type is '{type_name}'",
+                describe(path, None)
+            ),
+        ));
+    }
+    let message = if path.is_empty() {
+        format!(
+            "Property type validation failed in '{}': the defined type is '{type_name}', yet it was assigned with the value '{}'",
+            context.node_name,
+            python_repr(value)
+        )
+    } else {
+        format!(
+            "Property type validation failed in '{}': property '{}' type is '{type_name}', yet it was assigned with the value '{}'",
+            context.node_name,
+            describe(path, None),
+            python_repr(value)
+        )
+    };
+    Err(Problem::logic(105, context.span, message))
+}
+
+/// Merges a derived type's property schemas over its parent's.
+pub fn merge_schemas(overridden: &Schema, overriding: &Schema, data_types: &DataTypes) -> Result<Schema, Problem> {
+    let mut merged = overriding.clone();
+    for (key, parent_property) in overridden {
+        let Some(child_property) = overriding.get(key) else {
+            merged.insert(key.clone(), parent_property.clone());
+            continue;
+        };
+        let child_type = child_property.get("type").and_then(J::as_str);
+        let parent_type = parent_property.get("type").and_then(J::as_str);
+        let parent_default = parent_property.get("default").filter(|d| !d.is_null());
+        if let (Some(child_type), Some(parent_default)) = (child_type, parent_default) {
+            if Some(child_type) == parent_type && data_types.contains_key(child_type) && !is_primitive(child_type) {
+                let initial = child_property.get("initial_default").filter(|d| !d.is_null()).cloned().unwrap_or(J::Object(Map::new()));
+                let context = Context {
+                    undefined: "illegal state",
+                    missing: "illegal state",
+                    node_name: "illegal state",
+                    span: Span::default(),
+                    raise_on_missing: false,
+                };
+                let default = parse_value(&initial, Some(parent_default), Some(child_type), data_types, &context, &[])?;
+                if truthy(&default) {
+                    if let Some(J::Object(property)) = merged.get_mut(key) {
+                        property.insert("default".into(), default);
+                    }
+                }
+            }
+        }
+    }
+    Ok(merged)
+}

@@ -1,0 +1,588 @@
+//! YAML with source positions, resolved the way PyYAML 1.1 (the reference parser's loader)
+//! resolves it.
+//!
+//! Blueprints are written against PyYAML: `yes`/`on` are booleans, `0755` is octal, `1:30` is
+//! sexagesimal, `1e5` is a string, `<<` merges mappings. yaml-rust2 gives us events with
+//! positions; this module builds [`Node`] trees from them with PyYAML's implicit resolvers, so
+//! every value in a blueprint can be traced back to a file, line and column.
+
+use std::sync::Arc;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Where a node starts: index of the file in the parse's file table, 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub file: u32,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// A YAML value with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub span: Span,
+    pub value: Value,
+}
+
+/// A YAML value. Mappings keep document order; a repeated key keeps its first position and
+/// its last value, as a Python dict built from the document would.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Arc<str>),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    pub fn new(value: Value, span: Span) -> Node {
+        Node { span, value }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.value {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            Value::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    /// The entry of a mapping whose key is the string `key`.
+    pub fn get_entry(&self, key: &str) -> Option<&(Node, Node)> {
+        self.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.get_entry(key).map(|(_, v)| v)
+    }
+
+    /// The user-facing name of this value's type, in the reference's words.
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "NoneType",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "integer",
+            Value::Float(_) => "float",
+            Value::Str(_) => "string",
+            Value::Seq(_) => "list",
+            Value::Map(_) => "dict",
+        }
+    }
+
+    /// The plain JSON value (positions dropped).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or_else(|| J::String(python_float_repr(*f))),
+            Value::Str(s) => J::String(s.to_string()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => {
+                let mut map = serde_json::Map::with_capacity(entries.len());
+                for (k, v) in entries {
+                    map.insert(k.key_string(), v.to_json());
+                }
+                J::Object(map)
+            }
+        }
+    }
+
+    /// A mapping key as the string Python would print for it.
+    pub fn key_string(&self) -> String {
+        match &self.value {
+            Value::Str(s) => s.to_string(),
+            Value::Null => "None".into(),
+            Value::Bool(true) => "True".into(),
+            Value::Bool(false) => "False".into(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => python_float_repr(*f),
+            _ => self.to_json().to_string(),
+        }
+    }
+}
+
+fn python_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        "nan".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "inf".into() } else { "-inf".into() }
+    } else {
+        format!("{f:?}")
+    }
+}
+
+/// Why a document could not be loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadError {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+    /// The reference's error code: -1 for YAML syntax, 108 for non-ASCII text.
+    pub code: i32,
+}
+
+/// Loads one YAML document. An empty document is an empty mapping, as in the reference.
+pub fn load(text: &str, file: u32) -> Result<Node, LoadError> {
+    let mut builder = Builder { file, stack: Vec::new(), anchors: Vec::new(), root: None, error: None };
+    let mut parser = Parser::new_from_str(text);
+    if let Err(err) = parser.load(&mut builder, false) {
+        let marker = err.marker();
+        return Err(LoadError {
+            line: marker.line() as u32,
+            column: marker.col() as u32 + 1,
+            message: format!("Failed to parse DSL: Illegal yaml; {}", err.info()),
+            code: -1,
+        });
+    }
+    if let Some(error) = builder.error {
+        return Err(error);
+    }
+    Ok(builder.root.unwrap_or(Node::new(Value::Map(Vec::new()), Span { file, line: 1, column: 1 })))
+}
+
+enum Frame {
+    Seq { anchor: usize, span: Span, items: Vec<Node> },
+    Map { anchor: usize, span: Span, entries: Vec<(Node, Node)>, merges: Vec<Node>, key: Option<Node> },
+}
+
+struct Builder {
+    file: u32,
+    stack: Vec<Frame>,
+    anchors: Vec<(usize, Node)>,
+    root: Option<Node>,
+    error: Option<LoadError>,
+}
+
+impl Builder {
+    fn span(&self, mark: &Marker) -> Span {
+        Span { file: self.file, line: mark.line() as u32, column: mark.col() as u32 + 1 }
+    }
+
+    fn fail(&mut self, span: Span, code: i32, message: String) {
+        if self.error.is_none() {
+            self.error = Some(LoadError { line: span.line, column: span.column, message, code });
+        }
+    }
+
+    fn remember(&mut self, anchor: usize, node: &Node) {
+        if anchor > 0 {
+            self.anchors.push((anchor, node.clone()));
+        }
+    }
+
+    fn push_value(&mut self, node: Node) {
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, merges, key, .. }) => match key.take() {
+                None => *key = Some(node),
+                Some(k) => {
+                    if k.as_str() == Some("<<") {
+                        merges.push(node);
+                    } else {
+                        insert(entries, k, node);
+                    }
+                }
+            },
+        }
+    }
+
+    fn finish_map(&mut self, entries: Vec<(Node, Node)>, merges: Vec<Node>, span: Span) -> Vec<(Node, Node)> {
+        if merges.is_empty() {
+            return entries;
+        }
+        let mut merged: Vec<(Node, Node)> = Vec::new();
+        for merge in merges {
+            match merge.value {
+                Value::Map(sources) => merged.extend(sources),
+                Value::Seq(items) => {
+                    // Later mappings in the list are overridden by earlier ones.
+                    let mut from_list: Vec<(Node, Node)> = Vec::new();
+                    for item in items.into_iter().rev() {
+                        match item.value {
+                            Value::Map(sources) => from_list.extend(sources),
+                            _ => self.fail(
+                                item.span,
+                                -1,
+                                "expected a mapping for merging, but found a non-mapping in the merge list".into(),
+                            ),
+                        }
+                    }
+                    merged.extend(from_list);
+                }
+                _ => self.fail(
+                    merge.span,
+                    -1,
+                    format!("expected a mapping or list of mappings for merging, but found {}", merge.type_name()),
+                ),
+            }
+        }
+        let _ = span;
+        let mut result: Vec<(Node, Node)> = Vec::with_capacity(merged.len() + entries.len());
+        for (k, v) in merged.into_iter().chain(entries) {
+            insert(&mut result, k, v);
+        }
+        result
+    }
+}
+
+fn insert(entries: &mut Vec<(Node, Node)>, key: Node, value: Node) {
+    if let Some(slot) = entries.iter_mut().find(|(k, _)| k.value == key.value) {
+        slot.1 = value;
+    } else {
+        entries.push((key, value));
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let span = self.span(&mark);
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = match resolve_scalar(&text, style, tag.as_ref()) {
+                    Ok(value) => value,
+                    Err(message) => {
+                        self.fail(span, -1, message);
+                        return;
+                    }
+                };
+                if let Value::Str(s) = &value {
+                    if !s.is_ascii() {
+                        self.fail(
+                            span,
+                            108,
+                            format!(
+                                "illegal characters in line: {}, column: {}. Only valid ascii chars are supported.",
+                                span.line - 1,
+                                span.column - 1
+                            ),
+                        );
+                        return;
+                    }
+                }
+                let node = Node::new(value, span);
+                self.remember(anchor, &node);
+                self.push_value(node);
+            }
+            Event::Alias(anchor) => {
+                match self.anchors.iter().rev().find(|(id, _)| *id == anchor) {
+                    Some((_, node)) => {
+                        let node = node.clone();
+                        self.push_value(node);
+                    }
+                    None => self.fail(span, -1, "found undefined alias".into()),
+                }
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq { anchor, span, items: Vec::new() }),
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                anchor,
+                span,
+                entries: Vec::new(),
+                merges: Vec::new(),
+                key: None,
+            }),
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq { anchor, span, items }) = self.stack.pop() {
+                    let node = Node::new(Value::Seq(items), span);
+                    self.remember(anchor, &node);
+                    self.push_value(node);
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map { anchor, span, entries, merges, .. }) = self.stack.pop() {
+                    let entries = self.finish_map(entries, merges, span);
+                    let node = Node::new(Value::Map(entries), span);
+                    self.remember(anchor, &node);
+                    self.push_value(node);
+                }
+            }
+            Event::DocumentStart => {
+                if self.root.is_some() {
+                    self.fail(span, -1, "expected a single document in the stream, but found another document".into());
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+        }
+    }
+}
+
+/// Resolves a scalar as PyYAML's SafeLoader would: explicit tags first, then (for plain
+/// scalars only) the YAML 1.1 implicit resolvers.
+fn resolve_scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    if let Some(tag) = tag {
+        let name = if tag.handle == "!!" || tag.handle == "tag:yaml.org,2002:" {
+            tag.suffix.as_str()
+        } else if tag.handle == "!" && tag.suffix.starts_with("tag:yaml.org,2002:") {
+            &tag.suffix["tag:yaml.org,2002:".len()..]
+        } else {
+            return Err(format!(
+                "could not determine a constructor for the tag '{}{}'",
+                tag.handle, tag.suffix
+            ));
+        };
+        return match name {
+            "str" => Ok(Value::Str(text.into())),
+            "int" => parse_int(text).map(Value::Int).ok_or_else(|| format!("invalid integer '{text}'")),
+            "float" => parse_float(text)
+                .or_else(|| parse_int(text).map(|i| i as f64))
+                .map(Value::Float)
+                .ok_or_else(|| format!("invalid float '{text}'")),
+            "bool" => parse_bool(text).map(Value::Bool).ok_or_else(|| format!("invalid boolean '{text}'")),
+            "null" => Ok(Value::Null),
+            "timestamp" | "binary" => Ok(Value::Str(text.into())),
+            other => Err(format!("could not determine a constructor for the tag 'tag:yaml.org,2002:{other}'")),
+        };
+    }
+    if style != TScalarStyle::Plain {
+        return Ok(Value::Str(text.into()));
+    }
+    Ok(resolve_plain(text))
+}
+
+fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        _ => {}
+    }
+    if let Some(b) = parse_bool(text) {
+        return Value::Bool(b);
+    }
+    if looks_like_int(text) {
+        if let Some(i) = parse_int(text) {
+            return Value::Int(i);
+        }
+    }
+    if looks_like_float(text) {
+        if let Some(f) = parse_float(text) {
+            return Value::Float(f);
+        }
+    }
+    Value::Str(text.into())
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => Some(true),
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
+    }
+}
+
+fn split_sign(text: &str) -> (bool, &str) {
+    match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    }
+}
+
+/// PyYAML's int resolver: `[-+]?0b[01_]+ | [-+]?0[0-7_]+ | [-+]?(0|[1-9][0-9_]*) |
+/// [-+]?0x[0-9a-fA-F_]+ | [-+]?[1-9][0-9_]*(:[0-5]?[0-9])+`.
+fn looks_like_int(text: &str) -> bool {
+    let (_, body) = split_sign(text);
+    let b = body.as_bytes();
+    if b.is_empty() {
+        return false;
+    }
+    if let Some(rest) = body.strip_prefix("0b") {
+        return !rest.is_empty() && rest.bytes().all(|c| c == b'0' || c == b'1' || c == b'_');
+    }
+    if let Some(rest) = body.strip_prefix("0x") {
+        return !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_hexdigit() || c == b'_');
+    }
+    if body == "0" {
+        return true;
+    }
+    if b[0] == b'0' {
+        return body.len() > 1 && body[1..].bytes().all(|c| (b'0'..=b'7').contains(&c) || c == b'_');
+    }
+    if !(b'1'..=b'9').contains(&b[0]) {
+        return false;
+    }
+    let mut parts = body.split(':');
+    let head = parts.next().unwrap_or("");
+    if !head.bytes().all(|c| c.is_ascii_digit() || c == b'_') {
+        return false;
+    }
+    parts.all(sexagesimal_part)
+}
+
+fn sexagesimal_part(part: &str) -> bool {
+    let b = part.as_bytes();
+    match b.len() {
+        1 => b[0].is_ascii_digit(),
+        2 => (b'0'..=b'5').contains(&b[0]) && b[1].is_ascii_digit(),
+        _ => false,
+    }
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    let cleaned: String = text.chars().filter(|c| *c != '_').collect();
+    let (negative, body) = split_sign(&cleaned);
+    let magnitude: i64 = if body == "0" {
+        0
+    } else if let Some(rest) = body.strip_prefix("0b") {
+        i64::from_str_radix(rest, 2).ok()?
+    } else if let Some(rest) = body.strip_prefix("0x") {
+        i64::from_str_radix(rest, 16).ok()?
+    } else if body.len() > 1 && body.starts_with('0') {
+        i64::from_str_radix(&body[1..], 8).ok()?
+    } else if body.contains(':') {
+        let mut value: i64 = 0;
+        for part in body.split(':') {
+            value = value.checked_mul(60)?.checked_add(part.parse::<i64>().ok()?)?;
+        }
+        value
+    } else {
+        body.parse().ok()?
+    };
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// PyYAML's float resolver; note that `1e5` (no dot) and `1.0e5` (unsigned exponent) are
+/// strings in YAML 1.1.
+fn looks_like_float(text: &str) -> bool {
+    let (_, body) = split_sign(text);
+    if matches!(body, ".inf" | ".Inf" | ".INF") {
+        return true;
+    }
+    if matches!(text, ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    let b = body.as_bytes();
+    if b.is_empty() {
+        return false;
+    }
+    if body.contains(':') {
+        // [0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*
+        let Some((whole, frac)) = body.split_once('.') else { return false };
+        if !frac.bytes().all(|c| c.is_ascii_digit() || c == b'_') {
+            return false;
+        }
+        let mut parts = whole.split(':');
+        let head = parts.next().unwrap_or("");
+        return !head.is_empty()
+            && head.as_bytes()[0].is_ascii_digit()
+            && head.bytes().all(|c| c.is_ascii_digit() || c == b'_')
+            && parts.all(sexagesimal_part);
+    }
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    if let Some(exp) = exponent {
+        let eb = exp.as_bytes();
+        if eb.len() < 2 || !(eb[0] == b'+' || eb[0] == b'-') || !eb[1..].iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+    }
+    let Some((whole, frac)) = mantissa.split_once('.') else { return false };
+    if !frac.bytes().all(|c| c.is_ascii_digit() || c == b'_') {
+        return false;
+    }
+    if whole.is_empty() {
+        // \.[0-9_]+ (no sign allowed in this branch)
+        return text.starts_with('.') && !frac.is_empty();
+    }
+    whole.as_bytes()[0].is_ascii_digit() && whole.bytes().all(|c| c.is_ascii_digit() || c == b'_')
+}
+
+fn parse_float(text: &str) -> Option<f64> {
+    let cleaned: String = text.chars().filter(|c| *c != '_').collect::<String>().to_lowercase();
+    let (negative, body) = split_sign(&cleaned);
+    let sign = if negative { -1.0 } else { 1.0 };
+    if body == ".inf" {
+        return Some(sign * f64::INFINITY);
+    }
+    if body == ".nan" {
+        return Some(f64::NAN);
+    }
+    if body.contains(':') {
+        let mut value = 0.0;
+        for part in body.split(':') {
+            value = value * 60.0 + part.parse::<f64>().ok()?;
+        }
+        return Some(sign * value);
+    }
+    body.parse::<f64>().ok().map(|f| sign * f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(text: &str) -> Value {
+        load(&format!("k: {text}"), 0).unwrap().get("k").unwrap().value.clone()
+    }
+
+    #[test]
+    fn yaml_1_1_scalars() {
+        assert_eq!(scalar("yes"), Value::Bool(true));
+        assert_eq!(scalar("Off"), Value::Bool(false));
+        assert_eq!(scalar("0755"), Value::Int(493));
+        assert_eq!(scalar("0x1f"), Value::Int(31));
+        assert_eq!(scalar("1_000"), Value::Int(1000));
+        assert_eq!(scalar("1:30"), Value::Int(90));
+        assert_eq!(scalar("-0b101"), Value::Int(-5));
+        assert_eq!(scalar("1.5"), Value::Float(1.5));
+        assert_eq!(scalar("1.0e+3"), Value::Float(1000.0));
+        assert_eq!(scalar("1e5"), Value::Str("1e5".into()));
+        assert_eq!(scalar("1.0e5"), Value::Str("1.0e5".into()));
+        assert_eq!(scalar("~"), Value::Null);
+        assert_eq!(scalar("'yes'"), Value::Str("yes".into()));
+        assert_eq!(scalar("!!str 12"), Value::Str("12".into()));
+        assert_eq!(scalar("08"), Value::Str("08".into()));
+        assert_eq!(scalar(".5"), Value::Float(0.5));
+        assert!(matches!(scalar("-.inf"), Value::Float(f) if f == f64::NEG_INFINITY));
+        assert_eq!(scalar("1:30.5"), Value::Float(90.5));
+        assert_eq!(scalar("y"), Value::Str("y".into()));
+    }
+
+    #[test]
+    fn merge_keys_and_anchors() {
+        let doc = load("base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n", 0).unwrap();
+        let d = doc.get("d").unwrap().to_json();
+        assert_eq!(d, serde_json::json!({"x": 1, "y": 3}));
+    }
+
+    #[test]
+    fn positions_and_errors() {
+        let doc = load("a:\n  b: [1, 2]\n", 3).unwrap();
+        let b = doc.get("a").unwrap().get("b").unwrap();
+        assert_eq!(b.span, Span { file: 3, line: 2, column: 6 });
+        let err = load("a: [1, 2\n", 0).unwrap_err();
+        assert_eq!(err.code, -1);
+        let err = load("a: caf\u{e9}\n", 0).unwrap_err();
+        assert_eq!(err.code, 108);
+        assert_eq!(load("", 0).unwrap().value, Value::Map(vec![]));
+    }
+}
