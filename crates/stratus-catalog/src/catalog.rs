@@ -15,15 +15,24 @@ use crate::version::{compare, VersionSpec};
 /// The family files, embedded. Each holds one base document and patches for its relatives.
 const FAMILIES: &[(&str, &str)] = &[
     ("cloudify", include_str!("../catalog/cloudify.scat")),
-    ("clamppolicyplugin", include_str!("../catalog/clamppolicyplugin.scat")),
-    ("dcaepolicyplugin", include_str!("../catalog/dcaepolicyplugin.scat")),
+    (
+        "clamppolicyplugin",
+        include_str!("../catalog/clamppolicyplugin.scat"),
+    ),
+    (
+        "dcaepolicyplugin",
+        include_str!("../catalog/dcaepolicyplugin.scat"),
+    ),
     ("dmaap", include_str!("../catalog/dmaap.scat")),
     ("dnsdesig", include_str!("../catalog/dnsdesig.scat")),
     ("dockerplugin", include_str!("../catalog/dockerplugin.scat")),
     ("helm", include_str!("../catalog/helm.scat")),
     ("k8splugin", include_str!("../catalog/k8splugin.scat")),
     ("pgaas", include_str!("../catalog/pgaas.scat")),
-    ("relationshipplugin", include_str!("../catalog/relationshipplugin.scat")),
+    (
+        "relationshipplugin",
+        include_str!("../catalog/relationshipplugin.scat"),
+    ),
     ("sshkeyshare", include_str!("../catalog/sshkeyshare.scat")),
 ];
 
@@ -72,19 +81,33 @@ struct Index {
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut index = Index { docs: Vec::new(), by_path: HashMap::new(), plugins: HashMap::new() };
+        let mut index = Index {
+            docs: Vec::new(),
+            by_path: HashMap::new(),
+            plugins: HashMap::new(),
+        };
         for (family, text) in FAMILIES {
             // The catalog is part of the program; tests/contract.rs proves every file parses.
-            let decls = compact::declarations(text).unwrap_or_else(|e| panic!("catalog/{family}.scat: {e}"));
+            let decls = compact::declarations(text)
+                .unwrap_or_else(|e| panic!("catalog/{family}.scat: {e}"));
             for decl in decls {
                 let position = index.docs.len();
                 for path in &decl.paths {
                     index.by_path.insert(path, position);
                 }
                 if decl.is_plugin_version {
-                    index.plugins.entry(family).or_default().push((decl.id, position));
+                    index
+                        .plugins
+                        .entry(family)
+                        .or_default()
+                        .push((decl.id, position));
                 }
-                index.docs.push(Doc { family, decl, tree: OnceLock::new(), text: OnceLock::new() });
+                index.docs.push(Doc {
+                    family,
+                    decl,
+                    tree: OnceLock::new(),
+                    text: OnceLock::new(),
+                });
             }
         }
         for versions in index.plugins.values_mut() {
@@ -105,7 +128,9 @@ impl Index {
     fn tree(&'static self, position: usize) -> &'static Map {
         let doc = &self.docs[position];
         doc.tree.get_or_init(|| {
-            let fail = |e: String| -> ! { panic!("catalog/{}.scat, document {}: {e}", doc.family, doc.decl.id) };
+            let fail = |e: String| -> ! {
+                panic!("catalog/{}.scat, document {}: {e}", doc.family, doc.decl.id)
+            };
             match doc.decl.source {
                 Source::Full => compact::parse_tree(doc.decl.body).unwrap_or_else(|e| fail(e)),
                 Source::Same(other) => self.tree(self.find(doc.family, other)).clone(),
@@ -119,7 +144,9 @@ impl Index {
     }
 
     fn text(&'static self, position: usize) -> &'static str {
-        self.docs[position].text.get_or_init(|| crate::render::to_yaml(self.tree(position)))
+        self.docs[position]
+            .text
+            .get_or_init(|| crate::render::to_yaml(self.tree(position)))
     }
 }
 
@@ -137,7 +164,10 @@ impl Catalog {
     /// Rendered YAML for a URL path such as `www.getcloudify.org/spec/cloudify/4.5.5/types.yaml`.
     pub fn document(&self, url_path: &str) -> Option<&'static str> {
         let index = index();
-        index.by_path.get(url_path).map(|&position| index.text(position))
+        index
+            .by_path
+            .get(url_path)
+            .map(|&position| index.text(position))
     }
 
     /// Same, from a full `http(s)://` URL (the scheme is ignored).
@@ -156,7 +186,11 @@ impl Catalog {
 
     /// Every version of plugin `name`, newest first.
     pub fn plugin_versions(&self, name: &str) -> Vec<&'static str> {
-        index().plugins.get(name).map(|v| v.iter().map(|(version, _)| *version).collect()).unwrap_or_default()
+        index()
+            .plugins
+            .get(name)
+            .map(|v| v.iter().map(|(version, _)| *version).collect())
+            .unwrap_or_default()
     }
 
     /// Every file the catalog can produce.
@@ -165,11 +199,17 @@ impl Catalog {
         let mut entries: Vec<Entry> = index
             .by_path
             .keys()
-            .map(|path| Entry { kind: EntryKind::TypeFile, path: path.to_string() })
+            .map(|path| Entry {
+                kind: EntryKind::TypeFile,
+                path: path.to_string(),
+            })
             .collect();
         for doc in index.docs.iter().filter(|doc| doc.decl.is_plugin_version) {
             let path = format!("plugins/{}/{}/plugin.yaml", doc.family, doc.decl.id);
-            entries.push(Entry { kind: EntryKind::Plugin, path });
+            entries.push(Entry {
+                kind: EntryKind::Plugin,
+                path,
+            });
         }
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         entries
@@ -181,13 +221,21 @@ impl Catalog {
             EntryKind::TypeFile => self.document(&entry.path),
             EntryKind::Plugin => {
                 let mut parts = entry.path.split('/');
-                let (Some("plugins"), Some(name), Some(version), Some("plugin.yaml"), None) =
-                    (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-                else {
+                let (Some("plugins"), Some(name), Some(version), Some("plugin.yaml"), None) = (
+                    parts.next(),
+                    parts.next(),
+                    parts.next(),
+                    parts.next(),
+                    parts.next(),
+                ) else {
                     return None;
                 };
                 let index = index();
-                let &(_, position) = index.plugins.get(name)?.iter().find(|(v, _)| *v == version)?;
+                let &(_, position) = index
+                    .plugins
+                    .get(name)?
+                    .iter()
+                    .find(|(v, _)| *v == version)?;
                 Some(index.text(position))
             }
         }
@@ -197,7 +245,9 @@ impl Catalog {
     pub fn export(&self, dir: &Path) -> std::io::Result<usize> {
         let mut count = 0;
         for entry in self.entries() {
-            let Some(text) = self.entry_text(&entry) else { continue };
+            let Some(text) = self.entry_text(&entry) else {
+                continue;
+            };
             let target = dir.join(&entry.path);
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent)?;

@@ -71,10 +71,20 @@ fn header(line: &'static str) -> Result<DocDecl, String> {
         Some("@doc") => false,
         _ => return Err(format!("unknown header `{line}`")),
     };
-    let id = words.next().ok_or_else(|| format!("header without id: `{line}`"))?;
-    let mut doc = DocDecl { id, is_plugin_version, source: Source::Full, paths: Vec::new(), body: "" };
+    let id = words
+        .next()
+        .ok_or_else(|| format!("header without id: `{line}`"))?;
+    let mut doc = DocDecl {
+        id,
+        is_plugin_version,
+        source: Source::Full,
+        paths: Vec::new(),
+        body: "",
+    };
     while let Some(word) = words.next() {
-        let operand = words.next().ok_or_else(|| format!("`{word}` without operand in `{line}`"))?;
+        let operand = words
+            .next()
+            .ok_or_else(|| format!("`{word}` without operand in `{line}`"))?;
         match word {
             "=" => doc.source = Source::Same(operand),
             "<" => doc.source = Source::Patch(operand),
@@ -97,7 +107,11 @@ fn lines(body: &str) -> Vec<Line<'_>> {
         .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|(number, l)| {
             let text = l.trim_start_matches(' ');
-            Line { number: number + 1, indent: l.len() - text.len(), text }
+            Line {
+                number: number + 1,
+                indent: l.len() - text.len(),
+                text,
+            }
         })
         .collect()
 }
@@ -130,7 +144,8 @@ pub fn apply_patch(base: &mut Map, body: &str) -> Result<(), String> {
         let (last, parents) = path.split_last().ok_or_else(|| at("empty path".into()))?;
         let mut target = &mut *base;
         for key in parents {
-            target = child_map(target, key).ok_or_else(|| at(format!("`{key}` is not a mapping")))?;
+            target =
+                child_map(target, key).ok_or_else(|| at(format!("`{key}` is not a mapping")))?;
         }
         match sign {
             "-" => {
@@ -154,13 +169,22 @@ pub fn apply_patch(base: &mut Map, body: &str) -> Result<(), String> {
                 };
                 insert(target, last, value);
             }
-            _ => return Err(at(format!("patch line must start with + or -, found `{sign}`"))),
+            _ => {
+                return Err(at(format!(
+                    "patch line must start with + or -, found `{sign}`"
+                )))
+            }
         }
     }
     Ok(())
 }
 
-fn block(lines: &[Line<'_>], index: &mut usize, indent: usize, map: &mut Map) -> Result<(), String> {
+fn block(
+    lines: &[Line<'_>],
+    index: &mut usize,
+    indent: usize,
+    map: &mut Map,
+) -> Result<(), String> {
     while let Some(line) = lines.get(*index) {
         if line.indent < indent {
             return Ok(());
@@ -174,12 +198,14 @@ fn block(lines: &[Line<'_>], index: &mut usize, indent: usize, map: &mut Map) ->
         let (last, parents) = path.split_last().ok_or_else(|| at("empty path".into()))?;
         let mut target = &mut *map;
         for key in parents {
-            target = child_map(target, key).ok_or_else(|| at(format!("`{key}` is not a mapping")))?;
+            target =
+                child_map(target, key).ok_or_else(|| at(format!("`{key}` is not a mapping")))?;
         }
         match value {
             Some(value) => insert(target, last, value),
             None => {
-                let inner = child_map(target, last).ok_or_else(|| at(format!("`{last}` is not a mapping")))?;
+                let inner = child_map(target, last)
+                    .ok_or_else(|| at(format!("`{last}` is not a mapping")))?;
                 if let Some(next) = lines.get(*index).filter(|l| l.indent > indent) {
                     block(lines, index, next.indent, inner)?;
                 }
@@ -214,7 +240,9 @@ fn entry(text: &str) -> Result<(Vec<String>, Option<Value>), String> {
     if rest.is_empty() {
         return Ok((path, None));
     }
-    let value = rest.strip_prefix(" = ").ok_or_else(|| format!("expected ` = ` in `{text}`"))?;
+    let value = rest
+        .strip_prefix(" = ")
+        .ok_or_else(|| format!("expected ` = ` in `{text}`"))?;
     Ok((path, Some(parse_value(value)?)))
 }
 
@@ -238,8 +266,14 @@ fn bare(token: &str) -> Value {
         "~" => Value::Null,
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
-        _ if is_int(token) => token.parse().map(Value::Int).unwrap_or_else(|_| Value::Str(token.into())),
-        _ if is_float(token) => token.parse().map(Value::Float).unwrap_or_else(|_| Value::Str(token.into())),
+        _ if is_int(token) => token
+            .parse()
+            .map(Value::Int)
+            .unwrap_or_else(|_| Value::Str(token.into())),
+        _ if is_float(token) => token
+            .parse()
+            .map(Value::Float)
+            .unwrap_or_else(|_| Value::Str(token.into())),
         _ => Value::Str(token.to_string()),
     }
 }
@@ -252,7 +286,9 @@ fn is_int(token: &str) -> bool {
 fn is_float(token: &str) -> bool {
     let mantissa = token.split(['e', 'E']).next().unwrap_or("");
     match mantissa.split_once('.') {
-        Some((whole, fraction)) => is_int(whole) && !fraction.is_empty() && fraction.bytes().all(|b| b.is_ascii_digit()),
+        Some((whole, fraction)) => {
+            is_int(whole) && !fraction.is_empty() && fraction.bytes().all(|b| b.is_ascii_digit())
+        }
         None => false,
     }
 }
@@ -283,7 +319,10 @@ impl Cursor<'_> {
         self.skip_spaces();
         match self.bump() {
             Some(c) if c == want => Ok(()),
-            other => Err(format!("expected `{want}`, found {other:?} in `{}`", self.text)),
+            other => Err(format!(
+                "expected `{want}`, found {other:?} in `{}`",
+                self.text
+            )),
         }
     }
 
@@ -324,7 +363,12 @@ impl Cursor<'_> {
                     match self.bump() {
                         Some(',') => continue,
                         Some(']') => return Ok(Value::Seq(items)),
-                        other => return Err(format!("expected `,` or `]`, found {other:?} in `{}`", self.text)),
+                        other => {
+                            return Err(format!(
+                                "expected `,` or `]`, found {other:?} in `{}`",
+                                self.text
+                            ))
+                        }
                     }
                 }
             }
@@ -340,7 +384,9 @@ impl Cursor<'_> {
                     self.skip_spaces();
                     let key = match self.flow()? {
                         Value::Str(key) => key,
-                        other => return Err(format!("non-string key {other:?} in `{}`", self.text)),
+                        other => {
+                            return Err(format!("non-string key {other:?} in `{}`", self.text))
+                        }
                     };
                     self.expect(':')?;
                     let value = self.flow()?;
@@ -349,13 +395,21 @@ impl Cursor<'_> {
                     match self.bump() {
                         Some(',') => continue,
                         Some('}') => return Ok(Value::Map(map)),
-                        other => return Err(format!("expected `,` or `}}`, found {other:?} in `{}`", self.text)),
+                        other => {
+                            return Err(format!(
+                                "expected `,` or `}}`, found {other:?} in `{}`",
+                                self.text
+                            ))
+                        }
                     }
                 }
             }
             _ => {
                 let start = self.pos;
-                while self.peek().is_some_and(|c| !matches!(c, ',' | '[' | ']' | '{' | '}' | ':' | ' ')) {
+                while self
+                    .peek()
+                    .is_some_and(|c| !matches!(c, ',' | '[' | ']' | '{' | '}' | ':' | ' '))
+                {
                     self.bump();
                 }
                 if start == self.pos {
@@ -373,7 +427,8 @@ mod tests {
 
     #[test]
     fn tree_paths_and_values() {
-        let map = parse_tree("a/b = 1\na/c\n d = \"x y\"\n e = [1, 2.5, ~, \"3\", {k: true}]\nf\n").unwrap();
+        let map = parse_tree("a/b = 1\na/c\n d = \"x y\"\n e = [1, 2.5, ~, \"3\", {k: true}]\nf\n")
+            .unwrap();
         let expected = vec![
             (
                 "a".to_string(),
@@ -407,12 +462,15 @@ mod tests {
         let mut map = parse_tree("a/b = 1\na/c = 2\n").unwrap();
         apply_patch(&mut map, "-a/b\n+a/c = file:///x y\n+n\n m = ~\n").unwrap();
         assert_eq!(parse_tree("a/c = file:///x y\nn/m = ~\n").unwrap(), map);
-        assert!(apply_patch(&mut map, "-a/missing\n").unwrap_err().contains("missing"));
+        assert!(apply_patch(&mut map, "-a/missing\n")
+            .unwrap_err()
+            .contains("missing"));
     }
 
     #[test]
     fn headers() {
-        let docs = declarations("# c\n@version 1.0 @ x/y.yaml\na = 1\n@doc d < 1.0 @ p\n+a = 2\n").unwrap();
+        let docs = declarations("# c\n@version 1.0 @ x/y.yaml\na = 1\n@doc d < 1.0 @ p\n+a = 2\n")
+            .unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].paths, vec!["x/y.yaml"]);
         assert_eq!(docs[0].body, "a = 1\n");

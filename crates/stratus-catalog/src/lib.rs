@@ -16,7 +16,9 @@ mod version;
 
 pub use catalog::{Catalog, Entry, EntryKind};
 pub use loader::{CatalogPlugins, Loader, PluginSource};
-pub use resolver::{Attempt, Fetcher, ImportResolver, Resolved, ResolvedFrom, ResolveError, ResolverConfig};
+pub use resolver::{
+    Attempt, Fetcher, ImportResolver, ResolveError, Resolved, ResolvedFrom, ResolverConfig,
+};
 pub use version::{compare as compare_versions, VersionSpec};
 
 #[doc(hidden)]

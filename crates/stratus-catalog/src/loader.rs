@@ -32,11 +32,18 @@ impl PluginSource for CatalogPlugins {
     }
 
     fn versions(&self, name: &str) -> Vec<String> {
-        self.0.plugin_versions(name).into_iter().map(str::to_string).collect()
+        self.0
+            .plugin_versions(name)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
     }
 
     fn text(&self, name: &str, version: &str) -> Option<Arc<str>> {
-        self.0.plugin(name, &format!("=={version}")).filter(|(v, _)| *v == version).map(|(_, text)| Arc::from(text))
+        self.0
+            .plugin(name, &format!("=={version}"))
+            .filter(|(v, _)| *v == version)
+            .map(|(_, text)| Arc::from(text))
     }
 }
 
@@ -51,12 +58,20 @@ pub struct Loader {
 impl Loader {
     /// A loader over `resolver` with the built-in catalog's plugins.
     pub fn new(resolver: ImportResolver) -> Self {
-        Loader { resolver, plugin_sources: vec![Box::new(CatalogPlugins(Catalog::builtin()))], blueprint_root: None }
+        Loader {
+            resolver,
+            plugin_sources: vec![Box::new(CatalogPlugins(Catalog::builtin()))],
+            blueprint_root: None,
+        }
     }
 
     /// Built-in catalog only, no rules, no network.
     pub fn offline() -> Self {
-        Loader::new(ImportResolver::new(ResolverConfig::default(), Catalog::builtin(), None))
+        Loader::new(ImportResolver::new(
+            ResolverConfig::default(),
+            Catalog::builtin(),
+            None,
+        ))
     }
 
     /// Adds a plugin source consulted before the built-in catalog (wins ties).
@@ -89,33 +104,56 @@ impl Loader {
             tried.push(format!(
                 "{}: {}",
                 source.describe(),
-                if versions.is_empty() { "no versions".to_string() } else { versions.join(", ") }
+                if versions.is_empty() {
+                    "no versions".to_string()
+                } else {
+                    versions.join(", ")
+                }
             ));
             for version in versions.into_iter().filter(|v| spec.matches(v)) {
-                if best.as_ref().is_none_or(|(b, _)| compare(&version, b).is_gt()) {
+                if best
+                    .as_ref()
+                    .is_none_or(|(b, _)| compare(&version, b).is_gt())
+                {
                     best = Some((version, source.as_ref()));
                 }
             }
         }
-        let wanted = if spec_text.trim().is_empty() { "any version".to_string() } else { format!("version {spec_text}") };
-        let not_found = || ImportError {
+        let wanted = if spec_text.trim().is_empty() {
+            "any version".to_string()
+        } else {
+            format!("version {spec_text}")
+        };
+        let not_found = || {
+            ImportError {
             message: format!(
                 "cannot import '{import}' (imported by {importer}): no plugin '{name}' with {wanted}; available: {}",
                 tried.join("; ")
             ),
+        }
         };
         let (version, source) = best.ok_or_else(not_found)?;
         let text = source.text(name, &version).ok_or_else(not_found)?;
-        Ok(LoadedImport { location: format!("plugin:{name}@{version}"), text })
+        Ok(LoadedImport {
+            location: format!("plugin:{name}@{version}"),
+            text,
+        })
     }
 
-    fn load_url(&self, url: &str, import: &str, importer: &str) -> Result<LoadedImport, ImportError> {
+    fn load_url(
+        &self,
+        url: &str,
+        import: &str,
+        importer: &str,
+    ) -> Result<LoadedImport, ImportError> {
         let location = normalize_url(url);
-        let resolved = self
-            .resolver
-            .resolve(&location)
-            .map_err(|e| ImportError { message: format!("import '{import}' (imported by {importer}): {e}") })?;
-        Ok(LoadedImport { location, text: Arc::from(resolved.text.as_ref()) })
+        let resolved = self.resolver.resolve(&location).map_err(|e| ImportError {
+            message: format!("import '{import}' (imported by {importer}): {e}"),
+        })?;
+        Ok(LoadedImport {
+            location,
+            text: Arc::from(resolved.text.as_ref()),
+        })
     }
 
     fn load_path(&self, import: &str, importer: &str) -> Result<LoadedImport, ImportError> {
@@ -134,17 +172,24 @@ impl Loader {
         }
         let mut failures = Vec::new();
         for candidate in &candidates {
-            let read = std::fs::canonicalize(candidate)
-                .and_then(|canonical| std::fs::read_to_string(&canonical).map(|text| (canonical, text)));
+            let read = std::fs::canonicalize(candidate).and_then(|canonical| {
+                std::fs::read_to_string(&canonical).map(|text| (canonical, text))
+            });
             match read {
                 Ok((canonical, text)) => {
-                    return Ok(LoadedImport { location: canonical.to_string_lossy().into_owned(), text: Arc::from(text) });
+                    return Ok(LoadedImport {
+                        location: canonical.to_string_lossy().into_owned(),
+                        text: Arc::from(text),
+                    });
                 }
                 Err(e) => failures.push(format!("{}: {e}", candidate.display())),
             }
         }
         Err(ImportError {
-            message: format!("cannot import '{import}' (imported by {importer}); tried {}", failures.join("; ")),
+            message: format!(
+                "cannot import '{import}' (imported by {importer}); tried {}",
+                failures.join("; ")
+            ),
         })
     }
 }
@@ -180,8 +225,13 @@ impl ImportLoader for Loader {
 /// `scheme://…` with an RFC 3986 scheme.
 fn has_scheme(text: &str) -> bool {
     text.split_once("://").is_some_and(|(scheme, _)| {
-        scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     })
 }
 
@@ -198,9 +248,13 @@ fn join_url(base: &str, relative: &str) -> String {
 
 /// Lower-cases scheme and host and removes `.`/`..` segments, so spellings of one URL agree.
 fn normalize_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
     let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-    let (path, query) = path.split_once(['?', '#']).map_or((path, ""), |(p, _)| (p, &path[p.len()..]));
+    let (path, query) = path
+        .split_once(['?', '#'])
+        .map_or((path, ""), |(p, _)| (p, &path[p.len()..]));
     let mut segments: Vec<&str> = Vec::new();
     for segment in path.split('/') {
         match segment {
@@ -214,8 +268,18 @@ fn normalize_url(url: &str) -> String {
     if path.ends_with("/.") || path.ends_with("/..") {
         segments.push("");
     }
-    let authority = if scheme.eq_ignore_ascii_case("file") { authority.to_string() } else { authority.to_lowercase() };
-    format!("{}://{}/{}{}", scheme.to_lowercase(), authority, segments.join("/"), query)
+    let authority = if scheme.eq_ignore_ascii_case("file") {
+        authority.to_string()
+    } else {
+        authority.to_lowercase()
+    };
+    format!(
+        "{}://{}/{}{}",
+        scheme.to_lowercase(),
+        authority,
+        segments.join("/"),
+        query
+    )
 }
 
 fn percent_decode(text: &str) -> String {
@@ -225,7 +289,10 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() && hex(bytes[i + 1]).is_some() && hex(bytes[i + 2]).is_some() => {
+            b'%' if i + 2 < bytes.len()
+                && hex(bytes[i + 1]).is_some()
+                && hex(bytes[i + 2]).is_some() =>
+            {
                 let high = hex(bytes[i + 1]).unwrap_or(0);
                 let low = hex(bytes[i + 2]).unwrap_or(0);
                 out.push((high * 16 + low) as u8);

@@ -86,9 +86,13 @@ fn float(out: &mut String, f: f64) {
 const RESERVED: &[&str] = &["y", "n", "yes", "no", "true", "false", "on", "off", "null"];
 
 fn is_plain(s: &str, key: bool) -> bool {
-    let Some(first) = s.chars().next() else { return false };
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
     (first.is_ascii_alphabetic() || first == '_' || first == '/')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/') || (c == ':' && !key))
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/') || (c == ':' && !key)
+        })
         && !s.ends_with(':')
         && !RESERVED.iter().any(|word| s.eq_ignore_ascii_case(word))
 }
@@ -132,7 +136,13 @@ mod tests {
             ("d".to_string(), Value::Str("file:///opt/x.sh".into())),
             ("e".to_string(), Value::Str("".into())),
             ("f".to_string(), Value::Float(1.0)),
-            ("g".to_string(), Value::Seq(vec![Value::Map(vec![("k".into(), Value::Null)]), Value::Str("a b".into())])),
+            (
+                "g".to_string(),
+                Value::Seq(vec![
+                    Value::Map(vec![("k".into(), Value::Null)]),
+                    Value::Str("a b".into()),
+                ]),
+            ),
             ("h".to_string(), Value::Map(vec![])),
         ];
         let text = to_yaml(&doc);

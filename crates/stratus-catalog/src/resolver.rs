@@ -25,7 +25,11 @@ pub struct ResolverConfig {
 
 impl Default for ResolverConfig {
     fn default() -> Self {
-        ResolverConfig { rules: Vec::new(), fallback: true, allow_network: false }
+        ResolverConfig {
+            rules: Vec::new(),
+            fallback: true,
+            allow_network: false,
+        }
     }
 }
 
@@ -84,11 +88,18 @@ impl fmt::Display for ResolveError {
                     "\n  - {} (resolver rule '{prefix}' -> '{replacement}'): {}",
                     attempt.candidate, attempt.reason
                 )?,
-                None => write!(f, "\n  - {} (the URL itself): {}", attempt.candidate, attempt.reason)?,
+                None => write!(
+                    f,
+                    "\n  - {} (the URL itself): {}",
+                    attempt.candidate, attempt.reason
+                )?,
             }
         }
         if self.fallback_disabled {
-            write!(f, "\n  (the URL itself was not tried: import_resolver fallback is false)")?;
+            write!(
+                f,
+                "\n  (the URL itself was not tried: import_resolver fallback is false)"
+            )?;
         }
         Ok(())
     }
@@ -109,7 +120,11 @@ impl ImportResolver {
         catalog: &'static Catalog,
         fetcher: Option<Box<dyn Fetcher + Send + Sync>>,
     ) -> Self {
-        ImportResolver { config, catalog, fetcher }
+        ImportResolver {
+            config,
+            catalog,
+            fetcher,
+        }
     }
 
     pub fn config(&self) -> &ResolverConfig {
@@ -120,10 +135,15 @@ impl ImportResolver {
         let mut attempts: Vec<Attempt> = Vec::new();
         let mut matched_any_rule = false;
         for (prefix, replacement) in &self.config.rules {
-            let Some(rest) = url.strip_prefix(prefix.as_str()) else { continue };
+            let Some(rest) = url.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
             matched_any_rule = true;
             let candidate = format!("{replacement}{rest}");
-            if attempts.iter().any(|attempt| attempt.candidate == candidate) {
+            if attempts
+                .iter()
+                .any(|attempt| attempt.candidate == candidate)
+            {
                 continue;
             }
             match self.read(&candidate) {
@@ -136,20 +156,38 @@ impl ImportResolver {
             }
         }
         if matched_any_rule && !self.config.fallback {
-            return Err(ResolveError { url: url.to_string(), attempts, fallback_disabled: true });
+            return Err(ResolveError {
+                url: url.to_string(),
+                attempts,
+                fallback_disabled: true,
+            });
         }
         match self.read(url) {
             Ok(resolved) => Ok(resolved),
             Err(reason) => {
-                attempts.push(Attempt { candidate: url.to_string(), rule: None, reason });
-                Err(ResolveError { url: url.to_string(), attempts, fallback_disabled: false })
+                attempts.push(Attempt {
+                    candidate: url.to_string(),
+                    rule: None,
+                    reason,
+                });
+                Err(ResolveError {
+                    url: url.to_string(),
+                    attempts,
+                    fallback_disabled: false,
+                })
             }
         }
     }
 
     /// Reads one candidate: file, then catalog, then (if allowed) network.
     fn read(&self, candidate: &str) -> Result<Resolved, String> {
-        let resolved = |from, text| Ok(Resolved { url: candidate.to_string(), from, text });
+        let resolved = |from, text| {
+            Ok(Resolved {
+                url: candidate.to_string(),
+                from,
+                text,
+            })
+        };
         if let Some(path) = file_path(candidate) {
             return match std::fs::read_to_string(path) {
                 Ok(text) => resolved(ResolvedFrom::File, Cow::Owned(text)),
@@ -196,7 +234,10 @@ mod tests {
     const TYPES_455: &str = "www.getcloudify.org/spec/cloudify/4.5.5/types.yaml";
 
     fn rules(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(p, r)| (p.to_string(), r.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(p, r)| (p.to_string(), r.to_string()))
+            .collect()
     }
 
     fn resolver(config: ResolverConfig) -> ImportResolver {
@@ -204,7 +245,8 @@ mod tests {
     }
 
     fn temp_dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("stratus-catalog-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("stratus-catalog-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -214,15 +256,22 @@ mod tests {
     fn catalog_serves_http_and_https_with_no_config() {
         let resolver = resolver(ResolverConfig::default());
         for scheme in ["http", "https"] {
-            let resolved = resolver.resolve(&format!("{scheme}://{TYPES_455}")).unwrap();
+            let resolved = resolver
+                .resolve(&format!("{scheme}://{TYPES_455}"))
+                .unwrap();
             assert_eq!(resolved.from, ResolvedFrom::Catalog);
-            assert_eq!(&*resolved.text, Catalog::builtin().document(TYPES_455).unwrap());
+            assert_eq!(
+                &*resolved.text,
+                Catalog::builtin().document(TYPES_455).unwrap()
+            );
         }
     }
 
     #[test]
     fn offline_default_error_names_url_and_reason() {
-        let error = resolver(ResolverConfig::default()).resolve("https://example.com/x.yaml").unwrap_err();
+        let error = resolver(ResolverConfig::default())
+            .resolve("https://example.com/x.yaml")
+            .unwrap_err();
         assert_eq!(error.attempts.len(), 1);
         let message = error.to_string();
         assert!(message.contains("https://example.com/x.yaml"), "{message}");
@@ -251,11 +300,16 @@ mod tests {
     #[test]
     fn rule_can_redirect_to_catalog() {
         let config = ResolverConfig {
-            rules: rules(&[("https://mirror.local/cfy", "http://www.getcloudify.org/spec/cloudify")]),
+            rules: rules(&[(
+                "https://mirror.local/cfy",
+                "http://www.getcloudify.org/spec/cloudify",
+            )]),
             fallback: false,
             ..ResolverConfig::default()
         };
-        let resolved = resolver(config).resolve("https://mirror.local/cfy/4.5.5/types.yaml").unwrap();
+        let resolved = resolver(config)
+            .resolve("https://mirror.local/cfy/4.5.5/types.yaml")
+            .unwrap();
         assert_eq!(resolved.from, ResolvedFrom::Catalog);
     }
 
@@ -266,7 +320,9 @@ mod tests {
             fallback: true,
             ..ResolverConfig::default()
         };
-        let resolved = resolver(config).resolve(&format!("http://{TYPES_455}")).unwrap();
+        let resolved = resolver(config)
+            .resolve(&format!("http://{TYPES_455}"))
+            .unwrap();
         assert_eq!(resolved.from, ResolvedFrom::Catalog);
         assert_eq!(resolved.url, format!("http://{TYPES_455}"));
     }
@@ -281,13 +337,24 @@ mod tests {
             fallback: false,
             ..ResolverConfig::default()
         };
-        let error = resolver(config).resolve(&format!("http://{TYPES_455}")).unwrap_err();
+        let error = resolver(config)
+            .resolve(&format!("http://{TYPES_455}"))
+            .unwrap_err();
         assert!(error.fallback_disabled);
         assert_eq!(error.attempts.len(), 2);
         let message = error.to_string();
-        assert!(message.contains("file:///nowhere/one/spec/cloudify/4.5.5/types.yaml"), "{message}");
-        assert!(message.contains("file:///nowhere/two/cloudify/4.5.5/types.yaml"), "{message}");
-        assert!(message.contains("'http://www.getcloudify.org/spec' -> 'file:///nowhere/two'"), "{message}");
+        assert!(
+            message.contains("file:///nowhere/one/spec/cloudify/4.5.5/types.yaml"),
+            "{message}"
+        );
+        assert!(
+            message.contains("file:///nowhere/two/cloudify/4.5.5/types.yaml"),
+            "{message}"
+        );
+        assert!(
+            message.contains("'http://www.getcloudify.org/spec' -> 'file:///nowhere/two'"),
+            "{message}"
+        );
         assert!(message.contains("fallback is false"), "{message}");
     }
 
@@ -298,7 +365,9 @@ mod tests {
             fallback: false,
             ..ResolverConfig::default()
         };
-        assert!(resolver(config).resolve(&format!("https://{TYPES_455}")).is_ok());
+        assert!(resolver(config)
+            .resolve(&format!("https://{TYPES_455}"))
+            .is_ok());
     }
 
     struct Recorder(Arc<Mutex<Vec<String>>>);
@@ -326,13 +395,19 @@ mod tests {
         assert!(calls.lock().unwrap().is_empty());
 
         let online = ImportResolver::new(
-            ResolverConfig { allow_network: true, ..ResolverConfig::default() },
+            ResolverConfig {
+                allow_network: true,
+                ..ResolverConfig::default()
+            },
             Catalog::builtin(),
             Some(Box::new(Recorder(calls.clone()))),
         );
         let resolved = online.resolve("http://good.example/x.yaml").unwrap();
         assert_eq!(resolved.from, ResolvedFrom::Network);
-        assert_eq!(online.resolve(&format!("http://{TYPES_455}")).unwrap().from, ResolvedFrom::Catalog);
+        assert_eq!(
+            online.resolve(&format!("http://{TYPES_455}")).unwrap().from,
+            ResolvedFrom::Catalog
+        );
         let error = online.resolve("http://bad.example/x.yaml").unwrap_err();
         assert!(error.to_string().contains("HTTP 404"));
         assert_eq!(calls.lock().unwrap().len(), 2);
@@ -340,7 +415,9 @@ mod tests {
 
     #[test]
     fn unsupported_scheme_is_explained() {
-        let error = resolver(ResolverConfig::default()).resolve("ftp://host/x.yaml").unwrap_err();
+        let error = resolver(ResolverConfig::default())
+            .resolve("ftp://host/x.yaml")
+            .unwrap_err();
         assert!(error.to_string().contains("unsupported URL scheme 'ftp'"));
     }
 }

@@ -59,7 +59,14 @@ impl VersionSpec {
             .map(str::trim)
             .filter(|clause| !clause.is_empty())
             .map(|clause| {
-                let ops = [(">=", Op::Ge), ("<=", Op::Le), ("==", Op::Eq), ("!=", Op::Ne), (">", Op::Gt), ("<", Op::Lt)];
+                let ops = [
+                    (">=", Op::Ge),
+                    ("<=", Op::Le),
+                    ("==", Op::Eq),
+                    ("!=", Op::Ne),
+                    (">", Op::Gt),
+                    ("<", Op::Lt),
+                ];
                 let (op, rest) = ops
                     .iter()
                     .find_map(|(text, op)| clause.strip_prefix(text).map(|rest| (*op, rest)))
@@ -89,10 +96,16 @@ mod tests {
 
     fn newest<'a>(versions: &[&'a str], spec: &str) -> Option<&'a str> {
         let spec = VersionSpec::parse(spec);
-        versions.iter().copied().filter(|v| spec.matches(v)).max_by(|a, b| compare(a, b))
+        versions
+            .iter()
+            .copied()
+            .filter(|v| spec.matches(v))
+            .max_by(|a, b| compare(a, b))
     }
 
-    const K8S: &[&str] = &["1.0.0", "1.4.9", "1.4.10", "1.4.13", "1.7.2", "2.0.0", "3.4.3", "3.9.0"];
+    const K8S: &[&str] = &[
+        "1.0.0", "1.4.9", "1.4.10", "1.4.13", "1.7.2", "2.0.0", "3.4.3", "3.9.0",
+    ];
 
     #[test]
     fn numeric_parts_compare_as_numbers() {
@@ -105,7 +118,10 @@ mod tests {
     fn local_suffix_sorts_between_releases() {
         assert_eq!(compare("2.3.0", "2.3.0+t.0.3"), Ordering::Less);
         assert_eq!(compare("2.3.0+t.0.3", "2.4.0"), Ordering::Less);
-        assert_eq!(newest(&["2.3.0", "2.3.0+t.0.3", "2.4.0"], "<2.4.0"), Some("2.3.0+t.0.3"));
+        assert_eq!(
+            newest(&["2.3.0", "2.3.0+t.0.3", "2.4.0"], "<2.4.0"),
+            Some("2.3.0+t.0.3")
+        );
         assert_eq!(newest(&["2.3.0", "2.3.0+t.0.3"], "==2.3.0"), Some("2.3.0"));
     }
 
