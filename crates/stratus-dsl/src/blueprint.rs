@@ -95,7 +95,8 @@ fn build(document: &Node, version: &DslVersion, loader: &dyn ImportLoader, probl
     let (workflows, workflow_plugins) = sections::parse_workflows(section("workflows"), &plugins, &data_types, version, &resource_exists, problems);
     let policy_types = sections::parse_policy_types(section("policy_types"), "properties", &data_types, version, problems);
     let policy_triggers = sections::parse_policy_types(section("policy_triggers"), "parameters", &data_types, version, problems);
-    let groups = sections::parse_groups(section("groups"), &node_names, problems);
+    let policy_catalogs = sections::PolicyCatalogs { policy_types: &policy_types, policy_triggers: &policy_triggers, data_types: &data_types };
+    let groups = sections::parse_groups(section("groups"), &node_names, &policy_catalogs, problems);
     let (policies, scaling_groups) = sections::parse_policies(section("policies"), &groups, version, problems);
     let outputs = sections::parse_values(section("outputs"), problems);
     let capabilities = sections::parse_values(section("capabilities"), problems);

@@ -428,6 +428,9 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
                     continue;
                 }
                 for target_id in &target_ids {
+                    // One edge per (source, target) instance pair, as in the reference's graph:
+                    // a later relationship to the same target replaces an earlier one.
+                    relationships.retain(|(_, r)| r.get("target_id").and_then(J::as_str) != Some(target_id.as_str()));
                     relationships.push((index, relationship_instance(relationship, target_id)));
                 }
             }

@@ -256,7 +256,69 @@ pub fn parse_policy_types(section: Option<&Node>, key_name: &str, data_types: &D
     result
 }
 
-pub fn parse_groups(section: Option<&Node>, node_names: &[String], problems: &mut Problems) -> Map<String, J> {
+/// The catalogs a group's policies are checked against.
+pub struct PolicyCatalogs<'a> {
+    pub policy_types: &'a Map<String, J>,
+    pub policy_triggers: &'a Map<String, J>,
+    pub data_types: &'a DataTypes,
+}
+
+fn parse_group_policies(group: &str, node: Option<&Node>, catalogs: &PolicyCatalogs, problems: &mut Problems) -> Map<String, J> {
+    let mut result = Map::new();
+    for (key, policy) in optional_map(node, problems) {
+        let name = key.as_str().unwrap_or_default();
+        let Some(entries) = schema::map(policy, problems) else { continue };
+        allowed_keys(entries, &["type", "properties", "triggers"], problems);
+        let Some(type_name) = schema::string(get(entries, "type"), problems) else {
+            problems.push(Problem::format(1, policy.span, "'type' key is required but it is currently missing"));
+            continue;
+        };
+        let Some(policy_type) = catalogs.policy_types.get(type_name) else {
+            problems.push(Problem::logic(41, policy.span, format!("Policy '{name}' of group '{group}' references a non existent policy type '{type_name}'")));
+            continue;
+        };
+        let owner = format!("group '{group}', policy '{name}'");
+        let merge = |value: Option<&Node>, schema: Option<&J>, owner: &str, problems: &mut Problems| -> J {
+            let instance = value.map(Node::to_json).and_then(|v| v.as_object().cloned()).unwrap_or_default();
+            let empty = Map::new();
+            let schema = schema.and_then(J::as_object).unwrap_or(&empty);
+            let context = crate::props::Context {
+                undefined: "{0} '{1}' property is not part of the policy type properties schema",
+                missing: "{0} does not provide a value for mandatory '{1}' property which is part of its policy type schema",
+                node_name: owner,
+                span: value.map_or(policy.span, |n| n.span),
+                raise_on_missing: true,
+            };
+            J::Object(problems.check(crate::props::merge_instance(&instance, schema, catalogs.data_types, &context)).unwrap_or_default())
+        };
+        let properties = merge(get(entries, "properties"), policy_type.get("properties"), &owner, problems);
+        let mut triggers = Map::new();
+        for (trigger_key, trigger) in optional_map(get(entries, "triggers"), problems) {
+            let trigger_name = trigger_key.as_str().unwrap_or_default();
+            let Some(trigger_entries) = schema::map(trigger, problems) else { continue };
+            allowed_keys(trigger_entries, &["type", "parameters"], problems);
+            let Some(trigger_type) = schema::string(get(trigger_entries, "type"), problems) else {
+                problems.push(Problem::format(1, trigger.span, "'type' key is required but it is currently missing"));
+                continue;
+            };
+            let Some(definition) = catalogs.policy_triggers.get(trigger_type) else {
+                problems.push(Problem::logic(
+                    42,
+                    trigger.span,
+                    format!("Trigger '{trigger_name}' of policy '{name}' of group '{group}' references a non existent 'policy trigger '{trigger_type}'"),
+                ));
+                continue;
+            };
+            let trigger_owner = format!("group '{group}', policy '{name}' trigger '{trigger_name}'");
+            let parameters = merge(get(trigger_entries, "parameters"), definition.get("parameters"), &trigger_owner, problems);
+            triggers.insert(trigger_name.to_string(), serde_json::json!({"type": trigger_type, "parameters": parameters}));
+        }
+        result.insert(name.to_string(), serde_json::json!({"type": type_name, "properties": properties, "triggers": triggers}));
+    }
+    result
+}
+
+pub fn parse_groups(section: Option<&Node>, node_names: &[String], catalogs: &PolicyCatalogs, problems: &mut Problems) -> Map<String, J> {
     let mut result = Map::new();
     let group_names: Vec<String> = optional_map(section, problems).iter().filter_map(|(k, _)| k.as_str().map(str::to_string)).collect();
     for (key, group) in optional_map(section, problems) {
@@ -287,7 +349,7 @@ pub fn parse_groups(section: Option<&Node>, node_names: &[String], problems: &mu
         }
         let mut out = Map::new();
         out.insert("members".into(), J::Array(members));
-        out.insert("policies".into(), get(entries, "policies").map_or(J::Object(Map::new()), Node::to_json));
+        out.insert("policies".into(), J::Object(parse_group_policies(name, get(entries, "policies"), catalogs, problems)));
         result.insert(name.to_string(), J::Object(out));
     }
     result

@@ -222,9 +222,10 @@ impl Builder {
             match merge.value {
                 Value::Map(sources) => merged.extend(sources),
                 Value::Seq(items) => {
-                    // Later mappings in the list are overridden by earlier ones.
+                    // PyYAML 6 (the reference's) merges the list in order, so a later mapping
+                    // overrides an earlier one.
                     let mut from_list: Vec<(Node, Node)> = Vec::new();
-                    for item in items.into_iter().rev() {
+                    for item in items {
                         match item.value {
                             Value::Map(sources) => from_list.extend(sources),
                             _ => self.fail(

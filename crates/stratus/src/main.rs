@@ -1,1 +1,52 @@
-fn main() {}
+//! `stratus`: the command line. Wiring only — parsing, planning and the catalog live in
+//! their crates; this file turns arguments into calls and results into output and exit codes.
+
+mod blueprint_cmd;
+mod catalog_cmd;
+mod config;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "stratus", version, about = "A Cloudify-compatible orchestration manager in one binary")]
+struct Cli {
+    /// Stratus config file (YAML); `import_resolver` is read from it.
+    #[arg(long, global = true, env = "STRATUS_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Blueprints: validate and plan.
+    #[command(subcommand)]
+    Blueprint(blueprint_cmd::BlueprintCommand),
+    /// The built-in type catalog.
+    #[command(subcommand)]
+    Catalog(catalog_cmd::CatalogCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match config::Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Blueprint(command) => blueprint_cmd::run(command, &config),
+        Command::Catalog(command) => catalog_cmd::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

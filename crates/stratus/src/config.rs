@@ -1,0 +1,58 @@
+//! The config file: YAML, read with the DSL's own loader (PyYAML semantics, positions in
+//! errors). Only `import_resolver` is used so far.
+
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use stratus_catalog::ResolverConfig;
+use stratus_dsl::yaml::{self, Node, Value};
+
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub resolver: ResolverConfig,
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let Some(path) = path else { return Ok(Config::default()) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("read config file {}", path.display()))?;
+        let document = yaml::load(&text, 0)
+            .map_err(|err| anyhow::anyhow!("{}:{}:{}: {}", path.display(), err.line, err.column, err.message))?;
+        let mut config = Config::default();
+        if let Some(resolver) = document.get("import_resolver") {
+            config.resolver = parse_resolver(resolver).with_context(|| format!("config file {}: import_resolver", path.display()))?;
+        }
+        Ok(config)
+    }
+}
+
+/// `import_resolver: {parameters: {rules: [{PREFIX: REPLACEMENT}, …], fallback: BOOL}, network: BOOL}`.
+fn parse_resolver(node: &Node) -> Result<ResolverConfig> {
+    let mut config = ResolverConfig::default();
+    if let Some(network) = node.get("network") {
+        match network.value {
+            Value::Bool(b) => config.allow_network = b,
+            _ => bail!("line {}: `network` must be a boolean", network.span.line),
+        }
+    }
+    let Some(parameters) = node.get("parameters") else { return Ok(config) };
+    if let Some(fallback) = parameters.get("fallback") {
+        match fallback.value {
+            Value::Bool(b) => config.fallback = b,
+            _ => bail!("line {}: `fallback` must be a boolean", fallback.span.line),
+        }
+    }
+    if let Some(rules) = parameters.get("rules") {
+        let Some(items) = rules.as_seq() else { bail!("line {}: `rules` must be a list", rules.span.line) };
+        for rule in items {
+            match rule.as_map() {
+                Some([(prefix, replacement)]) => match (prefix.as_str(), replacement.as_str()) {
+                    (Some(p), Some(r)) => config.rules.push((p.to_string(), r.to_string())),
+                    _ => bail!("line {}: a rule maps a URL prefix (string) to a replacement (string)", rule.span.line),
+                },
+                _ => bail!("line {}: each rule is a one-key mapping {{PREFIX: REPLACEMENT}}", rule.span.line),
+            }
+        }
+    }
+    Ok(config)
+}
