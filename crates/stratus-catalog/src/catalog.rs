@@ -41,6 +41,26 @@ pub fn sources() -> &'static [(&'static str, &'static str)] {
     FAMILIES
 }
 
+/// Manager resources (`resource:NAME` in the reference, also what a relative
+/// `cloudify/types/types.yaml` falls back to) → (canonical name, URL path of the catalog document).
+const RESOURCES: &[(&str, &str, &str)] = &[
+    (
+        "cloudify/types/types.yaml",
+        "cloudify/types/types.yaml",
+        "cloudify-dsl-1.4/types.yaml",
+    ),
+    (
+        "cloudify/types/types_1_4.yaml",
+        "cloudify/types/types.yaml",
+        "cloudify-dsl-1.4/types.yaml",
+    ),
+    (
+        "cloudify/types/types_1_3.yaml",
+        "cloudify/types/types_1_3.yaml",
+        "cloudify-dsl-1.3/types.yaml",
+    ),
+];
+
 /// What an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EntryKind {
@@ -173,6 +193,21 @@ impl Catalog {
     /// Same, from a full `http(s)://` URL (the scheme is ignored).
     pub fn document_for_url(&self, url: &str) -> Option<&'static str> {
         url_path(url).and_then(|path| self.document(path))
+    }
+
+    /// A manager resource such as `cloudify/types/types.yaml`: (canonical name, rendered YAML).
+    /// Names that denote the same document share the canonical name.
+    pub fn resource(&self, name: &str) -> Option<(&'static str, &'static str)> {
+        let &(_, canonical, path) = RESOURCES.iter().find(|(alias, _, _)| *alias == name)?;
+        Some((canonical, self.document(path)?))
+    }
+
+    /// Renders every document now, so the first blueprint parse does not pay for it (about
+    /// 2 ms for the whole catalog in a release build).
+    pub fn warm(&self) {
+        for entry in self.entries() {
+            let _ = self.entry_text(&entry);
+        }
     }
 
     /// Newest plugin package `name` whose version satisfies `spec`: (version, plugin.yaml).

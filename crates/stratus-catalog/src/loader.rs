@@ -185,11 +185,23 @@ impl Loader {
                 Err(e) => failures.push(format!("{}: {e}", candidate.display())),
             }
         }
+        // Last, as the reference does: a manager resource of that name.
+        if let Some(loaded) = self.load_resource(import) {
+            return Ok(loaded);
+        }
         Err(ImportError {
             message: format!(
-                "cannot import '{import}' (imported by {importer}); tried {}",
+                "cannot import '{import}' (imported by {importer}); tried {}; no built-in manager resource of that name",
                 failures.join("; ")
             ),
+        })
+    }
+
+    fn load_resource(&self, name: &str) -> Option<LoadedImport> {
+        let (canonical, text) = self.resolver.catalog().resource(name)?;
+        Some(LoadedImport {
+            location: format!("resource:{canonical}"),
+            text: Arc::from(text),
         })
     }
 }
@@ -199,6 +211,11 @@ impl ImportLoader for Loader {
         let import = import.trim();
         if import.starts_with("plugin:") {
             return self.load_plugin(import, importer);
+        }
+        if let Some(name) = import.strip_prefix("resource:") {
+            return self.load_resource(name).ok_or_else(|| ImportError {
+                message: format!("cannot import '{import}' (imported by {importer}): no such built-in manager resource"),
+            });
         }
         if has_scheme(import) {
             return self.load_url(import, import, importer);

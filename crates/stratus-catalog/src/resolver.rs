@@ -65,7 +65,8 @@ pub struct Attempt {
 }
 
 /// An import no candidate could satisfy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.describe())]
 pub struct ResolveError {
     pub url: String,
     pub attempts: Vec<Attempt>,
@@ -78,8 +79,14 @@ impl ResolveError {
     pub const CODE: u32 = 13;
 }
 
-impl fmt::Display for ResolveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ResolveError {
+    fn describe(&self) -> String {
+        let mut text = String::new();
+        let _ = self.write(&mut text);
+        text
+    }
+
+    fn write(&self, f: &mut impl fmt::Write) -> fmt::Result {
         write!(f, "cannot resolve import '{}'; tried:", self.url)?;
         for attempt in &self.attempts {
             match &attempt.rule {
@@ -105,8 +112,6 @@ impl fmt::Display for ResolveError {
     }
 }
 
-impl std::error::Error for ResolveError {}
-
 /// Resolves import URLs. See the module docs.
 pub struct ImportResolver {
     config: ResolverConfig,
@@ -129,6 +134,10 @@ impl ImportResolver {
 
     pub fn config(&self) -> &ResolverConfig {
         &self.config
+    }
+
+    pub fn catalog(&self) -> &'static Catalog {
+        self.catalog
     }
 
     pub fn resolve(&self, url: &str) -> Result<Resolved, ResolveError> {

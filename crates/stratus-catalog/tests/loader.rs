@@ -307,3 +307,51 @@ fn relative_imports_inside_plugins_are_refused() {
         error.message
     );
 }
+
+#[test]
+fn manager_resources_come_from_the_catalog() {
+    let loader = Loader::offline();
+    let dir = temp_dir("resource");
+    let importer = dir.join("blueprint.yaml").display().to_string();
+    let latest = loader.load("cloudify/types/types.yaml", &importer).unwrap();
+    assert_eq!(latest.location, "resource:cloudify/types/types.yaml");
+    assert_eq!(
+        &*latest.text,
+        Catalog::builtin()
+            .document("cloudify-dsl-1.4/types.yaml")
+            .unwrap()
+    );
+    let suffixed = loader
+        .load("resource:cloudify/types/types_1_4.yaml", &importer)
+        .unwrap();
+    assert_eq!(suffixed.location, latest.location);
+    let older = loader
+        .load("cloudify/types/types_1_3.yaml", &importer)
+        .unwrap();
+    assert_eq!(
+        &*older.text,
+        Catalog::builtin()
+            .document("cloudify-dsl-1.3/types.yaml")
+            .unwrap()
+    );
+    // A file in the blueprint directory takes precedence over the resource.
+    write(&dir.join("cloudify/types/types.yaml"), "local");
+    assert_eq!(
+        &*loader
+            .load("cloudify/types/types.yaml", &importer)
+            .unwrap()
+            .text,
+        "local"
+    );
+    assert!(loader
+        .load("resource:nope.yaml", &importer)
+        .unwrap_err()
+        .message
+        .contains("resource:nope.yaml"));
+}
+
+#[test]
+fn loader_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Loader>();
+}
