@@ -13,7 +13,9 @@
 //! `path` alone for a mapping whose entries follow one space deeper (no entries: an empty
 //! mapping). A path is keys joined by `/`, so chains of one-entry mappings take one line.
 //! `= OTHER` renders exactly as OTHER; `< PARENT` is followed by patch lines at column 0:
-//! `-path` deletes a key, `+path = value` or `+path` plus an indented tree sets it.
+//! `-path` deletes a key, `+path = value` or `+path` plus an indented tree sets it (a new key
+//! goes last), `~path = [keys]` restores the key order of the mapping at `path` (`~ = […]`: the
+//! top level), so a rendering keeps the upstream order.
 //! Values: `~`, `true`, `false`, integers, floats, `"json-style strings"`, `[flow, lists]`,
 //! `{flow: maps}`; any other text after ` = ` is a plain string.
 
@@ -141,6 +143,10 @@ pub fn apply_patch(base: &mut Map, body: &str) -> Result<(), String> {
         }
         let (sign, rest) = line.text.split_at(1);
         let (path, value) = entry(rest).map_err(at)?;
+        if sign == "~" {
+            reorder(base, &path, value).map_err(at)?;
+            continue;
+        }
         let (last, parents) = path.split_last().ok_or_else(|| at("empty path".into()))?;
         let mut target = &mut *base;
         for key in parents {
@@ -174,6 +180,35 @@ pub fn apply_patch(base: &mut Map, body: &str) -> Result<(), String> {
                     "patch line must start with + or -, found `{sign}`"
                 )))
             }
+        }
+    }
+    Ok(())
+}
+
+/// `~path = [keys]`: puts the mapping at `path` (empty: the root) in that key order.
+fn reorder(base: &mut Map, path: &[String], order: Option<Value>) -> Result<(), String> {
+    let mut target = base;
+    for key in path.iter().filter(|key| !key.is_empty()) {
+        target = child_map(target, key).ok_or_else(|| format!("`{key}` is not a mapping"))?;
+    }
+    let Some(Value::Seq(order)) = order else {
+        return Err("a reorder needs a list of keys".into());
+    };
+    let mut keys = Vec::with_capacity(order.len());
+    for key in &order {
+        match key {
+            Value::Str(key) if target.iter().any(|(k, _)| k == key) => keys.push(key),
+            Value::Str(key) => return Err(format!("reorder names missing key `{key}`")),
+            other => return Err(format!("reorder key {other:?} is not a string")),
+        }
+    }
+    if let Some((key, _)) = target.iter().find(|(k, _)| !keys.contains(&k)) {
+        return Err(format!("reorder leaves out key `{key}`"));
+    }
+    let mut entries = std::mem::take(target);
+    for key in keys {
+        if let Some(position) = entries.iter().position(|(k, _)| k == key) {
+            target.push(entries.remove(position));
         }
     }
     Ok(())
@@ -465,6 +500,21 @@ mod tests {
         assert!(apply_patch(&mut map, "-a/missing\n")
             .unwrap_err()
             .contains("missing"));
+    }
+
+    #[test]
+    fn patch_reorders() {
+        let mut map = parse_tree("a = 1\nb/x = 1\nb/y = 2\n").unwrap();
+        apply_patch(&mut map, "~ = [b, a]\n~b = [y, x]\n").unwrap();
+        assert_eq!(map, parse_tree("b/y = 2\nb/x = 1\na = 1\n").unwrap());
+        let keys = |map: &Map| map.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&map), ["b", "a"]);
+        assert!(apply_patch(&mut map, "~ = [b]\n")
+            .unwrap_err()
+            .contains("leaves out key `a`"));
+        assert!(apply_patch(&mut map, "~ = [b, a, c]\n")
+            .unwrap_err()
+            .contains("missing key `c`"));
     }
 
     #[test]

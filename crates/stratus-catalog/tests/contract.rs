@@ -141,6 +141,41 @@ fn parse_yaml12(text: &str, what: &str) -> Tree {
     normalize(&docs[0])
 }
 
+/// Every mapping's keys in document order, by path: the rendering keeps upstream order too.
+fn key_order(node: &stratus_dsl::yaml::Node, path: &str, out: &mut Vec<String>) {
+    use stratus_dsl::yaml::Value;
+    match &node.value {
+        Value::Map(entries) => {
+            let keys: Vec<String> = entries
+                .iter()
+                .map(|(k, _)| k.key_string())
+                .filter(|k| k != "description")
+                .collect();
+            out.push(format!("{path}: {}", keys.join(", ")));
+            for (key, value) in entries {
+                key_order(value, &format!("{path}/{}", key.key_string()), out);
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                key_order(item, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn first_order_difference(ours: &str, reference: &str) -> Option<String> {
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    key_order(&stratus_dsl::yaml::load(ours, 0).ok()?, "", &mut a);
+    key_order(&stratus_dsl::yaml::load(reference, 0).ok()?, "", &mut b);
+    a.iter()
+        .zip(&b)
+        .find(|(x, y)| x != y)
+        .map(|(x, y)| format!("ours {x}; reference {y}"))
+}
+
 /// Through the Stratus parser's loader, which resolves scalars as PyYAML (the reference) does.
 fn parse_pyyaml(text: &str, what: &str) -> Tree {
     fn tree(node: &stratus_dsl::yaml::Node) -> Tree {
@@ -236,6 +271,9 @@ fn every_document_is_contract_equal_to_its_reference() {
         let ours = parse_pyyaml(rendered, &format!("rendered {path}"));
         if let Some(difference) = first_difference(&ours, &reference, "") {
             failures.push(format!("{path} (PyYAML rules): {difference}"));
+        }
+        if let Some(difference) = first_order_difference(rendered, &text) {
+            failures.push(format!("{path} (key order): {difference}"));
         }
         let ours_12 = parse_yaml12(rendered, &format!("rendered {path}"));
         if let Some(difference) = first_difference(&ours_12, &reference_12, "") {
