@@ -217,7 +217,7 @@ impl ImportLoader for Loader {
                 message: format!("cannot import '{import}' (imported by {importer}): no such built-in manager resource"),
             });
         }
-        if has_scheme(import) {
+        if has_scheme(import) || import.starts_with("file:") {
             return self.load_url(import, import, importer);
         }
         if importer.starts_with("plugin:") {

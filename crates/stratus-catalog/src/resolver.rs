@@ -226,11 +226,13 @@ impl ImportResolver {
     }
 }
 
-/// `file:///abs` → `/abs`; an absolute path is itself.
+/// `file:///abs`, `file://localhost/abs` and `file:/abs` → `/abs`; an absolute path is itself.
 fn file_path(candidate: &str) -> Option<&str> {
-    if let Some(rest) = candidate.strip_prefix("file://") {
-        // file://localhost/x and file:///x both name /x.
-        return Some(rest.strip_prefix("localhost").unwrap_or(rest));
+    if let Some(rest) = candidate.strip_prefix("file:") {
+        let rest = rest
+            .strip_prefix("//")
+            .map_or(rest, |r| r.strip_prefix("localhost").unwrap_or(r));
+        return Some(rest);
     }
     candidate.starts_with('/').then_some(candidate)
 }
@@ -420,6 +422,18 @@ mod tests {
         let error = online.resolve("http://bad.example/x.yaml").unwrap_err();
         assert!(error.to_string().contains("HTTP 404"));
         assert_eq!(calls.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn file_url_spellings() {
+        assert_eq!(file_path("file:///opt/x.yaml"), Some("/opt/x.yaml"));
+        assert_eq!(
+            file_path("file://localhost/opt/x.yaml"),
+            Some("/opt/x.yaml")
+        );
+        assert_eq!(file_path("file:/opt/x.yaml"), Some("/opt/x.yaml"));
+        assert_eq!(file_path("/opt/x.yaml"), Some("/opt/x.yaml"));
+        assert_eq!(file_path("http://h/x.yaml"), None);
     }
 
     #[test]

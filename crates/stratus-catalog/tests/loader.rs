@@ -281,6 +281,8 @@ fn file_urls_and_rules_reach_local_mirrors() {
     );
     let direct = format!("file://{}/mirror/spec/types.yaml", dir.display());
     assert_eq!(&*loader.load(&direct, "/b.yaml").unwrap().text, "mirrored");
+    let short = format!("file:{}/mirror/spec/types.yaml", dir.display());
+    assert_eq!(&*loader.load(&short, "/b.yaml").unwrap().text, "mirrored");
     let error = loader
         .load("https://types.example/spec/other.yaml", "/b.yaml")
         .unwrap_err();
