@@ -34,6 +34,9 @@ pub enum Kind {
     FunctionEvaluation,
     /// `FunctionValidationError`.
     FunctionValidation,
+    /// `IllegalConnectedToConnectionType`: a relationship's `connection_type` is neither
+    /// `all_to_all` nor `all_to_one`.
+    IllegalConnectionType,
     /// `ValueError` / other errors the reference raises without a code.
     Value,
 }
@@ -51,6 +54,7 @@ impl Kind {
             Kind::Constraint => "ConstraintException",
             Kind::FunctionEvaluation => "FunctionEvaluationError",
             Kind::FunctionValidation => "FunctionValidationError",
+            Kind::IllegalConnectionType => "IllegalConnectedToConnectionType",
             Kind::Value => "ValueError",
         }
     }

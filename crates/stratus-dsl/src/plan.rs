@@ -406,7 +406,7 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
                 continue;
             }
             let target = relationship.get("target_id").and_then(J::as_str).unwrap_or_default();
-            let connection = relationship.pointer("/properties/connection_type").and_then(J::as_str).unwrap_or("all_to_all");
+            let connection = relationship.pointer("/properties/connection_type").and_then(J::as_str).unwrap_or("");
             let mut target_ids: Vec<String> =
                 instances.iter().filter(|(_, n, _)| n == target).filter_map(|(i, _, _)| i.get("id").and_then(J::as_str).map(str::to_string)).collect();
             match connection {
@@ -417,7 +417,7 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
                 }
                 other => {
                     return Err(Problem::uncoded(
-                        Kind::Value,
+                        Kind::IllegalConnectionType,
                         None,
                         format!("Illegal connection_type '{other}' of relationship from '{source}' to '{target}': use all_to_all or all_to_one"),
                     ))

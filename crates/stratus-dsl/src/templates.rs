@@ -9,7 +9,7 @@ use crate::interfaces::{merge_template_interfaces, parse_template_interfaces, pr
 use crate::props::{self, DataTypes};
 use crate::schema::{self, allowed_keys, gate, get, optional_map};
 use crate::version::DslVersion;
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, Span, Value};
 
 pub struct Catalogs<'a> {
     pub node_types: &'a Map<String, J>,
@@ -111,6 +111,7 @@ pub fn parse_node_templates(section: Option<&Node>, catalogs: &Catalogs, problem
             }
         }
     }
+    check_relationship_cycles(&nodes, section, problems);
     // host_id: a host type hosts itself; anything contained in a hosted node shares its host.
     let host_types: Vec<String> = catalogs
         .node_types
@@ -501,6 +502,51 @@ fn assign_plugins(nodes: &mut [Map<String, J>], host_types: &[String], plugins: 
                         last.code = Some(24);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Node templates whose relationships form a cycle cannot be ordered (code 100).
+fn check_relationship_cycles(nodes: &[Map<String, J>], section: Option<&Node>, problems: &mut Problems) {
+    let targets = |index: usize| -> Vec<usize> {
+        nodes[index]
+            .get("relationships")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.get("target_id").and_then(J::as_str))
+            .filter_map(|t| nodes.iter().position(|n| n.get("name").and_then(J::as_str) == Some(t)))
+            .collect()
+    };
+    let name = |index: usize| nodes[index].get("name").and_then(J::as_str).unwrap_or_default().to_string();
+    let mut state = vec![0u8; nodes.len()];
+    for start in 0..nodes.len() {
+        if state[start] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        state[start] = 1;
+        while let Some(&(current, next)) = stack.last() {
+            let children = targets(current);
+            if next < children.len() {
+                stack.last_mut().map(|top| top.1 += 1);
+                let child = children[next];
+                if state[child] == 1 {
+                    let begin = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
+                    let mut cycle: Vec<String> = stack[begin..].iter().map(|(n, _)| name(*n)).collect();
+                    cycle.push(name(child));
+                    let span = section.and_then(|s| s.get_entry(&name(child))).map_or(Span::default(), |(k, _)| k.span);
+                    problems.push(Problem::logic(100, span, format!("Parsing failed. Circular dependency detected: {}", cycle.join(" --> "))));
+                    return;
+                }
+                if state[child] == 0 {
+                    state[child] = 1;
+                    stack.push((child, 0));
+                }
+            } else {
+                state[current] = 2;
+                stack.pop();
             }
         }
     }

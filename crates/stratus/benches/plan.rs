@@ -1,0 +1,101 @@
+//! Parse + plan timings: `cargo bench -p stratus --bench plan`.
+//!
+//! Prints a table: the median over repeated runs for each corpus blueprint (imports served by
+//! the built-in catalog, parsed imports cached as a running server would), and generated
+//! blueprints of 1,000 and 10,000 nodes (no imports). The generated files are written to
+//! `target/bench-blueprints/` so `bench/dsl` can time the reference parser on the very same
+//! text.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use stratus_catalog::Loader;
+use stratus_dsl::DocumentCache;
+
+fn generated(nodes: usize) -> String {
+    let mut text = String::from(
+        "tosca_definitions_version: cloudify_dsl_1_3\n\
+         plugins:\n  p:\n    executor: central_deployment_agent\n    package_name: p\n\
+         inputs:\n  prefix: {type: string, default: gen}\n  replicas: {type: integer, default: 1}\n\
+         node_types:\n  cloudify.nodes.Root:\n    interfaces:\n      cloudify.interfaces.lifecycle: {create: {}, configure: {}, start: {}, stop: {}, delete: {}}\n\
+         \x20 gen.Base:\n    derived_from: cloudify.nodes.Root\n    properties:\n      name: {type: string}\n      replicas: {type: integer, default: 1}\n\
+         \x20   interfaces:\n      cloudify.interfaces.lifecycle:\n        create: p.tasks.create\n        configure: p.tasks.configure\n        start: p.tasks.start\n\
+         \x20 gen.Service:\n    derived_from: gen.Base\n    properties:\n      port: {type: integer, default: 8080}\n\
+         relationships:\n  cloudify.relationships.depends_on:\n    properties: {connection_type: {default: all_to_all}}\n\
+         \x20 cloudify.relationships.connected_to: {derived_from: cloudify.relationships.depends_on}\n\
+         \x20 cloudify.relationships.contained_in: {derived_from: cloudify.relationships.depends_on}\n\
+         node_templates:\n",
+    );
+    for i in 0..nodes {
+        let kind = if i % 2 == 0 { "gen.Base" } else { "gen.Service" };
+        text.push_str(&format!(
+            "  n{i}:\n    type: {kind}\n    properties:\n      name: {{concat: [{{get_input: prefix}}, '-{i}']}}\n      replicas: {{get_input: replicas}}\n"
+        ));
+        if i > 0 {
+            let relationship = match i % 3 {
+                0 => "cloudify.relationships.depends_on",
+                1 => "cloudify.relationships.connected_to",
+                _ => "cloudify.relationships.contained_in",
+            };
+            let target = if relationship.ends_with("contained_in") { i - 1 } else { i / 2 };
+            text.push_str(&format!("    relationships:\n      - {{type: {relationship}, target: n{target}}}\n"));
+        }
+    }
+    text
+}
+
+fn time(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut samples: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn plan(text: &str, location: &str, loader: &Loader, cache: &DocumentCache, inputs: &Map<String, Value>) {
+    let blueprint = stratus_dsl::parse(text, location, loader, cache).expect("valid blueprint");
+    stratus_dsl::prepare(&blueprint, inputs).expect("plan");
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let corpus = root.join("../shared/corpus/onap-frankfurt");
+    let data = root.join("crates/stratus-dsl/tests/data/corpus");
+    let cache = DocumentCache::new();
+    println!("{:<34} {:>12}", "blueprint", "parse+plan");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus).expect("corpus").map(|e| e.expect("entry").path()).collect();
+    files.sort();
+    let mut medians = Vec::new();
+    for file in files {
+        let name = file.file_stem().expect("stem").to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&file).expect("read");
+        let inputs_path = data.join(format!("{name}.inputs.json"));
+        let inputs: Map<String, Value> = std::fs::read_to_string(&inputs_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let loader = Loader::offline().with_blueprint_root(corpus.clone());
+        let location = file.to_string_lossy().to_string();
+        let median = time(200, || plan(&text, &location, &loader, &cache, &inputs));
+        medians.push(median);
+        println!("{name:<34} {:>9.3} ms", median.as_secs_f64() * 1e3);
+    }
+    medians.sort();
+    println!("{:<34} {:>9.3} ms", "corpus median", medians[medians.len() / 2].as_secs_f64() * 1e3);
+    let out = root.join("target/bench-blueprints");
+    std::fs::create_dir_all(&out).expect("bench dir");
+    let loader = Loader::offline();
+    for (nodes, runs) in [(100, 20), (1000, 10), (10000, 3)] {
+        let text = generated(nodes);
+        let path = out.join(format!("gen-{nodes}.yaml"));
+        std::fs::write(&path, &text).expect("write generated blueprint");
+        let location = path.to_string_lossy().to_string();
+        let median = time(runs, || plan(&text, &location, &loader, &cache, &Map::new()));
+        println!("{:<34} {:>9.3} ms", format!("generated {nodes} nodes"), median.as_secs_f64() * 1e3);
+    }
+}
