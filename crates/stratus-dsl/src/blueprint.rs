@@ -16,10 +16,30 @@ use crate::version::{self, DslVersion};
 use crate::yaml::{Node, Span};
 
 const TOP_LEVEL: &[&str] = &[
-    "tosca_definitions_version", "description", "imports", "dsl_definitions", "metadata", "inputs", "plugins", "node_types",
-    "relationships", "node_templates", "policy_types", "policy_triggers", "groups", "policies", "workflows", "outputs",
-    "data_types", "capabilities", "imported_blueprints", "namespaces_mapping", "labels", "blueprint_labels",
-    "deployment_settings", "resource_tags",
+    "tosca_definitions_version",
+    "description",
+    "imports",
+    "dsl_definitions",
+    "metadata",
+    "inputs",
+    "plugins",
+    "node_types",
+    "relationships",
+    "node_templates",
+    "policy_types",
+    "policy_triggers",
+    "groups",
+    "policies",
+    "workflows",
+    "outputs",
+    "data_types",
+    "capabilities",
+    "imported_blueprints",
+    "namespaces_mapping",
+    "labels",
+    "blueprint_labels",
+    "deployment_settings",
+    "resource_tags",
 ];
 
 /// A parsed blueprint: the plan before any deployment inputs are applied.
@@ -32,7 +52,12 @@ pub struct Blueprint {
 }
 
 /// Parses `text` (the main blueprint at `location`) with its imports.
-pub fn parse(text: &str, location: &str, loader: &dyn ImportLoader, cache: &DocumentCache) -> Result<Blueprint, Vec<Diagnostic>> {
+pub fn parse(
+    text: &str,
+    location: &str,
+    loader: &dyn ImportLoader,
+    cache: &DocumentCache,
+) -> Result<Blueprint, Vec<Diagnostic>> {
     let mut problems = Problems::default();
     let files_main = vec![location.to_string()];
     let main = match imports::load_document(text, 0) {
@@ -47,20 +72,49 @@ pub fn parse(text: &str, location: &str, loader: &dyn ImportLoader, cache: &Docu
         Err(problem) => return Err(vec![problem.locate(&files_main)]),
     };
     if let Some(definitions) = main.get("dsl_definitions").filter(|n| !n.is_null()) {
-        gate(&version, "dsl_definitions", definitions.span, 1, 2, &mut problems);
+        gate(
+            &version,
+            "dsl_definitions",
+            definitions.span,
+            1,
+            2,
+            &mut problems,
+        );
     }
-    let merged = imports::resolve(main, location, version.clone(), loader, cache, &mut problems);
+    let merged = imports::resolve(
+        main,
+        location,
+        version.clone(),
+        loader,
+        cache,
+        &mut problems,
+    );
     let files = merged.files.clone();
     let plan = build(&merged.document, &version, loader, &mut problems);
     if problems.is_empty() {
-        Ok(Blueprint { plan, version, files })
+        Ok(Blueprint {
+            plan,
+            version,
+            files,
+        })
     } else {
-        Err(problems.list.into_iter().map(|p| p.locate(&files)).collect())
+        Err(problems
+            .list
+            .into_iter()
+            .map(|p| p.locate(&files))
+            .collect())
     }
 }
 
-fn build(document: &Node, version: &DslVersion, loader: &dyn ImportLoader, problems: &mut Problems) -> J {
-    let Some(entries) = schema::map(document, problems) else { return J::Null };
+fn build(
+    document: &Node,
+    version: &DslVersion,
+    loader: &dyn ImportLoader,
+    problems: &mut Problems,
+) -> J {
+    let Some(entries) = schema::map(document, problems) else {
+        return J::Null;
+    };
     allowed_keys(entries, TOP_LEVEL, problems);
     let section = |name: &str| schema::get(entries, name);
     if let Some(description) = section("description").filter(|n| !n.is_null()) {
@@ -70,7 +124,8 @@ fn build(document: &Node, version: &DslVersion, loader: &dyn ImportLoader, probl
 
     let data_types = types::parse_data_types(section("data_types"), version, problems);
     let node_types = types::parse_node_types(section("node_types"), &data_types, version, problems);
-    let relationships = types::parse_relationships(section("relationships"), &data_types, version, problems);
+    let relationships =
+        types::parse_relationships(section("relationships"), &data_types, version, problems);
     let plugins = sections::parse_plugins(section("plugins"), version, problems);
     let inputs = sections::parse_inputs(section("inputs"), &data_types, version, problems);
     let catalogs = Catalogs {
@@ -85,19 +140,56 @@ fn build(document: &Node, version: &DslVersion, loader: &dyn ImportLoader, probl
     for (name, relationship) in &relationships {
         for side in ["source_interfaces", "target_interfaces"] {
             if let Some(interfaces) = relationship.get(side).and_then(J::as_object) {
-                let span = section("relationships").and_then(|s| s.get_entry(name)).map_or(Span::default(), |(k, _)| k.span);
-                let _ = crate::interfaces::process_interfaces(interfaces, &plugins, &resource_exists, 19, &format!("Relationship '{name}'"), span, problems);
+                let span = section("relationships")
+                    .and_then(|s| s.get_entry(name))
+                    .map_or(Span::default(), |(k, _)| k.span);
+                let _ = crate::interfaces::process_interfaces(
+                    interfaces,
+                    &plugins,
+                    &resource_exists,
+                    19,
+                    &format!("Relationship '{name}'"),
+                    span,
+                    problems,
+                );
             }
         }
     }
     let nodes = templates::parse_node_templates(section("node_templates"), &catalogs, problems);
-    let node_names: Vec<String> = nodes.iter().filter_map(|n| n.get("name").and_then(J::as_str).map(str::to_string)).collect();
-    let (workflows, workflow_plugins) = sections::parse_workflows(section("workflows"), &plugins, &data_types, version, &resource_exists, problems);
-    let policy_types = sections::parse_policy_types(section("policy_types"), "properties", &data_types, version, problems);
-    let policy_triggers = sections::parse_policy_types(section("policy_triggers"), "parameters", &data_types, version, problems);
-    let policy_catalogs = sections::PolicyCatalogs { policy_types: &policy_types, policy_triggers: &policy_triggers, data_types: &data_types };
+    let node_names: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| n.get("name").and_then(J::as_str).map(str::to_string))
+        .collect();
+    let (workflows, workflow_plugins) = sections::parse_workflows(
+        section("workflows"),
+        &plugins,
+        &data_types,
+        version,
+        &resource_exists,
+        problems,
+    );
+    let policy_types = sections::parse_policy_types(
+        section("policy_types"),
+        "properties",
+        &data_types,
+        version,
+        problems,
+    );
+    let policy_triggers = sections::parse_policy_types(
+        section("policy_triggers"),
+        "parameters",
+        &data_types,
+        version,
+        problems,
+    );
+    let policy_catalogs = sections::PolicyCatalogs {
+        policy_types: &policy_types,
+        policy_triggers: &policy_triggers,
+        data_types: &data_types,
+    };
     let groups = sections::parse_groups(section("groups"), &node_names, &policy_catalogs, problems);
-    let (policies, scaling_groups) = sections::parse_policies(section("policies"), &groups, version, problems);
+    let (policies, scaling_groups) =
+        sections::parse_policies(section("policies"), &groups, version, problems);
     let outputs = sections::parse_values(section("outputs"), problems);
     let capabilities = sections::parse_values(section("capabilities"), problems);
     let labels = sections::parse_labels(section("labels"), false, problems);
@@ -106,7 +198,10 @@ fn build(document: &Node, version: &DslVersion, loader: &dyn ImportLoader, probl
     let mut deployment_plugins: Vec<J> = Vec::new();
     let mut host_plugins: Vec<J> = Vec::new();
     for node in &nodes {
-        for (key, target) in [("deployment_plugins_to_install", &mut deployment_plugins), ("plugins_to_install", &mut host_plugins)] {
+        for (key, target) in [
+            ("deployment_plugins_to_install", &mut deployment_plugins),
+            ("plugins_to_install", &mut host_plugins),
+        ] {
             for plugin in node.get(key).and_then(J::as_array).into_iter().flatten() {
                 let name = plugin.get("name");
                 match target.iter_mut().find(|p| p.get("name") == name) {
@@ -118,8 +213,14 @@ fn build(document: &Node, version: &DslVersion, loader: &dyn ImportLoader, probl
     }
 
     let mut plan = Map::new();
-    plan.insert("description".into(), section("description").map_or(J::Null, Node::to_json));
-    plan.insert("metadata".into(), section("metadata").map_or(J::Null, Node::to_json));
+    plan.insert(
+        "description".into(),
+        section("description").map_or(J::Null, Node::to_json),
+    );
+    plan.insert(
+        "metadata".into(),
+        section("metadata").map_or(J::Null, Node::to_json),
+    );
     plan.insert("nodes".into(), J::Array(nodes));
     plan.insert("relationships".into(), J::Object(relationships));
     plan.insert("workflows".into(), J::Object(workflows));
@@ -130,9 +231,18 @@ fn build(document: &Node, version: &DslVersion, loader: &dyn ImportLoader, probl
     plan.insert("scaling_groups".into(), J::Object(scaling_groups));
     plan.insert("inputs".into(), J::Object(inputs));
     plan.insert("outputs".into(), J::Object(outputs));
-    plan.insert("deployment_plugins_to_install".into(), J::Array(deployment_plugins));
-    plan.insert("workflow_plugins_to_install".into(), J::Array(workflow_plugins));
-    plan.insert("host_agent_plugins_to_install".into(), J::Array(host_plugins));
+    plan.insert(
+        "deployment_plugins_to_install".into(),
+        J::Array(deployment_plugins),
+    );
+    plan.insert(
+        "workflow_plugins_to_install".into(),
+        J::Array(workflow_plugins),
+    );
+    plan.insert(
+        "host_agent_plugins_to_install".into(),
+        J::Array(host_plugins),
+    );
     plan.insert("version".into(), version.to_json());
     plan.insert("capabilities".into(), J::Object(capabilities));
     plan.insert("imported_blueprints".into(), J::Array(vec![]));
@@ -140,12 +250,23 @@ fn build(document: &Node, version: &DslVersion, loader: &dyn ImportLoader, probl
     plan.insert("data_types".into(), J::Object(data_types));
     plan.insert("labels".into(), J::Object(labels));
     plan.insert("blueprint_labels".into(), J::Object(blueprint_labels));
-    plan.insert("resource_tags".into(), section("resource_tags").map_or(J::Object(Map::new()), Node::to_json));
-    plan.insert("deployment_settings".into(), section("deployment_settings").map_or(J::Object(Map::new()), Node::to_json));
+    plan.insert(
+        "resource_tags".into(),
+        section("resource_tags").map_or(J::Object(Map::new()), Node::to_json),
+    );
+    plan.insert(
+        "deployment_settings".into(),
+        section("deployment_settings").map_or(J::Object(Map::new()), Node::to_json),
+    );
     let mut plan = J::Object(plan);
 
     validate_input_defaults(&plan, section("inputs"), problems);
-    validate_functions(&plan, version, section("node_templates").map_or(Span::default(), |n| n.span), problems);
+    validate_functions(
+        &plan,
+        version,
+        section("node_templates").map_or(Span::default(), |n| n.span),
+        problems,
+    );
     let requirements = find_requirements(&plan);
     if let J::Object(map) = &mut plan {
         map.insert("requirements".into(), requirements);
@@ -154,9 +275,13 @@ fn build(document: &Node, version: &DslVersion, loader: &dyn ImportLoader, probl
 }
 
 fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Problems) {
-    let Some(inputs) = plan.get("inputs").and_then(J::as_object) else { return };
+    let Some(inputs) = plan.get("inputs").and_then(J::as_object) else {
+        return;
+    };
     for (name, definition) in inputs {
-        let Some(default) = definition.get("default") else { continue };
+        let Some(default) = definition.get("default") else {
+            continue;
+        };
         let span = section.and_then(|s| s.get(name)).map(|n| n.span);
         if let Err(problem) = crate::constraints::validate_value(name, definition, default, span) {
             problems.push(problem);
@@ -180,7 +305,13 @@ impl Environment for PlanEnvironment<'_> {
     }
 
     fn node_properties(&self, node: &str) -> Option<J> {
-        self.plan.get("nodes")?.as_array()?.iter().find(|n| n.get("name").and_then(J::as_str) == Some(node))?.get("properties").cloned()
+        self.plan
+            .get("nodes")?
+            .as_array()?
+            .iter()
+            .find(|n| n.get("name").and_then(J::as_str) == Some(node))?
+            .get("properties")
+            .cloned()
     }
 
     fn has_node(&self, node: &str) -> bool {
@@ -194,38 +325,101 @@ impl Environment for PlanEnvironment<'_> {
 
 /// Calls `visit` for every function call in the places the reference scans.
 pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
-    let base = |scope, path: String| Context { scope, self_node: None, source_node: None, target_node: None, path, span: Span::default() };
-    for node in plan.get("nodes").and_then(J::as_array).into_iter().flatten() {
-        let name = node.get("name").and_then(J::as_str).unwrap_or_default().to_string();
+    let base = |scope, path: String| Context {
+        scope,
+        self_node: None,
+        source_node: None,
+        target_node: None,
+        path,
+        span: Span::default(),
+    };
+    for node in plan
+        .get("nodes")
+        .and_then(J::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = node
+            .get("name")
+            .and_then(J::as_str)
+            .unwrap_or_default()
+            .to_string();
         let mut context = base(Scope::NodeTemplate, format!("nodes.{name}.properties"));
         context.self_node = Some(name.clone());
         scan_value(node.get("properties").unwrap_or(&J::Null), &context, visit);
-        for operation in node.get("operations").and_then(J::as_object).into_iter().flat_map(|m| m.values()) {
+        for operation in node
+            .get("operations")
+            .and_then(J::as_object)
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
             scan_value(operation.get("inputs").unwrap_or(&J::Null), &context, visit);
         }
-        for relationship in node.get("relationships").and_then(J::as_array).into_iter().flatten() {
+        for relationship in node
+            .get("relationships")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+        {
             let mut context = base(Scope::Relationship, format!("nodes.{name}.relationships"));
             context.source_node = Some(name.clone());
-            context.target_node = relationship.get("target_id").and_then(J::as_str).map(str::to_string);
+            context.target_node = relationship
+                .get("target_id")
+                .and_then(J::as_str)
+                .map(str::to_string);
             for key in ["source_operations", "target_operations"] {
-                for operation in relationship.get(key).and_then(J::as_object).into_iter().flat_map(|m| m.values()) {
+                for operation in relationship
+                    .get(key)
+                    .and_then(J::as_object)
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                {
                     scan_value(operation.get("inputs").unwrap_or(&J::Null), &context, visit);
                 }
             }
         }
     }
-    for (key, scope) in [("outputs", Scope::Outputs), ("capabilities", Scope::Capabilities), ("labels", Scope::Labels)] {
+    for (key, scope) in [
+        ("outputs", Scope::Outputs),
+        ("capabilities", Scope::Capabilities),
+        ("labels", Scope::Labels),
+    ] {
         for (name, value) in plan.get(key).and_then(J::as_object).into_iter().flatten() {
             scan_value(value, &base(scope, format!("{key}.{name}")), visit);
         }
     }
-    for (name, policy) in plan.get("policies").and_then(J::as_object).into_iter().flatten() {
-        scan_value(policy.get("properties").unwrap_or(&J::Null), &base(Scope::Policies, format!("policies.{name}.properties")), visit);
+    for (name, policy) in plan
+        .get("policies")
+        .and_then(J::as_object)
+        .into_iter()
+        .flatten()
+    {
+        scan_value(
+            policy.get("properties").unwrap_or(&J::Null),
+            &base(Scope::Policies, format!("policies.{name}.properties")),
+            visit,
+        );
     }
-    for (name, group) in plan.get("scaling_groups").and_then(J::as_object).into_iter().flatten() {
-        scan_value(group.get("properties").unwrap_or(&J::Null), &base(Scope::ScalingGroups, format!("scaling_groups.{name}.properties")), visit);
+    for (name, group) in plan
+        .get("scaling_groups")
+        .and_then(J::as_object)
+        .into_iter()
+        .flatten()
+    {
+        scan_value(
+            group.get("properties").unwrap_or(&J::Null),
+            &base(
+                Scope::ScalingGroups,
+                format!("scaling_groups.{name}.properties"),
+            ),
+            visit,
+        );
     }
-    scan_value(plan.get("deployment_settings").unwrap_or(&J::Null), &base(Scope::DeploymentSettings, "deployment_settings".into()), visit);
+    scan_value(
+        plan.get("deployment_settings").unwrap_or(&J::Null),
+        &base(Scope::DeploymentSettings, "deployment_settings".into()),
+        visit,
+    );
 }
 
 fn scan_value(value: &J, context: &Context, visit: &mut dyn FnMut(&J, &Context)) {
@@ -247,7 +441,9 @@ fn validate_functions(plan: &J, version: &DslVersion, span: Span, problems: &mut
     let environment = PlanEnvironment { plan, version };
     let mut found: Vec<Problem> = Vec::new();
     scan_plan(plan, &mut |value, context| {
-        let Some((name, args)) = functions::as_function(value) else { return };
+        let Some((name, args)) = functions::as_function(value) else {
+            return;
+        };
         let mut context = context.clone();
         context.span = span;
         if let Err(problem) = functions::validate(name, args, &context, &environment) {

@@ -12,9 +12,11 @@ use crate::diag::Problem;
 use crate::imports::load_document;
 use crate::yaml::{Node, Span};
 
+type Entries = HashMap<(String, usize), (Arc<str>, Arc<Node>)>;
+
 #[derive(Default)]
 pub struct DocumentCache {
-    entries: Mutex<HashMap<(String, usize), (Arc<str>, Arc<Node>)>>,
+    entries: Mutex<Entries>,
 }
 
 impl DocumentCache {
@@ -26,7 +28,10 @@ impl DocumentCache {
     pub fn load(&self, location: &str, text: &Arc<str>, file: u32) -> Result<Node, Problem> {
         let key = (location.to_string(), text.len());
         let cached = self.entries.lock().ok().and_then(|entries| {
-            entries.get(&key).filter(|(cached_text, _)| cached_text == text).map(|(_, node)| node.clone())
+            entries
+                .get(&key)
+                .filter(|(cached_text, _)| cached_text == text)
+                .map(|(_, node)| node.clone())
         });
         let node = match cached {
             Some(node) => node,

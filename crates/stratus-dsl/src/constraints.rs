@@ -11,8 +11,22 @@ use crate::version::DslVersion;
 use crate::yaml::{Node, Span};
 
 const OPERATORS: &[&str] = &[
-    "equal", "greater_than", "greater_or_equal", "less_than", "less_or_equal", "in_range", "valid_values", "length", "min_length",
-    "max_length", "pattern", "filter_id", "labels", "tenants", "name_pattern", "deployment_id",
+    "equal",
+    "greater_than",
+    "greater_or_equal",
+    "less_than",
+    "less_or_equal",
+    "in_range",
+    "valid_values",
+    "length",
+    "min_length",
+    "max_length",
+    "pattern",
+    "filter_id",
+    "labels",
+    "tenants",
+    "name_pattern",
+    "deployment_id",
 ];
 
 fn argument_ok(operator: &str, args: &J) -> bool {
@@ -20,7 +34,9 @@ fn argument_ok(operator: &str, args: &J) -> bool {
         return true;
     }
     match operator {
-        "in_range" => args.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|x| x.is_number())),
+        "in_range" => args
+            .as_array()
+            .is_some_and(|a| a.len() == 2 && a.iter().all(|x| x.is_number())),
         "valid_values" | "labels" | "tenants" => args.is_array(),
         "length" | "min_length" | "max_length" => args.as_i64().is_some_and(|n| n >= 0),
         "pattern" | "filter_id" | "deployment_id" => args.is_string(),
@@ -30,7 +46,12 @@ fn argument_ok(operator: &str, args: &J) -> bool {
 }
 
 /// Parse-time checks of an input's `constraints:` list.
-pub fn check_definitions(input: &str, constraints: &Node, version: &DslVersion, problems: &mut Problems) {
+pub fn check_definitions(
+    input: &str,
+    constraints: &Node,
+    version: &DslVersion,
+    problems: &mut Problems,
+) {
     let Some(items) = constraints.as_seq() else {
         problems.push(crate::schema::expected(constraints, "list"));
         return;
@@ -41,7 +62,11 @@ pub fn check_definitions(input: &str, constraints: &Node, version: &DslVersion, 
             continue;
         };
         if entries.is_empty() {
-            problems.push(Problem::logic(103, item.span, format!("Empty constraint operator name given. Allowed operators: {OPERATORS:?}")));
+            problems.push(Problem::logic(
+                103,
+                item.span,
+                format!("Empty constraint operator name given. Allowed operators: {OPERATORS:?}"),
+            ));
             continue;
         }
         if entries.len() > 1 && !version.at_least(1, 5) {
@@ -52,10 +77,21 @@ pub fn check_definitions(input: &str, constraints: &Node, version: &DslVersion, 
             ));
             continue;
         }
-        let Some((key, args)) = entries.iter().find(|(k, _)| k.as_str() != Some("error_message")) else { continue };
+        let Some((key, args)) = entries
+            .iter()
+            .find(|(k, _)| k.as_str() != Some("error_message"))
+        else {
+            continue;
+        };
         let operator = key.as_str().unwrap_or_default();
         if !OPERATORS.contains(&operator) {
-            problems.push(Problem::logic(103, key.span, format!("No such constraint operator '{operator}'. Allowed operators: {OPERATORS:?}")));
+            problems.push(Problem::logic(
+                103,
+                key.span,
+                format!(
+                    "No such constraint operator '{operator}'. Allowed operators: {OPERATORS:?}"
+                ),
+            ));
             continue;
         }
         let args = args.to_json();
@@ -88,7 +124,13 @@ fn length(value: &J) -> Option<usize> {
 
 fn holds(operator: &str, args: &J, value: &J) -> Result<bool, String> {
     use std::cmp::Ordering::*;
-    let not_comparable = || format!("Value '{}' cannot be compared with {}", python_repr(value), python_repr(args));
+    let not_comparable = || {
+        format!(
+            "Value '{}' cannot be compared with {}",
+            python_repr(value),
+            python_repr(args)
+        )
+    };
     Ok(match operator {
         "equal" => value == args,
         "greater_than" => compare(value, args).ok_or_else(not_comparable)? == Greater,
@@ -102,7 +144,9 @@ fn holds(operator: &str, args: &J, value: &J) -> Result<bool, String> {
         }
         "valid_values" => args.as_array().is_some_and(|a| a.contains(value)),
         "length" | "min_length" | "max_length" => {
-            let n = length(value).ok_or_else(|| format!("Value of type '{}' has no length", python_repr(value)))? as i64;
+            let n = length(value)
+                .ok_or_else(|| format!("Value of type '{}' has no length", python_repr(value)))?
+                as i64;
             let limit = args.as_i64().unwrap_or_default();
             match operator {
                 "length" => n == limit,
@@ -111,7 +155,9 @@ fn holds(operator: &str, args: &J, value: &J) -> Result<bool, String> {
             }
         }
         "pattern" => {
-            let text = value.as_str().ok_or_else(|| "Value must be of type string".to_string())?;
+            let text = value
+                .as_str()
+                .ok_or_else(|| "Value must be of type string".to_string())?;
             let pattern = args.as_str().unwrap_or_default();
             match regex::Regex::new(&format!("^(?:{pattern})")) {
                 Ok(re) => re.is_match(text),
@@ -123,8 +169,15 @@ fn holds(operator: &str, args: &J, value: &J) -> Result<bool, String> {
 }
 
 /// Checks a value against an input's constraints (its definition as in the plan).
-pub fn validate_value(input: &str, definition: &J, value: &J, span: Option<Span>) -> Result<(), Problem> {
-    let Some(constraints) = definition.get("constraints").and_then(J::as_array) else { return Ok(()) };
+pub fn validate_value(
+    input: &str,
+    definition: &J,
+    value: &J,
+    span: Option<Span>,
+) -> Result<(), Problem> {
+    let Some(constraints) = definition.get("constraints").and_then(J::as_array) else {
+        return Ok(());
+    };
     if constraints.is_empty() {
         return Ok(());
     }
@@ -148,18 +201,33 @@ pub fn validate_value(input: &str, definition: &J, value: &J, span: Option<Span>
             });
         }
         for constraint in constraints {
-            let Some(map) = constraint.as_object() else { continue };
-            let Some((operator, args)) = map.iter().find(|(k, _)| *k != "error_message") else { continue };
-            if matches!(operator.as_str(), "filter_id" | "labels" | "tenants" | "name_pattern" | "deployment_id") {
+            let Some(map) = constraint.as_object() else {
+                continue;
+            };
+            let Some((operator, args)) = map.iter().find(|(k, _)| *k != "error_message") else {
+                continue;
+            };
+            if matches!(
+                operator.as_str(),
+                "filter_id" | "labels" | "tenants" | "name_pattern" | "deployment_id"
+            ) {
                 continue;
             }
-            let ok = holds(operator, args, value).map_err(|message| Problem::uncoded(Kind::Constraint, span, message))?;
+            let ok = holds(operator, args, value)
+                .map_err(|message| Problem::uncoded(Kind::Constraint, span, message))?;
             if !ok {
                 let detail = match map.get("error_message").and_then(J::as_str) {
                     Some(message) => format!("is invalid. {message}"),
-                    None => format!("violates constraint {operator}({}) operator.", python_repr(args)),
+                    None => format!(
+                        "violates constraint {operator}({}) operator.",
+                        python_repr(args)
+                    ),
                 };
-                return Err(Problem::uncoded(Kind::Constraint, span, format!("Value {} of input {input} {detail}", python_repr(value))));
+                return Err(Problem::uncoded(
+                    Kind::Constraint,
+                    span,
+                    format!("Value {} of input {input} {detail}", python_repr(value)),
+                ));
             }
         }
     }

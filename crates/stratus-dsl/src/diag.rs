@@ -106,7 +106,13 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(kind: Kind, code: i32, span: Span, message: impl Into<String>) -> Problem {
-        Problem { kind, code: Some(code), message: message.into(), span: Some(span), hint: None }
+        Problem {
+            kind,
+            code: Some(code),
+            message: message.into(),
+            span: Some(span),
+            hint: None,
+        }
     }
 
     pub fn logic(code: i32, span: Span, message: impl Into<String>) -> Problem {
@@ -118,7 +124,13 @@ impl Problem {
     }
 
     pub fn uncoded(kind: Kind, span: Option<Span>, message: impl Into<String>) -> Problem {
-        Problem { kind, code: None, message: message.into(), span, hint: None }
+        Problem {
+            kind,
+            code: None,
+            message: message.into(),
+            span,
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Problem {
@@ -128,10 +140,22 @@ impl Problem {
 
     pub fn locate(self, files: &[String]) -> Diagnostic {
         let (file, line, column) = match self.span {
-            Some(span) => (files.get(span.file as usize).cloned().unwrap_or_default(), span.line, span.column),
+            Some(span) => (
+                files.get(span.file as usize).cloned().unwrap_or_default(),
+                span.line,
+                span.column,
+            ),
             None => (String::new(), 0, 0),
         };
-        Diagnostic { kind: self.kind, code: self.code, message: self.message, file, line, column, hint: self.hint }
+        Diagnostic {
+            kind: self.kind,
+            code: self.code,
+            message: self.message,
+            file,
+            line,
+            column,
+            hint: self.hint,
+        }
     }
 }
 

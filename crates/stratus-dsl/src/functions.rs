@@ -12,11 +12,28 @@ use crate::diag::{Kind, Problem};
 use crate::props::{python_repr, simple_type_ok};
 use crate::yaml::Span;
 
-pub const PLAN_TIME: &[&str] =
-    &["get_input", "get_property", "concat", "merge", "string_find", "string_replace", "string_split", "string_lower", "string_upper"];
+pub const PLAN_TIME: &[&str] = &[
+    "get_input",
+    "get_property",
+    "concat",
+    "merge",
+    "string_find",
+    "string_replace",
+    "string_split",
+    "string_lower",
+    "string_upper",
+];
 pub const RUNTIME: &[&str] = &[
-    "get_attribute", "get_secret", "get_capability", "get_sys", "get_consumers", "get_attributes_list",
-    "get_attributes_dict", "get_group_capability", "get_label", "get_environment_capability",
+    "get_attribute",
+    "get_secret",
+    "get_capability",
+    "get_sys",
+    "get_consumers",
+    "get_attributes_list",
+    "get_attributes_dict",
+    "get_group_capability",
+    "get_label",
+    "get_environment_capability",
 ];
 
 fn is_function_name(name: &str) -> bool {
@@ -103,11 +120,17 @@ fn value_error(context: &Context, message: String) -> Problem {
 }
 
 fn eval_error(context: &Context, function: &str, message: String) -> Problem {
-    Problem::uncoded(Kind::FunctionEvaluation, Some(context.span), format!("Unable to evaluate {function} function: {message}"))
+    Problem::uncoded(
+        Kind::FunctionEvaluation,
+        Some(context.span),
+        format!("Unable to evaluate {function} function: {message}"),
+    )
 }
 
 fn legal_path_items(items: &[J]) -> bool {
-    items.iter().all(|x| is_function(x) || x.is_string() || x.is_i64() || x.is_u64())
+    items
+        .iter()
+        .all(|x| is_function(x) || x.is_string() || x.is_i64() || x.is_u64())
 }
 
 fn legal_nested_path(args: &J) -> bool {
@@ -128,8 +151,8 @@ pub fn check_arguments(name: &str, args: &J, context: &Context) -> Result<(), Pr
                 )));
             }
         }
-        "get_property" | "get_attribute" => {
-            if !legal_nested_path(args) {
+        "get_property" | "get_attribute" if !legal_nested_path(args) => {
+            {
                 let what = if name == "get_property" { "property_name" } else { "attribute_name" };
                 let nested = if name == "get_property" { "nested-property-1" } else { "nested-attribute-1" };
                 return Err(value_error(context, format!(
@@ -137,8 +160,8 @@ pub fn check_arguments(name: &str, args: &J, context: &Context) -> Result<(), Pr
                 )));
             }
         }
-        "concat" | "merge" => {
-            if !args.is_array() {
+        "concat" | "merge" if !args.is_array() => {
+            {
                 return Err(value_error(context, format!(
                     "Illegal arguments passed to {name} function. Expected: [arg1\\function1, arg2\\function2, ...]but got: {text}."
                 )));
@@ -193,13 +216,28 @@ pub fn check_arguments(name: &str, args: &J, context: &Context) -> Result<(), Pr
 }
 
 fn validation_error(context: &Context, function: &str, message: String) -> Problem {
-    Problem::uncoded(Kind::FunctionValidation, Some(context.span), format!("Unable to validate {function} function: {message}"))
+    Problem::uncoded(
+        Kind::FunctionValidation,
+        Some(context.span),
+        format!("Unable to validate {function} function: {message}"),
+    )
 }
 
-fn string_arity(name: &str, args: &J, min: usize, max: usize, what: &str, context: &Context) -> Result<(), Problem> {
+fn string_arity(
+    name: &str,
+    args: &J,
+    min: usize,
+    max: usize,
+    what: &str,
+    context: &Context,
+) -> Result<(), Problem> {
     match args {
         J::Array(items) if (min..=max).contains(&items.len()) => Ok(()),
-        _ => Err(validation_error(context, name, format!("should be called with {what}"))),
+        _ => Err(validation_error(
+            context,
+            name,
+            format!("should be called with {what}"),
+        )),
     }
 }
 
@@ -216,7 +254,12 @@ fn python_type(value: &J) -> &'static str {
 }
 
 /// The static checks the reference runs on every function when a blueprint is parsed.
-pub fn validate(name: &str, args: &J, context: &Context, env: &dyn Environment) -> Result<(), Problem> {
+pub fn validate(
+    name: &str,
+    args: &J,
+    context: &Context,
+    env: &dyn Environment,
+) -> Result<(), Problem> {
     check_arguments(name, args, context)?;
     match name {
         "get_input" => {
@@ -248,36 +291,50 @@ pub fn validate(name: &str, args: &J, context: &Context, env: &dyn Environment) 
         }
         "get_attribute" => {
             let J::Array(items) = args else { return Ok(()) };
-            let Some(node) = items[0].as_str() else { return Ok(()) };
+            let Some(node) = items[0].as_str() else {
+                return Ok(());
+            };
             match node {
                 "SELF" if context.scope != Scope::NodeTemplate => {
-                    return Err(value_error(context, format!(
+                    return Err(value_error(
+                        context,
+                        format!(
                         "SELF can only be used in a context of node template but appears in {}.",
                         context.scope.name()
-                    )))
+                    ),
+                    ))
                 }
                 "SOURCE" | "TARGET" if context.scope != Scope::Relationship => {
-                    return Err(value_error(context, format!(
-                        "{node} can only be used within a relationship but is used in {}",
-                        context.path
-                    )))
+                    return Err(value_error(
+                        context,
+                        format!(
+                            "{node} can only be used within a relationship but is used in {}",
+                            context.path
+                        ),
+                    ))
                 }
                 "SELF" | "SOURCE" | "TARGET" => {}
                 other if !env.has_node(other) => {
                     return Err(Problem::uncoded(
                         Kind::Value,
                         Some(context.span),
-                        format!("{other} node referenced by get_attribute function does not exist."),
+                        format!(
+                            "{other} node referenced by get_attribute function does not exist."
+                        ),
                     ))
                 }
                 _ => {}
             }
         }
         "concat" if !env.version_at_least(1, 1) => {
-            return Err(validation_error(context, name, format!(
-                "Using concat requires using dsl version 1_1 or greater, but found: {} in {}.",
-                "cloudify_dsl_1_0", context.path
-            )));
+            return Err(validation_error(
+                context,
+                name,
+                format!(
+                    "Using concat requires using dsl version 1_1 or greater, but found: {} in {}.",
+                    "cloudify_dsl_1_0", context.path
+                ),
+            ));
         }
         "merge" => {
             if !env.version_at_least(1, 3) {
@@ -292,7 +349,10 @@ pub fn validate(name: &str, args: &J, context: &Context, env: &dyn Environment) 
                         return Err(Problem::uncoded(
                             Kind::FunctionValidation,
                             Some(context.span),
-                            format!("Encountered non-dict element for merge: {}", python_repr(item)),
+                            format!(
+                                "Encountered non-dict element for merge: {}",
+                                python_repr(item)
+                            ),
                         ));
                     }
                 }
@@ -304,27 +364,42 @@ pub fn validate(name: &str, args: &J, context: &Context, env: &dyn Environment) 
 }
 
 /// Resolves `get_property` arguments (no functions among them) to a value.
-fn get_property(items: &[J], context: &Context, env: &dyn Environment, switched: &mut bool) -> Result<(J, Option<String>), Problem> {
+fn get_property(
+    items: &[J],
+    context: &Context,
+    env: &dyn Environment,
+    switched: &mut bool,
+) -> Result<(J, Option<String>), Problem> {
     let node_name = items[0].as_str().unwrap_or_default();
     let path = &items[1..];
     let node = match node_name {
         "SELF" => {
             if context.scope != Scope::NodeTemplate {
-                return Err(value_error(context, format!(
-                    "SELF can only be used in a context of node template but appears in {}.",
-                    context.scope.name()
-                )));
+                return Err(value_error(
+                    context,
+                    format!(
+                        "SELF can only be used in a context of node template but appears in {}.",
+                        context.scope.name()
+                    ),
+                ));
             }
             context.self_node.clone()
         }
         "SOURCE" | "TARGET" => {
             if context.scope != Scope::Relationship {
-                return Err(value_error(context, format!(
-                    "{node_name} can only be used within a relationship but is used in {}",
-                    context.path
-                )));
+                return Err(value_error(
+                    context,
+                    format!(
+                        "{node_name} can only be used within a relationship but is used in {}",
+                        context.path
+                    ),
+                ));
             }
-            if node_name == "SOURCE" { context.source_node.clone() } else { context.target_node.clone() }
+            if node_name == "SOURCE" {
+                context.source_node.clone()
+            } else {
+                context.target_node.clone()
+            }
         }
         other => {
             *switched = true;
@@ -333,8 +408,14 @@ fn get_property(items: &[J], context: &Context, env: &dyn Environment, switched:
     };
     let node = node.unwrap_or_default();
     let Some(properties) = env.node_properties(&node) else {
-        return Err(Problem::uncoded(Kind::Value, Some(context.span), format!("'Node {node} does not exist'"))
-            .with_hint("get_property's first argument names a node template, or SELF / SOURCE / TARGET"));
+        return Err(Problem::uncoded(
+            Kind::Value,
+            Some(context.span),
+            format!("'Node {node} does not exist'"),
+        )
+        .with_hint(
+            "get_property's first argument names a node template, or SELF / SOURCE / TARGET",
+        ));
     };
     let joined = path.iter().map(python_repr).collect::<Vec<_>>().join(".");
     let mut value = properties;
@@ -391,7 +472,13 @@ pub fn evaluate(value: &J, context: &Context, env: &dyn Environment) -> Result<(
     Ok((result, runtime))
 }
 
-fn evaluate_depth(value: &J, context: &Context, env: &dyn Environment, runtime: &mut bool, depth: usize) -> Result<J, Problem> {
+fn evaluate_depth(
+    value: &J,
+    context: &Context,
+    env: &dyn Environment,
+    runtime: &mut bool,
+    depth: usize,
+) -> Result<J, Problem> {
     if depth > 50 {
         return Err(Problem::uncoded(
             Kind::Value,
@@ -421,7 +508,9 @@ fn evaluate_depth(value: &J, context: &Context, env: &dyn Environment, runtime: 
             }
             other => other,
         };
-        let Some((name, args)) = as_function(&current) else { break };
+        let Some((name, args)) = as_function(&current) else {
+            break;
+        };
         let (name, args) = (name.to_string(), args.clone());
         let return_type = current.get("type").and_then(J::as_str).map(str::to_string);
         check_arguments(&name, &args, &context)?;
@@ -429,7 +518,14 @@ fn evaluate_depth(value: &J, context: &Context, env: &dyn Environment, runtime: 
         if RUNTIME.contains(&name.as_str()) {
             *runtime = true;
         } else {
-            let (next, new_context) = apply(&name, &args, &current, &context, env, return_type.as_deref())?;
+            let (next, new_context) = apply(
+                &name,
+                &args,
+                &current,
+                &context,
+                env,
+                return_type.as_deref(),
+            )?;
             current = next;
             if let Some(node) = new_context {
                 context.self_node = Some(node);
@@ -465,10 +561,16 @@ fn apply(
                 return Err(Problem::uncoded(
                     Kind::FunctionEvaluation,
                     Some(context.span),
-                    format!("Unable to evaluate get_input: found an unresolved argument: {} function", python_repr(args)),
+                    format!(
+                        "Unable to evaluate get_input: found an unresolved argument: {} function",
+                        python_repr(args)
+                    ),
                 ));
             }
-            let input = input_name.as_str().map(str::to_string).unwrap_or_else(|| python_repr(input_name));
+            let input = input_name
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| python_repr(input_name));
             let Some(mut value) = env.input(&input) else {
                 return Err(Problem::uncoded(
                     Kind::UnknownInput,
@@ -544,27 +646,40 @@ fn apply(
             Ok((value, None))
         }
         "get_property" => {
-            let J::Array(items) = args else { return Ok((raw.clone(), None)) };
+            let J::Array(items) = args else {
+                return Ok((raw.clone(), None));
+            };
             if items.iter().any(is_function) {
-                return Err(eval_error(context, "get_property", format!(
-                    "found an unresolved argument in path: {}, {}",
-                    python_repr(&items[0]),
-                    python_repr(&J::Array(items[1..].to_vec()))
-                )));
+                return Err(eval_error(
+                    context,
+                    "get_property",
+                    format!(
+                        "found an unresolved argument in path: {}, {}",
+                        python_repr(&items[0]),
+                        python_repr(&J::Array(items[1..].to_vec()))
+                    ),
+                ));
             }
             let mut switched = false;
             let (value, node) = get_property(items, context, env, &mut switched)?;
             Ok((value, if switched { node } else { None }))
         }
         "concat" => {
-            let J::Array(items) = args else { return Ok((raw.clone(), None)) };
+            let J::Array(items) = args else {
+                return Ok((raw.clone(), None));
+            };
             if items.iter().any(is_function) {
                 return Ok((raw.clone(), None));
             }
-            Ok((J::String(items.iter().map(python_repr).collect::<String>()), None))
+            Ok((
+                J::String(items.iter().map(python_repr).collect::<String>()),
+                None,
+            ))
         }
         "merge" => {
-            let J::Array(items) = args else { return Ok((raw.clone(), None)) };
+            let J::Array(items) = args else {
+                return Ok((raw.clone(), None));
+            };
             if items.iter().any(is_function) {
                 return Ok((raw.clone(), None));
             }
@@ -585,29 +700,51 @@ fn apply(
     }
 }
 
-fn string_argument<'a>(function: &str, argument: &str, value: &'a J, context: &Context) -> Result<&'a str, Problem> {
+fn string_argument<'a>(
+    function: &str,
+    argument: &str,
+    value: &'a J,
+    context: &Context,
+) -> Result<&'a str, Problem> {
     if is_function(value) {
-        return Err(eval_error(context, function, format!(
-            "argument `{argument}` should not be a function ({})",
-            python_repr(value)
-        )));
+        return Err(eval_error(
+            context,
+            function,
+            format!(
+                "argument `{argument}` should not be a function ({})",
+                python_repr(value)
+            ),
+        ));
     }
     value.as_str().ok_or_else(|| {
-        eval_error(context, function, format!(
-            "argument `{argument}` should be of type <class 'str'> but is {} ({})",
-            python_type(value),
-            python_repr(value)
-        ))
+        eval_error(
+            context,
+            function,
+            format!(
+                "argument `{argument}` should be of type <class 'str'> but is {} ({})",
+                python_type(value),
+                python_repr(value)
+            ),
+        )
     })
 }
 
-fn int_argument(function: &str, argument: &str, value: &J, context: &Context) -> Result<i64, Problem> {
+fn int_argument(
+    function: &str,
+    argument: &str,
+    value: &J,
+    context: &Context,
+) -> Result<i64, Problem> {
     value.as_i64().ok_or_else(|| {
-        eval_error(context, function, format!(
-            "argument `{argument}` should be of type <class 'int'> but is {} ({})",
-            python_type(value),
-            python_repr(value)
-        ))
+        eval_error(
+            context,
+            function,
+            format!(
+                "argument `{argument}` should be of type <class 'int'> but is {} ({})",
+                python_type(value),
+                python_repr(value)
+            ),
+        )
     })
 }
 
@@ -620,7 +757,12 @@ fn string_function(name: &str, args: &J, context: &Context) -> Result<J, Problem
         "string_find" => {
             let haystack = string_argument(name, "haystack", &items[0], context)?;
             let needle = string_argument(name, "needle", &items[1], context)?;
-            Ok(J::from(haystack.find(needle).map(|i| haystack[..i].chars().count() as i64).unwrap_or(-1)))
+            Ok(J::from(
+                haystack
+                    .find(needle)
+                    .map(|i| haystack[..i].chars().count() as i64)
+                    .unwrap_or(-1),
+            ))
         }
         "string_replace" => {
             let haystack = string_argument(name, "haystack", &items[0], context)?;
@@ -632,7 +774,11 @@ fn string_function(name: &str, args: &J, context: &Context) -> Result<J, Problem
                     if count < 0 {
                         Ok(J::String(haystack.replace(needle, replacement)))
                     } else {
-                        Ok(J::String(haystack.replacen(needle, replacement, count as usize)))
+                        Ok(J::String(haystack.replacen(
+                            needle,
+                            replacement,
+                            count as usize,
+                        )))
                     }
                 }
                 None => Ok(J::String(haystack.replace(needle, replacement))),
@@ -642,21 +788,44 @@ fn string_function(name: &str, args: &J, context: &Context) -> Result<J, Problem
             let input = string_argument(name, "input", &items[0], context)?;
             let separator = string_argument(name, "separator", &items[1], context)?;
             if separator.is_empty() {
-                return Err(Problem::uncoded(Kind::Value, Some(context.span), "empty separator"));
+                return Err(Problem::uncoded(
+                    Kind::Value,
+                    Some(context.span),
+                    "empty separator",
+                ));
             }
-            let parts: Vec<J> = input.split(separator).map(|p| J::String(p.to_string())).collect();
+            let parts: Vec<J> = input
+                .split(separator)
+                .map(|p| J::String(p.to_string()))
+                .collect();
             match items.get(2) {
                 Some(index) => {
                     let index = int_argument(name, "index", index, context)?;
-                    let position = if index < 0 { parts.len() as i64 + index } else { index };
-                    parts.get(position as usize).filter(|_| position >= 0).cloned().ok_or_else(|| {
-                        Problem::uncoded(Kind::Value, Some(context.span), "IndexError: list index out of range")
-                    })
+                    let position = if index < 0 {
+                        parts.len() as i64 + index
+                    } else {
+                        index
+                    };
+                    parts
+                        .get(position as usize)
+                        .filter(|_| position >= 0)
+                        .cloned()
+                        .ok_or_else(|| {
+                            Problem::uncoded(
+                                Kind::Value,
+                                Some(context.span),
+                                "IndexError: list index out of range",
+                            )
+                        })
                 }
                 None => Ok(J::Array(parts)),
             }
         }
-        "string_lower" => Ok(J::String(string_argument(name, "input", &items[0], context)?.to_lowercase())),
-        _ => Ok(J::String(string_argument(name, "input", &items[0], context)?.to_uppercase())),
+        "string_lower" => Ok(J::String(
+            string_argument(name, "input", &items[0], context)?.to_lowercase(),
+        )),
+        _ => Ok(J::String(
+            string_argument(name, "input", &items[0], context)?.to_uppercase(),
+        )),
     }
 }

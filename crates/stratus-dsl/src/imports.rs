@@ -16,10 +16,26 @@ use crate::namespace;
 use crate::version::DslVersion;
 use crate::yaml::{self, Node, Span, Value};
 
-const MERGE_NO_OVERRIDE: &[&str] =
-    &["interfaces", "node_types", "plugins", "workflows", "relationships", "policy_types", "groups", "policy_triggers", "data_types"];
-const MERGEABLE_FROM_1_3: &[&str] =
-    &["inputs", "outputs", "node_templates", "capabilities", "blueprint_labels", "labels", "resource_tags"];
+const MERGE_NO_OVERRIDE: &[&str] = &[
+    "interfaces",
+    "node_types",
+    "plugins",
+    "workflows",
+    "relationships",
+    "policy_types",
+    "groups",
+    "policy_triggers",
+    "data_types",
+];
+const MERGEABLE_FROM_1_3: &[&str] = &[
+    "inputs",
+    "outputs",
+    "node_templates",
+    "capabilities",
+    "blueprint_labels",
+    "labels",
+    "resource_tags",
+];
 const DONT_OVERWRITE: &[&str] = &["description", "metadata"];
 const IGNORE: &[&str] = &["dsl_definitions", "imports", "tosca_definitions_version"];
 const KEEP_FIRST: &[&str] = &["blueprint_labels", "labels", "resource_tags"];
@@ -43,8 +59,21 @@ struct Imported {
 /// Parses a document, turning YAML errors into problems.
 pub fn load_document(text: &str, file: u32) -> Result<Node, Problem> {
     yaml::load(text, file).map_err(|err| {
-        let kind = if err.code == 108 { Kind::InputType } else { Kind::Format };
-        Problem::new(kind, err.code, Span { file, line: err.line, column: err.column }, err.message)
+        let kind = if err.code == 108 {
+            Kind::InputType
+        } else {
+            Kind::Format
+        };
+        Problem::new(
+            kind,
+            err.code,
+            Span {
+                file,
+                line: err.line,
+                column: err.column,
+            },
+            err.message,
+        )
     })
 }
 
@@ -76,7 +105,13 @@ pub fn resolve(
             let (namespace, url) = split_namespace(&import);
             if let Some(ns) = &namespace {
                 if ns.contains("--") {
-                    problems.push(Problem::logic(212, span, format!("Invalid {ns}: import's namespace cannotcontain namespace delimiter")));
+                    problems.push(Problem::logic(
+                        212,
+                        span,
+                        format!(
+                            "Invalid {ns}: import's namespace cannotcontain namespace delimiter"
+                        ),
+                    ));
                     continue;
                 }
                 if version.minor < 4 && version.major == 1 {
@@ -110,31 +145,48 @@ pub fn resolve(
             let document = match cache.load(&loaded.location, &loaded.text, file) {
                 Ok(document) => document,
                 Err(mut problem) => {
-                    problem.message = format!("Failed to parse import '{import}' (via '{}'): {}", loaded.location, problem.message);
+                    problem.message = format!(
+                        "Failed to parse import '{import}' (via '{}'): {}",
+                        loaded.location, problem.message
+                    );
                     problems.push(problem);
                     continue;
                 }
             };
-            if !document.as_map().is_some() {
+            if document.as_map().is_none() {
                 problems.push(Problem::format(
                     1,
                     document.span,
-                    format!("Expected 'dict' type but found '{}' type", document.type_name()),
+                    format!(
+                        "Expected 'dict' type but found '{}' type",
+                        document.type_name()
+                    ),
                 ));
                 continue;
             }
             let is_cloudify_types = is_cloudify_types(&document);
-            if is_cloudify_types && namespace.is_some() && parent_namespace.as_deref() != namespace.as_deref() {
+            if is_cloudify_types
+                && namespace.is_some()
+                && parent_namespace.as_deref() != namespace.as_deref()
+            {
                 problems.push(Problem::logic(
                     214,
                     span,
-                    format!("Invalid import namespace {}: cannot be used on Cloudify basic types.", namespace.unwrap_or_default()),
+                    format!(
+                        "Invalid import namespace {}: cannot be used on Cloudify basic types.",
+                        namespace.unwrap_or_default()
+                    ),
                 ));
                 continue;
             }
             let namespace = if is_cloudify_types { None } else { namespace };
             seen.insert((loaded.location.clone(), namespace.clone()));
-            ordered.push(Imported { location: loaded.location, namespace, document, is_cloudify_types });
+            ordered.push(Imported {
+                location: loaded.location,
+                namespace,
+                document,
+                is_cloudify_types,
+            });
         }
     }
 
@@ -145,7 +197,9 @@ pub fn resolve(
         if let Some(ns) = &imported.namespace {
             namespace::apply(&mut document, ns);
         }
-        let Value::Map(entries) = document.value else { continue };
+        let Value::Map(entries) = document.value else {
+            continue;
+        };
         for (key, value) in entries {
             let Some(name) = key.as_str().map(str::to_string) else {
                 combined.push((key, value));
@@ -166,7 +220,13 @@ pub fn resolve(
                     let mergeable = MERGE_NO_OVERRIDE.contains(&name.as_str())
                         || (version.at_least(1, 3) && MERGEABLE_FROM_1_3.contains(&name.as_str()));
                     if mergeable {
-                        merge_section(&name, &mut combined[index].1, value, imported.is_cloudify_types, problems);
+                        merge_section(
+                            &name,
+                            &mut combined[index].1,
+                            value,
+                            imported.is_cloudify_types,
+                            problems,
+                        );
                     } else {
                         let message = if MERGEABLE_FROM_1_3.contains(&name.as_str()) {
                             format!("Import failed: non-mergeable field: '{name}'. {name} can be imported multiple times only from cloudify_dsl_1_3 and above.")
@@ -179,12 +239,24 @@ pub fn resolve(
             }
         }
     }
-    Merged { document: Node::new(Value::Map(combined), Span { file: 0, line: 1, column: 1 }), files }
+    Merged {
+        document: Node::new(
+            Value::Map(combined),
+            Span {
+                file: 0,
+                line: 1,
+                column: 1,
+            },
+        ),
+        files,
+    }
 }
 
 /// The import statements of a document: strings, or single-key maps (1_5 plugin properties).
 fn import_list(document: &Node, problems: &mut Problems) -> Vec<(String, Span)> {
-    let Some(imports) = document.get("imports") else { return Vec::new() };
+    let Some(imports) = document.get("imports") else {
+        return Vec::new();
+    };
     if imports.is_null() {
         return Vec::new();
     }
@@ -192,7 +264,10 @@ fn import_list(document: &Node, problems: &mut Problems) -> Vec<(String, Span)> 
         problems.push(Problem::format(
             1,
             imports.span,
-            format!("Expected 'list' type but found '{}' type", imports.type_name()),
+            format!(
+                "Expected 'list' type but found '{}' type",
+                imports.type_name()
+            ),
         ));
         return Vec::new();
     };
@@ -205,14 +280,21 @@ fn import_list(document: &Node, problems: &mut Problems) -> Vec<(String, Span)> 
                 entries[0].0.as_str().unwrap_or_default().to_string()
             }
             Value::Map(_) => {
-                problems.push(Problem::format(220, item.span, "Import with properties should be a single-entry dictionary"));
+                problems.push(Problem::format(
+                    220,
+                    item.span,
+                    "Import with properties should be a single-entry dictionary",
+                ));
                 continue;
             }
             _ => {
                 problems.push(Problem::format(
                     1,
                     item.span,
-                    format!("Expected 'string' type but found '{}' type", item.type_name()),
+                    format!(
+                        "Expected 'string' type but found '{}' type",
+                        item.type_name()
+                    ),
                 ));
                 continue;
             }
@@ -235,14 +317,19 @@ fn split_namespace(import: &str) -> (Option<String>, &str) {
 
 /// Cloudify's own types file: it defines `cloudify.nodes.Root`.
 fn is_cloudify_types(document: &Node) -> bool {
-    document.get("node_types").and_then(|types| types.get("cloudify.nodes.Root")).is_some()
+    document
+        .get("node_types")
+        .and_then(|types| types.get("cloudify.nodes.Root"))
+        .is_some()
 }
 
 fn check_version(imported: &Imported, main: &DslVersion, problems: &mut Problems) {
     if imported.document.span.file == 0 {
         return;
     }
-    let Some(node) = imported.document.get("tosca_definitions_version") else { return };
+    let Some(node) = imported.document.get("tosca_definitions_version") else {
+        return;
+    };
     let Some(raw) = node.as_str() else { return };
     let Some(index) = crate::version::SUPPORTED.iter().position(|v| *v == raw) else {
         problems.push(Problem::logic(
@@ -252,7 +339,10 @@ fn check_version(imported: &Imported, main: &DslVersion, problems: &mut Problems
         ));
         return;
     };
-    let main_index = crate::version::SUPPORTED.iter().position(|v| *v == main.raw.as_ref()).unwrap_or(usize::MAX);
+    let main_index = crate::version::SUPPORTED
+        .iter()
+        .position(|v| *v == main.raw.as_ref())
+        .unwrap_or(usize::MAX);
     if index > main_index {
         problems.push(Problem::logic(
             28,
@@ -265,20 +355,33 @@ fn check_version(imported: &Imported, main: &DslVersion, problems: &mut Problems
     }
 }
 
-fn merge_section(name: &str, into: &mut Node, from: Node, from_cloudify_types: bool, problems: &mut Problems) {
+fn merge_section(
+    name: &str,
+    into: &mut Node,
+    from: Node,
+    from_cloudify_types: bool,
+    problems: &mut Problems,
+) {
     let (Value::Map(target), Value::Map(source)) = (&mut into.value, from.value) else {
         // A section of the wrong shape is reported by the schema checks.
         return;
     };
     for (key, value) in source {
-        let key_name = key.as_str().map(str::to_string).unwrap_or_else(|| key.key_string());
+        let key_name = key
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| key.key_string());
         let existing = target.iter().position(|(k, _)| k.value == key.value);
         match existing {
             None => target.push((key, value)),
-            Some(index) if from_cloudify_types || key_name.starts_with("cloudify.") => target[index].1 = value,
+            Some(index) if from_cloudify_types || key_name.starts_with("cloudify.") => {
+                target[index].1 = value
+            }
             Some(index) => {
                 if name == "node_templates" {
-                    if let Err(problem) = merge_node_template(&mut target[index].1, value, &key_name) {
+                    if let Err(problem) =
+                        merge_node_template(&mut target[index].1, value, &key_name)
+                    {
                         problems.push(problem);
                     }
                 } else if name == "workflows" || KEEP_FIRST.contains(&name) {
@@ -293,22 +396,42 @@ fn merge_section(name: &str, into: &mut Node, from: Node, from_cloudify_types: b
 
 /// A node template defined in two documents merges only when one side adds relationships.
 fn merge_node_template(into: &mut Node, from: Node, name: &str) -> Result<(), Problem> {
-    let conflict = |span| Problem::logic(4, span, format!("Import failed: Could not merge 'node_templates' due to conflict on '{name}'"));
+    let conflict = |span| {
+        Problem::logic(
+            4,
+            span,
+            format!("Import failed: Could not merge 'node_templates' due to conflict on '{name}'"),
+        )
+    };
     let from_span = from.span;
-    let only_relationships = |node: &Node| node.as_map().is_some_and(|m| m.len() == 1 && node.get("relationships").is_some());
+    let only_relationships = |node: &Node| {
+        node.as_map()
+            .is_some_and(|m| m.len() == 1 && node.get("relationships").is_some())
+    };
     if into.get("relationships").is_none() {
         return Err(conflict(from_span));
     }
     let from_only_relationships = only_relationships(&from);
     let into_len = into.as_map().map_or(0, <[_]>::len);
-    let Value::Map(target) = &mut into.value else { return Err(conflict(from_span)) };
+    let Value::Map(target) = &mut into.value else {
+        return Err(conflict(from_span));
+    };
     if into_len == 1 && (from.get("type").is_some() || from_only_relationships) {
-        let Value::Map(source) = from.value else { return Err(conflict(from_span)) };
+        let Value::Map(source) = from.value else {
+            return Err(conflict(from_span));
+        };
         for (key, value) in source {
             match &value.value {
                 Value::Seq(items) if key.as_str() == Some("relationships") => {
-                    if let Some((_, Node { value: Value::Seq(existing), .. })) =
-                        target.iter_mut().find(|(k, _)| k.as_str() == Some("relationships"))
+                    if let Some((
+                        _,
+                        Node {
+                            value: Value::Seq(existing),
+                            ..
+                        },
+                    )) = target
+                        .iter_mut()
+                        .find(|(k, _)| k.as_str() == Some("relationships"))
                     {
                         existing.extend(items.iter().cloned());
                     }
@@ -326,9 +449,24 @@ fn merge_node_template(into: &mut Node, from: Node, name: &str) -> Result<(), Pr
         return Ok(());
     }
     if from_only_relationships {
-        if let (Some(Node { value: Value::Seq(items), .. }), Some((_, Node { value: Value::Seq(existing), .. }))) =
-            (from.get("relationships"), target.iter_mut().find(|(k, _)| k.as_str() == Some("relationships")))
-        {
+        if let (
+            Some(Node {
+                value: Value::Seq(items),
+                ..
+            }),
+            Some((
+                _,
+                Node {
+                    value: Value::Seq(existing),
+                    ..
+                },
+            )),
+        ) = (
+            from.get("relationships"),
+            target
+                .iter_mut()
+                .find(|(k, _)| k.as_str() == Some("relationships")),
+        ) {
             existing.extend(items.iter().cloned());
             return Ok(());
         }

@@ -11,14 +11,27 @@ use crate::types::{parse_property_schema, SchemaOptions};
 use crate::version::DslVersion;
 use crate::yaml::{Node, Span, Value};
 
-const OPERATION_KEYS: &[&str] =
-    &["implementation", "inputs", "executor", "max_retries", "retry_interval", "timeout", "timeout_recoverable"];
+const OPERATION_KEYS: &[&str] = &[
+    "implementation",
+    "inputs",
+    "executor",
+    "max_retries",
+    "retry_interval",
+    "timeout",
+    "timeout_recoverable",
+];
 
 pub fn operation_mapping(implementation: &str, inputs: J) -> Map<String, J> {
     let mut op = Map::new();
     op.insert("implementation".into(), J::String(implementation.into()));
     op.insert("inputs".into(), inputs);
-    for key in ["executor", "max_retries", "retry_interval", "timeout", "timeout_recoverable"] {
+    for key in [
+        "executor",
+        "max_retries",
+        "retry_interval",
+        "timeout",
+        "timeout_recoverable",
+    ] {
         op.insert(key.into(), J::Null);
     }
     op
@@ -30,17 +43,31 @@ fn no_op() -> Map<String, J> {
 
 /// Parses one operation definition (string or mapping) into the reference's operation dict.
 /// `type_inputs` selects input schemas (node types) or plain values (node templates).
-fn parse_operation(node: &Node, type_inputs: bool, data_types: &DataTypes, version: &DslVersion, name: &str, problems: &mut Problems) -> Option<Map<String, J>> {
+fn parse_operation(
+    node: &Node,
+    type_inputs: bool,
+    data_types: &DataTypes,
+    version: &DslVersion,
+    name: &str,
+    problems: &mut Problems,
+) -> Option<Map<String, J>> {
     match &node.value {
         Value::Str(s) => Some(operation_mapping(s, J::Object(Map::new()))),
         Value::Null => Some(no_op()),
         Value::Map(entries) => {
             schema::map(node, problems)?;
             allowed_keys(entries, OPERATION_KEYS, problems);
-            let implementation = schema::string(get(entries, "implementation"), problems).unwrap_or("");
+            let implementation =
+                schema::string(get(entries, "implementation"), problems).unwrap_or("");
             let inputs = if type_inputs {
                 let options = SchemaOptions::inputs(name);
-                J::Object(parse_property_schema(get(entries, "inputs"), data_types, version, &options, problems))
+                J::Object(parse_property_schema(
+                    get(entries, "inputs"),
+                    data_types,
+                    version,
+                    &options,
+                    problems,
+                ))
             } else {
                 match get(entries, "inputs") {
                     None => J::Object(Map::new()),
@@ -98,7 +125,9 @@ fn parse_operation(node: &Node, type_inputs: bool, data_types: &DataTypes, versi
                     }
                 }
             }
-            if let Some(recoverable) = schema::boolean(get(entries, "timeout_recoverable"), problems) {
+            if let Some(recoverable) =
+                schema::boolean(get(entries, "timeout_recoverable"), problems)
+            {
                 op.insert("timeout_recoverable".into(), J::Bool(recoverable));
             }
             Some(op)
@@ -110,7 +139,13 @@ fn parse_operation(node: &Node, type_inputs: bool, data_types: &DataTypes, versi
     }
 }
 
-fn parse_interfaces(section: Option<&Node>, type_inputs: bool, data_types: &DataTypes, version: &DslVersion, problems: &mut Problems) -> Map<String, J> {
+fn parse_interfaces(
+    section: Option<&Node>,
+    type_inputs: bool,
+    data_types: &DataTypes,
+    version: &DslVersion,
+    problems: &mut Problems,
+) -> Map<String, J> {
     let mut interfaces = Map::new();
     for (key, interface) in optional_map(section, problems) {
         let interface_name = key.as_str().unwrap_or_default();
@@ -118,7 +153,9 @@ fn parse_interfaces(section: Option<&Node>, type_inputs: bool, data_types: &Data
         for (op_key, op_node) in optional_map(Some(interface), problems) {
             let op_name = op_key.as_str().unwrap_or_default();
             let full = format!("{interface_name}.{op_name}");
-            if let Some(op) = parse_operation(op_node, type_inputs, data_types, version, &full, problems) {
+            if let Some(op) =
+                parse_operation(op_node, type_inputs, data_types, version, &full, problems)
+            {
                 operations.insert(op_name.to_string(), J::Object(op));
             }
         }
@@ -127,23 +164,45 @@ fn parse_interfaces(section: Option<&Node>, type_inputs: bool, data_types: &Data
     interfaces
 }
 
-pub fn parse_type_interfaces(section: Option<&Node>, data_types: &DataTypes, version: &DslVersion, problems: &mut Problems) -> Map<String, J> {
+pub fn parse_type_interfaces(
+    section: Option<&Node>,
+    data_types: &DataTypes,
+    version: &DslVersion,
+    problems: &mut Problems,
+) -> Map<String, J> {
     parse_interfaces(section, true, data_types, version, problems)
 }
 
-pub fn parse_template_interfaces(section: Option<&Node>, data_types: &DataTypes, version: &DslVersion, problems: &mut Problems) -> Map<String, J> {
+pub fn parse_template_interfaces(
+    section: Option<&Node>,
+    data_types: &DataTypes,
+    version: &DslVersion,
+    problems: &mut Problems,
+) -> Map<String, J> {
     parse_interfaces(section, false, data_types, version, problems)
 }
 
 /// Type over parent type: an operation defined in the child replaces the parent's.
-pub fn merge_type_interfaces(overridden: &Map<String, J>, overriding: &Map<String, J>) -> Map<String, J> {
+pub fn merge_type_interfaces(
+    overridden: &Map<String, J>,
+    overriding: &Map<String, J>,
+) -> Map<String, J> {
     let mut merged = Map::new();
     for (name, parent_ops) in overridden {
         let empty = Map::new();
-        let child_ops = overriding.get(name).and_then(J::as_object).unwrap_or(&empty);
+        let child_ops = overriding
+            .get(name)
+            .and_then(J::as_object)
+            .unwrap_or(&empty);
         let mut ops = Map::new();
         for (op_name, op) in parent_ops.as_object().unwrap_or(&empty) {
-            ops.insert(op_name.clone(), child_ops.get(op_name).cloned().unwrap_or_else(|| op.clone()));
+            ops.insert(
+                op_name.clone(),
+                child_ops
+                    .get(op_name)
+                    .cloned()
+                    .unwrap_or_else(|| op.clone()),
+            );
         }
         for (op_name, op) in child_ops {
             ops.insert(op_name.clone(), op.clone());
@@ -174,8 +233,14 @@ pub fn merge_template_interfaces(
         }
     }
     for name in names {
-        let type_ops = type_interfaces.get(name).and_then(J::as_object).unwrap_or(&empty);
-        let template_ops = template_interfaces.get(name).and_then(J::as_object).unwrap_or(&empty);
+        let type_ops = type_interfaces
+            .get(name)
+            .and_then(J::as_object)
+            .unwrap_or(&empty);
+        let template_ops = template_interfaces
+            .get(name)
+            .and_then(J::as_object)
+            .unwrap_or(&empty);
         let mut ops = Map::new();
         let mut op_names: Vec<&String> = type_ops.keys().collect();
         for op_name in template_ops.keys() {
@@ -202,7 +267,11 @@ fn is_no_op(op: &Map<String, J>) -> bool {
 }
 
 /// Flattens a type operation's input schemas into values and overlays the template's.
-fn merge_inputs(schema_inputs: &Map<String, J>, instance_inputs: &Map<String, J>, span: Span) -> Result<Map<String, J>, Problem> {
+fn merge_inputs(
+    schema_inputs: &Map<String, J>,
+    instance_inputs: &Map<String, J>,
+    span: Span,
+) -> Result<Map<String, J>, Problem> {
     let mut merged = flatten(schema_inputs);
     for (k, v) in instance_inputs {
         merged.insert(k.clone(), v.clone());
@@ -214,13 +283,23 @@ fn merge_inputs(schema_inputs: &Map<String, J>, instance_inputs: &Map<String, J>
             }
         }
     }
-    let mut missing: Vec<&String> = schema_inputs.keys().filter(|k| !merged.contains_key(*k)).collect();
+    let mut missing: Vec<&String> = schema_inputs
+        .keys()
+        .filter(|k| !merged.contains_key(*k))
+        .collect();
     if !missing.is_empty() {
         missing.sort();
         let message = if missing.len() == 1 {
             format!("Input '{}' is missing a value", missing[0])
         } else {
-            format!("Inputs {} are missing a value", missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", "))
+            format!(
+                "Inputs {} are missing a value",
+                missing
+                    .iter()
+                    .map(|m| format!("'{m}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
         return Err(Problem::logic(107, span, message));
     }
@@ -234,13 +313,20 @@ fn merge_template_operation(
     problems: &mut Problems,
 ) -> Map<String, J> {
     let empty = Map::new();
-    let inputs_of = |op: &Map<String, J>| op.get("inputs").and_then(J::as_object).cloned().unwrap_or_default();
+    let inputs_of = |op: &Map<String, J>| {
+        op.get("inputs")
+            .and_then(J::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
     match (type_op, template_op) {
         (None, Some(template)) => template.clone(),
         (None, None) => no_op(),
         (Some(type_op), None) => {
             let mut op = type_op.clone();
-            let inputs = problems.check(merge_inputs(&inputs_of(type_op), &empty, span)).unwrap_or_default();
+            let inputs = problems
+                .check(merge_inputs(&inputs_of(type_op), &empty, span))
+                .unwrap_or_default();
             op.insert("inputs".into(), J::Object(inputs));
             op
         }
@@ -251,19 +337,45 @@ fn merge_template_operation(
             if is_no_op(type_op) {
                 return template.clone();
             }
-            let template_impl = template.get("implementation").and_then(J::as_str).unwrap_or("");
-            let type_impl = type_op.get("implementation").and_then(J::as_str).unwrap_or("");
-            let implementation = if template_impl.is_empty() { type_impl } else { template_impl };
+            let template_impl = template
+                .get("implementation")
+                .and_then(J::as_str)
+                .unwrap_or("");
+            let type_impl = type_op
+                .get("implementation")
+                .and_then(J::as_str)
+                .unwrap_or("");
+            let implementation = if template_impl.is_empty() {
+                type_impl
+            } else {
+                template_impl
+            };
             let same = implementation == type_impl;
             let inputs = if same {
-                problems.check(merge_inputs(&inputs_of(type_op), &inputs_of(template), span)).unwrap_or_default()
+                problems
+                    .check(merge_inputs(
+                        &inputs_of(type_op),
+                        &inputs_of(template),
+                        span,
+                    ))
+                    .unwrap_or_default()
             } else {
                 inputs_of(template)
             };
             let mut op = operation_mapping(implementation, J::Object(inputs));
-            for key in ["executor", "max_retries", "retry_interval", "timeout", "timeout_recoverable"] {
+            for key in [
+                "executor",
+                "max_retries",
+                "retry_interval",
+                "timeout",
+                "timeout_recoverable",
+            ] {
                 let template_value = template.get(key).cloned().unwrap_or(J::Null);
-                let value = if !same || !template_value.is_null() { template_value } else { type_op.get(key).cloned().unwrap_or(J::Null) };
+                let value = if !same || !template_value.is_null() {
+                    template_value
+                } else {
+                    type_op.get(key).cloned().unwrap_or(J::Null)
+                };
                 op.insert(key.into(), value);
             }
             op
@@ -306,7 +418,12 @@ pub fn process_operation(
         result.insert("executor".into(), executor);
         result.insert("inputs".into(), inputs);
         result.insert("has_intrinsic_functions".into(), J::Bool(false));
-        for key in ["max_retries", "retry_interval", "timeout", "timeout_recoverable"] {
+        for key in [
+            "max_retries",
+            "retry_interval",
+            "timeout",
+            "timeout_recoverable",
+        ] {
             result.insert(key.into(), op.get(key).cloned().unwrap_or(J::Null));
         }
         if !inputs_types.is_empty() {
@@ -316,13 +433,24 @@ pub fn process_operation(
     };
     if implementation.is_empty() {
         let mut result = build("", "", J::Object(Map::new()), J::Null);
-        for key in ["max_retries", "retry_interval", "timeout", "timeout_recoverable"] {
+        for key in [
+            "max_retries",
+            "retry_interval",
+            "timeout",
+            "timeout_recoverable",
+        ] {
             result.insert(key.into(), J::Null);
         }
         result.shift_remove("inputs_types");
-        return Ok(Processed { operation: result, copied_inputs: false });
+        return Ok(Processed {
+            operation: result,
+            copied_inputs: false,
+        });
     }
-    let candidates: Vec<&String> = plugins.keys().filter(|p| implementation.starts_with(&format!("{p}."))).collect();
+    let candidates: Vec<&String> = plugins
+        .keys()
+        .filter(|p| implementation.starts_with(&format!("{p}.")))
+        .collect();
     let is_url = has_scheme(implementation);
     let local = resource_exists(strip_namespace(implementation));
     let is_script = !is_url && !local && implementation.trim().contains('\n');
@@ -332,7 +460,11 @@ pub fn process_operation(
             return Err(Problem::logic(60, span, format!("Cannot define 'script_path' property in '{implementation}' for operation '{name}'")));
         }
         let mut inputs_map = inputs_map;
-        let property = if is_script { "script_source" } else { "script_path" };
+        let property = if is_script {
+            "script_source"
+        } else {
+            "script_path"
+        };
         inputs_map.insert(property.into(), J::String(implementation.into()));
         if executor.is_null() {
             executor = J::String("auto".into());
@@ -345,11 +477,16 @@ pub fn process_operation(
             )
             .with_hint("import Cloudify's types.yaml, which declares the `script` plugin"));
         };
-        if executor == J::String("auto".into()) && false {
-            executor = J::Null;
-        }
-        let result = build(script_plugin, "script_runner.tasks.run", J::Object(inputs_map), executor);
-        return Ok(Processed { operation: result, copied_inputs: true });
+        let result = build(
+            script_plugin,
+            "script_runner.tasks.run",
+            J::Object(inputs_map),
+            executor,
+        );
+        return Ok(Processed {
+            operation: result,
+            copied_inputs: true,
+        });
     }
     if candidates.len() > 1 {
         return Err(Problem::logic(
@@ -377,10 +514,17 @@ pub fn process_operation(
         )));
     };
     if executor.is_null() {
-        executor = plugins.get(plugin.as_str()).and_then(|p| p.get("executor")).cloned().unwrap_or(J::Null);
+        executor = plugins
+            .get(plugin.as_str())
+            .and_then(|p| p.get("executor"))
+            .cloned()
+            .unwrap_or(J::Null);
     }
     let mapping = &implementation[plugin.len() + 1..];
-    Ok(Processed { operation: build(plugin, mapping, inputs, executor), copied_inputs: false })
+    Ok(Processed {
+        operation: build(plugin, mapping, inputs, executor),
+        copied_inputs: false,
+    })
 }
 
 pub fn has_scheme(text: &str) -> bool {
@@ -389,7 +533,9 @@ pub fn has_scheme(text: &str) -> bool {
         Some(index) if index > 0 => {
             let scheme = &text[..index];
             scheme.as_bytes()[0].is_ascii_alphabetic()
-                && scheme.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'-' || c == b'.')
+                && scheme
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'-' || c == b'.')
         }
         _ => false,
     }
@@ -417,11 +563,21 @@ pub fn process_interfaces(
     let mut ambiguous: Vec<String> = Vec::new();
     let mut copied: Vec<(String, String)> = Vec::new();
     for (interface_name, interface) in interfaces {
-        let Some(ops) = interface.as_object() else { continue };
+        let Some(ops) = interface.as_object() else {
+            continue;
+        };
         for (op_name, op) in ops {
             let Some(op) = op.as_object() else { continue };
             let message = format!("In interface '{interface_name}' {partial_message}");
-            let processed = match process_operation(op_name, op, plugins, resource_exists, error_code, &message, span) {
+            let processed = match process_operation(
+                op_name,
+                op,
+                plugins,
+                resource_exists,
+                error_code,
+                &message,
+                span,
+            ) {
                 Ok(processed) => processed,
                 Err(problem) => {
                     problems.push(problem);
@@ -437,7 +593,10 @@ pub fn process_interfaces(
             } else {
                 operations.insert(op_name.clone(), J::Object(processed.operation.clone()));
             }
-            operations.insert(format!("{interface_name}.{op_name}"), J::Object(processed.operation));
+            operations.insert(
+                format!("{interface_name}.{op_name}"),
+                J::Object(processed.operation),
+            );
         }
     }
     (operations, copied)

@@ -10,12 +10,38 @@
 use crate::yaml::{Node, Value};
 
 const DEFINITION_SECTIONS: &[&str] = &[
-    "node_types", "relationships", "data_types", "plugins", "node_templates", "inputs", "outputs",
-    "capabilities", "workflows", "policy_types", "policy_triggers", "groups", "policies",
+    "node_types",
+    "relationships",
+    "data_types",
+    "plugins",
+    "node_templates",
+    "inputs",
+    "outputs",
+    "capabilities",
+    "workflows",
+    "policy_types",
+    "policy_triggers",
+    "groups",
+    "policies",
 ];
 const PRIMITIVE_TYPES: &[&str] = &[
-    "string", "integer", "float", "boolean", "list", "dict", "regex", "textarea", "blueprint_id", "deployment_id",
-    "capability_value", "scaling_group", "node_id", "node_type", "node_instance", "secret_key", "operation_name",
+    "string",
+    "integer",
+    "float",
+    "boolean",
+    "list",
+    "dict",
+    "regex",
+    "textarea",
+    "blueprint_id",
+    "deployment_id",
+    "capability_value",
+    "scaling_group",
+    "node_id",
+    "node_type",
+    "node_instance",
+    "secret_key",
+    "operation_name",
 ];
 
 pub fn prefixed(namespace: &str, name: &str) -> String {
@@ -40,13 +66,19 @@ fn prefix_type(node: &mut Node, namespace: &str) {
 
 /// Applies `namespace` to an imported document.
 pub fn apply(document: &mut Node, namespace: &str) {
-    let Value::Map(sections) = &mut document.value else { return };
+    let Value::Map(sections) = &mut document.value else {
+        return;
+    };
     for (key, section) in sections.iter_mut() {
-        let Some(name) = key.as_str().map(str::to_string) else { continue };
+        let Some(name) = key.as_str().map(str::to_string) else {
+            continue;
+        };
         if !DEFINITION_SECTIONS.contains(&name.as_str()) {
             continue;
         }
-        let Value::Map(entries) = &mut section.value else { continue };
+        let Value::Map(entries) = &mut section.value else {
+            continue;
+        };
         for (entry_key, entry) in entries.iter_mut() {
             prefix_in_place(entry_key, namespace);
             match name.as_str() {
@@ -67,7 +99,10 @@ pub fn apply(document: &mut Node, namespace: &str) {
 
 fn get_mut<'a>(node: &'a mut Node, key: &str) -> Option<&'a mut Node> {
     match &mut node.value {
-        Value::Map(entries) => entries.iter_mut().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
+        Value::Map(entries) => entries
+            .iter_mut()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v),
         _ => None,
     }
 }
@@ -76,7 +111,11 @@ fn type_definition(definition: &mut Node, namespace: &str) {
     if let Some(parent) = get_mut(definition, "derived_from") {
         prefix_in_place(parent, namespace);
     }
-    if let Some(Node { value: Value::Map(properties), .. }) = get_mut(definition, "properties") {
+    if let Some(Node {
+        value: Value::Map(properties),
+        ..
+    }) = get_mut(definition, "properties")
+    {
         for (_, property) in properties.iter_mut() {
             if let Some(t) = get_mut(property, "type") {
                 prefix_type(t, namespace);
@@ -97,7 +136,11 @@ fn node_template(template: &mut Node, namespace: &str) {
     if let Some(interfaces) = get_mut(template, "interfaces") {
         operations(interfaces, namespace);
     }
-    if let Some(Node { value: Value::Seq(relationships), .. }) = get_mut(template, "relationships") {
+    if let Some(Node {
+        value: Value::Seq(relationships),
+        ..
+    }) = get_mut(template, "relationships")
+    {
         for relationship in relationships {
             if let Some(t) = get_mut(relationship, "type") {
                 prefix_in_place(t, namespace);
@@ -115,9 +158,13 @@ fn node_template(template: &mut Node, namespace: &str) {
 }
 
 fn operations(interfaces: &mut Node, namespace: &str) {
-    let Value::Map(interfaces) = &mut interfaces.value else { return };
+    let Value::Map(interfaces) = &mut interfaces.value else {
+        return;
+    };
     for (_, interface) in interfaces.iter_mut() {
-        let Value::Map(operations) = &mut interface.value else { continue };
+        let Value::Map(operations) = &mut interface.value else {
+            continue;
+        };
         for (_, operation) in operations.iter_mut() {
             if matches!(operation.value, Value::Str(_)) {
                 prefix_in_place(operation, namespace);
@@ -146,7 +193,9 @@ fn functions(node: &mut Node, namespace: &str) {
                 match (is_function, key.as_str()) {
                     (true, Some("get_input")) => match &mut value.value {
                         Value::Str(_) => prefix_any(value, namespace),
-                        Value::Seq(items) if !items.is_empty() => prefix_any(&mut items[0], namespace),
+                        Value::Seq(items) if !items.is_empty() => {
+                            prefix_any(&mut items[0], namespace)
+                        }
                         _ => {}
                     },
                     (true, Some("get_property" | "get_attribute")) => {

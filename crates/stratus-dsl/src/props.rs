@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value as J};
 
-use crate::diag::{Problem};
+use crate::diag::Problem;
 use crate::functions::is_function;
 use crate::yaml::Span;
 
@@ -14,8 +14,23 @@ pub type Schema = Map<String, J>;
 pub type DataTypes = Map<String, J>;
 
 pub const PRIMITIVE_TYPES: &[&str] = &[
-    "string", "integer", "float", "boolean", "list", "dict", "regex", "textarea", "blueprint_id", "deployment_id",
-    "capability_value", "scaling_group", "node_id", "node_type", "node_instance", "secret_key", "operation_name",
+    "string",
+    "integer",
+    "float",
+    "boolean",
+    "list",
+    "dict",
+    "regex",
+    "textarea",
+    "blueprint_id",
+    "deployment_id",
+    "capability_value",
+    "scaling_group",
+    "node_id",
+    "node_type",
+    "node_instance",
+    "secret_key",
+    "operation_name",
 ];
 
 pub fn is_primitive(type_name: &str) -> bool {
@@ -74,15 +89,29 @@ fn merge_flattened(
 ) -> Result<Map<String, J>, Problem> {
     for key in instance.keys() {
         if !schema.contains_key(key) {
-            return Err(Problem::logic(106, context.span, fill(context.undefined, context.node_name, &describe(path, Some(key))))
-                .with_hint(format!("declared properties: {}", schema.keys().cloned().collect::<Vec<_>>().join(", "))));
+            return Err(Problem::logic(
+                106,
+                context.span,
+                fill(
+                    context.undefined,
+                    context.node_name,
+                    &describe(path, Some(key)),
+                ),
+            )
+            .with_hint(format!(
+                "declared properties: {}",
+                schema.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
         }
     }
     let mut merged = flattened.clone();
     for (k, v) in instance {
         merged.insert(k.clone(), v.clone());
     }
-    let use_external = merged.get("use_external_resource").cloned().unwrap_or(J::Null);
+    let use_external = merged
+        .get("use_external_resource")
+        .cloned()
+        .unwrap_or(J::Null);
     let use_external = truthy(&use_external);
     if use_external && merged.get("use_external_resource").is_some_and(is_function) {
         return Err(Problem::logic(
@@ -94,9 +123,21 @@ fn merge_flattened(
     let mut result = Map::new();
     for (key, property) in schema {
         let Some(value) = merged.get(key) else {
-            let required = property.get("required").and_then(J::as_bool).unwrap_or(true) && !use_external;
+            let required = property
+                .get("required")
+                .and_then(J::as_bool)
+                .unwrap_or(true)
+                && !use_external;
             if required && context.raise_on_missing {
-                return Err(Problem::logic(107, context.span, fill(context.missing, context.node_name, &describe(path, Some(key)))));
+                return Err(Problem::logic(
+                    107,
+                    context.span,
+                    fill(
+                        context.missing,
+                        context.node_name,
+                        &describe(path, Some(key)),
+                    ),
+                ));
             }
             continue;
         };
@@ -134,10 +175,20 @@ pub fn python_repr(value: &J) -> String {
         J::Bool(false) => "False".into(),
         J::String(s) => s.clone(),
         J::Number(n) => n.to_string(),
-        J::Array(items) => format!("[{}]", items.iter().map(python_inner_repr).collect::<Vec<_>>().join(", ")),
+        J::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(python_inner_repr)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         J::Object(map) => format!(
             "{{{}}}",
-            map.iter().map(|(k, v)| format!("'{k}': {}", python_inner_repr(v))).collect::<Vec<_>>().join(", ")
+            map.iter()
+                .map(|(k, v)| format!("'{k}': {}", python_inner_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -156,7 +207,7 @@ pub fn simple_type_ok(value: &J, type_name: &str) -> bool {
         "boolean" => value.is_boolean(),
         "list" => value.is_array(),
         "dict" => value.is_object(),
-        "regex" => value.as_str().is_some_and(|s| regex_compiles(s)),
+        "regex" => value.as_str().is_some_and(regex_compiles),
         _ => true,
     }
 }
@@ -196,7 +247,9 @@ pub fn parse_value(
     context: &Context,
     path: &[String],
 ) -> Result<J, Problem> {
-    let Some(type_name) = type_name else { return Ok(value.clone()) };
+    let Some(type_name) = type_name else {
+        return Ok(value.clone());
+    };
     if is_function(value) {
         return Ok(value.clone());
     }
@@ -207,14 +260,18 @@ pub fn parse_value(
     } else if let Some(data_type) = data_types.get(type_name) {
         if let J::Object(instance) = value {
             let empty = Map::new();
-            let schema = data_type.get("properties").and_then(J::as_object).unwrap_or(&empty);
+            let schema = data_type
+                .get("properties")
+                .and_then(J::as_object)
+                .unwrap_or(&empty);
             let mut flattened = flatten(schema);
             if let Some(J::Object(derived)) = derived {
                 for (k, v) in derived {
                     flattened.insert(k.clone(), v.clone());
                 }
             }
-            return merge_flattened(instance, schema, &flattened, data_types, context, path).map(J::Object);
+            return merge_flattened(instance, schema, &flattened, data_types, context, path)
+                .map(J::Object);
         }
     } else {
         return Err(Problem::uncoded(
@@ -244,7 +301,11 @@ pub fn parse_value(
 }
 
 /// Merges a derived type's property schemas over its parent's.
-pub fn merge_schemas(overridden: &Schema, overriding: &Schema, data_types: &DataTypes) -> Result<Schema, Problem> {
+pub fn merge_schemas(
+    overridden: &Schema,
+    overriding: &Schema,
+    data_types: &DataTypes,
+) -> Result<Schema, Problem> {
     let mut merged = overriding.clone();
     for (key, parent_property) in overridden {
         let Some(child_property) = overriding.get(key) else {
@@ -255,8 +316,15 @@ pub fn merge_schemas(overridden: &Schema, overriding: &Schema, data_types: &Data
         let parent_type = parent_property.get("type").and_then(J::as_str);
         let parent_default = parent_property.get("default").filter(|d| !d.is_null());
         if let (Some(child_type), Some(parent_default)) = (child_type, parent_default) {
-            if Some(child_type) == parent_type && data_types.contains_key(child_type) && !is_primitive(child_type) {
-                let initial = child_property.get("initial_default").filter(|d| !d.is_null()).cloned().unwrap_or(J::Object(Map::new()));
+            if Some(child_type) == parent_type
+                && data_types.contains_key(child_type)
+                && !is_primitive(child_type)
+            {
+                let initial = child_property
+                    .get("initial_default")
+                    .filter(|d| !d.is_null())
+                    .cloned()
+                    .unwrap_or(J::Object(Map::new()));
                 let context = Context {
                     undefined: "illegal state",
                     missing: "illegal state",
@@ -264,7 +332,14 @@ pub fn merge_schemas(overridden: &Schema, overriding: &Schema, data_types: &Data
                     span: Span::default(),
                     raise_on_missing: false,
                 };
-                let default = parse_value(&initial, Some(parent_default), Some(child_type), data_types, &context, &[])?;
+                let default = parse_value(
+                    &initial,
+                    Some(parent_default),
+                    Some(child_type),
+                    data_types,
+                    &context,
+                    &[],
+                )?;
                 if truthy(&default) {
                     if let Some(J::Object(property)) = merged.get_mut(key) {
                         property.insert("default".into(), default);

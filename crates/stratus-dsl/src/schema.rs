@@ -8,7 +8,14 @@ use crate::yaml::{Node, Span, Value};
 
 /// The reference's "Expected 'dict' type but found 'list' type".
 pub fn expected(node: &Node, expected: &str) -> Problem {
-    Problem::format(1, node.span, format!("Expected '{expected}' type but found '{}' type", found_name(node)))
+    Problem::format(
+        1,
+        node.span,
+        format!(
+            "Expected '{expected}' type but found '{}' type",
+            found_name(node)
+        ),
+    )
 }
 
 fn found_name(node: &Node) -> &'static str {
@@ -27,7 +34,11 @@ pub fn map<'a>(node: &'a Node, problems: &mut Problems) -> Option<&'a [(Node, No
                     problems.push(Problem::format(
                         1,
                         key.span,
-                        format!("Dict keys must be strings but found '{}' of type '{}'", key.key_string(), key.type_name()),
+                        format!(
+                            "Dict keys must be strings but found '{}' of type '{}'",
+                            key.key_string(),
+                            key.type_name()
+                        ),
                     ));
                     return None;
                 }
@@ -57,8 +68,12 @@ pub fn allowed_keys(entries: &[(Node, Node)], allowed: &[&str], problems: &mut P
         let name = key.as_str().unwrap_or_default();
         if !allowed.contains(&name) {
             problems.push(
-                Problem::format(1, key.span, format!("'{name}' is not in schema. Valid schema values: {allowed:?}"))
-                    .with_hint(format!("valid keys here: {}", allowed.join(", "))),
+                Problem::format(
+                    1,
+                    key.span,
+                    format!("'{name}' is not in schema. Valid schema values: {allowed:?}"),
+                )
+                .with_hint(format!("valid keys here: {}", allowed.join(", "))),
             );
             ok = false;
         }
@@ -92,7 +107,14 @@ pub fn boolean(node: Option<&Node>, problems: &mut Problems) -> Option<bool> {
 }
 
 /// Checks that a feature is allowed in the blueprint's DSL version (code 102).
-pub fn gate(version: &DslVersion, name: &str, span: Span, major: u32, minor: u32, problems: &mut Problems) -> bool {
+pub fn gate(
+    version: &DslVersion,
+    name: &str,
+    span: Span,
+    major: u32,
+    minor: u32,
+    problems: &mut Problems,
+) -> bool {
     if version.at_least(major, minor) {
         return true;
     }
@@ -100,19 +122,32 @@ pub fn gate(version: &DslVersion, name: &str, span: Span, major: u32, minor: u32
         Problem::logic(
             102,
             span,
-            format!("{name} not supported in version {}, it was added in {}", describe(version.major, version.minor), describe(major, minor)),
+            format!(
+                "{name} not supported in version {}, it was added in {}",
+                describe(version.major, version.minor),
+                describe(major, minor)
+            ),
         )
-        .with_hint(format!("raise tosca_definitions_version to {} or remove `{name}`", describe(major, minor))),
+        .with_hint(format!(
+            "raise tosca_definitions_version to {} or remove `{name}`",
+            describe(major, minor)
+        )),
     );
     false
 }
 
 pub fn get<'a>(entries: &'a [(Node, Node)], key: &str) -> Option<&'a Node> {
-    entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
+    entries
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(key))
+        .map(|(_, v)| v)
 }
 
 pub fn key_span(entries: &[(Node, Node)], key: &str) -> Option<Span> {
-    entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, _)| k.span)
+    entries
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(key))
+        .map(|(k, _)| k.span)
 }
 
 pub fn obj(pairs: Vec<(&str, J)>) -> J {

@@ -13,15 +13,31 @@ use crate::version::DslVersion;
 use crate::yaml::{Node, Value};
 
 const PLUGIN_KEYS: &[&str] = &[
-    "source", "executor", "install", "install_arguments", "package_name", "package_version", "supported_platform", "distribution",
-    "distribution_version", "distribution_release", "properties_description", "properties",
+    "source",
+    "executor",
+    "install",
+    "install_arguments",
+    "package_name",
+    "package_version",
+    "supported_platform",
+    "distribution",
+    "distribution_version",
+    "distribution_release",
+    "properties_description",
+    "properties",
 ];
 
-pub fn parse_plugins(section: Option<&Node>, version: &DslVersion, problems: &mut Problems) -> Map<String, J> {
+pub fn parse_plugins(
+    section: Option<&Node>,
+    version: &DslVersion,
+    problems: &mut Problems,
+) -> Map<String, J> {
     let mut plugins = Map::new();
     for (key, plugin) in optional_map(section, problems) {
         let name = key.as_str().unwrap_or_default();
-        let Some(entries) = schema::map(plugin, problems) else { continue };
+        let Some(entries) = schema::map(plugin, problems) else {
+            continue;
+        };
         allowed_keys(entries, PLUGIN_KEYS, problems);
         let mut result = Map::new();
         let executor = schema::string(get(entries, "executor"), problems);
@@ -39,13 +55,18 @@ pub fn parse_plugins(section: Option<&Node>, version: &DslVersion, problems: &mu
             let value = get(entries, field);
             let gate_version = match *field {
                 "install_arguments" => Some((1, 1)),
-                "package_name" | "package_version" | "supported_platform" | "distribution" | "distribution_version" | "distribution_release" => {
-                    Some((1, 2))
-                }
+                "package_name"
+                | "package_version"
+                | "supported_platform"
+                | "distribution"
+                | "distribution_version"
+                | "distribution_release" => Some((1, 2)),
                 "properties_description" | "properties" => Some((1, 5)),
                 _ => None,
             };
-            if let (Some(value), Some((major, minor))) = (value.filter(|v| !v.is_null()), gate_version) {
+            if let (Some(value), Some((major, minor))) =
+                (value.filter(|v| !v.is_null()), gate_version)
+            {
                 gate(version, field, value.span, major, minor, problems);
             }
             let json = match *field {
@@ -55,12 +76,19 @@ pub fn parse_plugins(section: Option<&Node>, version: &DslVersion, problems: &mu
                     let mut properties = Map::new();
                     for (property_key, property) in optional_map(value, problems) {
                         let property_entries = optional_map(Some(property), problems);
-                        allowed_keys(property_entries, &["description", "type", "display_label", "value"], problems);
+                        allowed_keys(
+                            property_entries,
+                            &["description", "type", "display_label", "value"],
+                            problems,
+                        );
                         let mut out = Map::new();
                         for (k, v) in property_entries {
                             out.insert(k.as_str().unwrap_or_default().to_string(), v.to_json());
                         }
-                        properties.insert(property_key.as_str().unwrap_or_default().to_string(), J::Object(out));
+                        properties.insert(
+                            property_key.as_str().unwrap_or_default().to_string(),
+                            J::Object(out),
+                        );
                     }
                     J::Object(properties)
                 }
@@ -106,14 +134,34 @@ pub fn parse_workflows(
         let (mapping, parameters, is_cascading, availability) = match &workflow.value {
             Value::Str(s) => (s.to_string(), Map::new(), false, J::Null),
             Value::Map(entries) => {
-                allowed_keys(entries, &["mapping", "parameters", "is_cascading", "availability_rules"], problems);
+                allowed_keys(
+                    entries,
+                    &[
+                        "mapping",
+                        "parameters",
+                        "is_cascading",
+                        "availability_rules",
+                    ],
+                    problems,
+                );
                 let Some(mapping) = schema::string(get(entries, "mapping"), problems) else {
-                    problems.push(Problem::format(1, workflow.span, "'mapping' key is required but it is currently missing"));
+                    problems.push(Problem::format(
+                        1,
+                        workflow.span,
+                        "'mapping' key is required but it is currently missing",
+                    ));
                     continue;
                 };
                 let options = SchemaOptions::inputs(name);
-                let parameters = parse_property_schema(get(entries, "parameters"), data_types, version, &options, problems);
-                let cascading = schema::boolean(get(entries, "is_cascading"), problems).unwrap_or(false);
+                let parameters = parse_property_schema(
+                    get(entries, "parameters"),
+                    data_types,
+                    version,
+                    &options,
+                    problems,
+                );
+                let cascading =
+                    schema::boolean(get(entries, "is_cascading"), problems).unwrap_or(false);
                 let availability = match get(entries, "availability_rules") {
                     Some(rules) if !rules.is_null() => {
                         gate(version, "availability_rules", rules.span, 1, 4, problems);
@@ -129,7 +177,10 @@ pub fn parse_workflows(
             }
         };
         let mut result = Map::new();
-        let candidates: Vec<&String> = plugins.keys().filter(|p| mapping.starts_with(&format!("{p}."))).collect();
+        let candidates: Vec<&String> = plugins
+            .keys()
+            .filter(|p| mapping.starts_with(&format!("{p}.")))
+            .collect();
         let is_url = has_scheme(&mapping);
         let local = resource_exists(&mapping);
         let is_script = !is_url && !local && mapping.trim().contains('\n');
@@ -143,17 +194,33 @@ pub fn parse_workflows(
                 continue;
             };
             let mut parameters = parameters;
-            let property = if is_script { "script_source" } else { "script_path" };
+            let property = if is_script {
+                "script_source"
+            } else {
+                "script_path"
+            };
             parameters.insert(
                 property.into(),
                 serde_json::json!({"default": mapping, "description": "Workflow script executed by the script plugin"}),
             );
-            (script.clone(), "script_runner.tasks.execute_workflow".to_string(), parameters)
+            (
+                script.clone(),
+                "script_runner.tasks.execute_workflow".to_string(),
+                parameters,
+            )
         } else if candidates.len() > 1 {
-            problems.push(Problem::logic(91, workflow.span, format!("Ambiguous operation mapping. [operation={name}, plugins={candidates:?}]")));
+            problems.push(Problem::logic(
+                91,
+                workflow.span,
+                format!("Ambiguous operation mapping. [operation={name}, plugins={candidates:?}]"),
+            ));
             continue;
         } else if let Some(plugin) = candidates.first() {
-            ((*plugin).clone(), mapping[plugin.len() + 1..].to_string(), parameters)
+            (
+                (*plugin).clone(),
+                mapping[plugin.len() + 1..].to_string(),
+                parameters,
+            )
         } else {
             problems.push(Problem::logic(
                 21,
@@ -162,7 +229,10 @@ pub fn parse_workflows(
             ));
             continue;
         };
-        if !used_plugins.iter().any(|p| p.get("name").and_then(J::as_str) == Some(plugin.as_str())) {
+        if !used_plugins
+            .iter()
+            .any(|p| p.get("name").and_then(J::as_str) == Some(plugin.as_str()))
+        {
             if let Some(p) = plugins.get(&plugin) {
                 used_plugins.push(p.clone());
             }
@@ -177,7 +247,12 @@ pub fn parse_workflows(
     (workflows, used_plugins)
 }
 
-pub fn parse_inputs(section: Option<&Node>, data_types: &DataTypes, version: &DslVersion, problems: &mut Problems) -> Map<String, J> {
+pub fn parse_inputs(
+    section: Option<&Node>,
+    data_types: &DataTypes,
+    version: &DslVersion,
+    problems: &mut Problems,
+) -> Map<String, J> {
     let options = SchemaOptions::inputs("inputs");
     let inputs = parse_property_schema(section, data_types, version, &options, problems);
     for (key, input) in optional_map(section, problems) {
@@ -186,7 +261,10 @@ pub fn parse_inputs(section: Option<&Node>, data_types: &DataTypes, version: &Ds
             Value::Bool(b) => Some(b),
             _ => None,
         });
-        let hidden = matches!(input.get("hidden").map(|n| &n.value), Some(Value::Bool(true)));
+        let hidden = matches!(
+            input.get("hidden").map(|n| &n.value),
+            Some(Value::Bool(true))
+        );
         if required == Some(true) && hidden && input.get("default").is_none() {
             problems.push(Problem::logic(215, key.span, format!("Input is both hidden and required thus it should have a default value: '{name}'.")));
         }
@@ -204,9 +282,17 @@ pub fn parse_inputs(section: Option<&Node>, data_types: &DataTypes, version: &Ds
         if let Some(item_type) = input.get("item_type").and_then(Node::as_str) {
             let type_name = input.get("type").and_then(Node::as_str).unwrap_or("None");
             if type_name != "list" {
-                problems.push(Problem::logic(218, key.span, format!("Property item_type defined for unsupported type: '{type_name}'")));
+                problems.push(Problem::logic(
+                    218,
+                    key.span,
+                    format!("Property item_type defined for unsupported type: '{type_name}'"),
+                ));
             } else if !crate::props::is_primitive(item_type) {
-                problems.push(Problem::logic(217, key.span, format!("Illegal item_type '{item_type}'")));
+                problems.push(Problem::logic(
+                    217,
+                    key.span,
+                    format!("Illegal item_type '{item_type}'"),
+                ));
             }
         }
         if let Some(constraints) = input.get("constraints").filter(|n| !n.is_null()) {
@@ -220,10 +306,16 @@ pub fn parse_inputs(section: Option<&Node>, data_types: &DataTypes, version: &Ds
 pub fn parse_values(section: Option<&Node>, problems: &mut Problems) -> Map<String, J> {
     let mut result = Map::new();
     for (key, entry) in optional_map(section, problems) {
-        let Some(entries) = schema::map(entry, problems) else { continue };
+        let Some(entries) = schema::map(entry, problems) else {
+            continue;
+        };
         allowed_keys(entries, &["description", "value"], problems);
         let Some(value) = get(entries, "value") else {
-            problems.push(Problem::format(1, entry.span, "'value' key is required but it is currently missing"));
+            problems.push(Problem::format(
+                1,
+                entry.span,
+                "'value' key is required but it is currently missing",
+            ));
             continue;
         };
         let mut out = Map::new();
@@ -236,20 +328,42 @@ pub fn parse_values(section: Option<&Node>, problems: &mut Problems) -> Map<Stri
     result
 }
 
-pub fn parse_policy_types(section: Option<&Node>, key_name: &str, data_types: &DataTypes, version: &DslVersion, problems: &mut Problems) -> Map<String, J> {
+pub fn parse_policy_types(
+    section: Option<&Node>,
+    key_name: &str,
+    data_types: &DataTypes,
+    version: &DslVersion,
+    problems: &mut Problems,
+) -> Map<String, J> {
     let mut result = Map::new();
     for (key, entry) in optional_map(section, problems) {
-        let Some(entries) = schema::map(entry, problems) else { continue };
+        let Some(entries) = schema::map(entry, problems) else {
+            continue;
+        };
         allowed_keys(entries, &[key_name, "source"], problems);
         let mut out = Map::new();
-        let options = SchemaOptions { keep_initial_default: false, owner: key.as_str().unwrap_or_default().into(), input_style: false };
-        let properties = parse_property_schema(get(entries, key_name), data_types, version, &options, problems);
+        let options = SchemaOptions {
+            keep_initial_default: false,
+            owner: key.as_str().unwrap_or_default().into(),
+            input_style: false,
+        };
+        let properties = parse_property_schema(
+            get(entries, key_name),
+            data_types,
+            version,
+            &options,
+            problems,
+        );
         out.insert(key_name.into(), J::Object(properties));
         match schema::string(get(entries, "source"), problems) {
             Some(source) => {
                 out.insert("source".into(), J::String(source.into()));
             }
-            None => problems.push(Problem::format(1, entry.span, "'source' key is required but it is currently missing")),
+            None => problems.push(Problem::format(
+                1,
+                entry.span,
+                "'source' key is required but it is currently missing",
+            )),
         }
         result.insert(key.as_str().unwrap_or_default().to_string(), J::Object(out));
     }
@@ -263,14 +377,25 @@ pub struct PolicyCatalogs<'a> {
     pub data_types: &'a DataTypes,
 }
 
-fn parse_group_policies(group: &str, node: Option<&Node>, catalogs: &PolicyCatalogs, problems: &mut Problems) -> Map<String, J> {
+fn parse_group_policies(
+    group: &str,
+    node: Option<&Node>,
+    catalogs: &PolicyCatalogs,
+    problems: &mut Problems,
+) -> Map<String, J> {
     let mut result = Map::new();
     for (key, policy) in optional_map(node, problems) {
         let name = key.as_str().unwrap_or_default();
-        let Some(entries) = schema::map(policy, problems) else { continue };
+        let Some(entries) = schema::map(policy, problems) else {
+            continue;
+        };
         allowed_keys(entries, &["type", "properties", "triggers"], problems);
         let Some(type_name) = schema::string(get(entries, "type"), problems) else {
-            problems.push(Problem::format(1, policy.span, "'type' key is required but it is currently missing"));
+            problems.push(Problem::format(
+                1,
+                policy.span,
+                "'type' key is required but it is currently missing",
+            ));
             continue;
         };
         let Some(policy_type) = catalogs.policy_types.get(type_name) else {
@@ -278,8 +403,15 @@ fn parse_group_policies(group: &str, node: Option<&Node>, catalogs: &PolicyCatal
             continue;
         };
         let owner = format!("group '{group}', policy '{name}'");
-        let merge = |value: Option<&Node>, schema: Option<&J>, owner: &str, problems: &mut Problems| -> J {
-            let instance = value.map(Node::to_json).and_then(|v| v.as_object().cloned()).unwrap_or_default();
+        let merge = |value: Option<&Node>,
+                     schema: Option<&J>,
+                     owner: &str,
+                     problems: &mut Problems|
+         -> J {
+            let instance = value
+                .map(Node::to_json)
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default();
             let empty = Map::new();
             let schema = schema.and_then(J::as_object).unwrap_or(&empty);
             let context = crate::props::Context {
@@ -289,16 +421,36 @@ fn parse_group_policies(group: &str, node: Option<&Node>, catalogs: &PolicyCatal
                 span: value.map_or(policy.span, |n| n.span),
                 raise_on_missing: true,
             };
-            J::Object(problems.check(crate::props::merge_instance(&instance, schema, catalogs.data_types, &context)).unwrap_or_default())
+            J::Object(
+                problems
+                    .check(crate::props::merge_instance(
+                        &instance,
+                        schema,
+                        catalogs.data_types,
+                        &context,
+                    ))
+                    .unwrap_or_default(),
+            )
         };
-        let properties = merge(get(entries, "properties"), policy_type.get("properties"), &owner, problems);
+        let properties = merge(
+            get(entries, "properties"),
+            policy_type.get("properties"),
+            &owner,
+            problems,
+        );
         let mut triggers = Map::new();
         for (trigger_key, trigger) in optional_map(get(entries, "triggers"), problems) {
             let trigger_name = trigger_key.as_str().unwrap_or_default();
-            let Some(trigger_entries) = schema::map(trigger, problems) else { continue };
+            let Some(trigger_entries) = schema::map(trigger, problems) else {
+                continue;
+            };
             allowed_keys(trigger_entries, &["type", "parameters"], problems);
             let Some(trigger_type) = schema::string(get(trigger_entries, "type"), problems) else {
-                problems.push(Problem::format(1, trigger.span, "'type' key is required but it is currently missing"));
+                problems.push(Problem::format(
+                    1,
+                    trigger.span,
+                    "'type' key is required but it is currently missing",
+                ));
                 continue;
             };
             let Some(definition) = catalogs.policy_triggers.get(trigger_type) else {
@@ -309,35 +461,73 @@ fn parse_group_policies(group: &str, node: Option<&Node>, catalogs: &PolicyCatal
                 ));
                 continue;
             };
-            let trigger_owner = format!("group '{group}', policy '{name}' trigger '{trigger_name}'");
-            let parameters = merge(get(trigger_entries, "parameters"), definition.get("parameters"), &trigger_owner, problems);
-            triggers.insert(trigger_name.to_string(), serde_json::json!({"type": trigger_type, "parameters": parameters}));
+            let trigger_owner =
+                format!("group '{group}', policy '{name}' trigger '{trigger_name}'");
+            let parameters = merge(
+                get(trigger_entries, "parameters"),
+                definition.get("parameters"),
+                &trigger_owner,
+                problems,
+            );
+            triggers.insert(
+                trigger_name.to_string(),
+                serde_json::json!({"type": trigger_type, "parameters": parameters}),
+            );
         }
-        result.insert(name.to_string(), serde_json::json!({"type": type_name, "properties": properties, "triggers": triggers}));
+        result.insert(
+            name.to_string(),
+            serde_json::json!({"type": type_name, "properties": properties, "triggers": triggers}),
+        );
     }
     result
 }
 
-pub fn parse_groups(section: Option<&Node>, node_names: &[String], catalogs: &PolicyCatalogs, problems: &mut Problems) -> Map<String, J> {
+pub fn parse_groups(
+    section: Option<&Node>,
+    node_names: &[String],
+    catalogs: &PolicyCatalogs,
+    problems: &mut Problems,
+) -> Map<String, J> {
     let mut result = Map::new();
-    let group_names: Vec<String> = optional_map(section, problems).iter().filter_map(|(k, _)| k.as_str().map(str::to_string)).collect();
+    let group_names: Vec<String> = optional_map(section, problems)
+        .iter()
+        .filter_map(|(k, _)| k.as_str().map(str::to_string))
+        .collect();
     for (key, group) in optional_map(section, problems) {
         let name = key.as_str().unwrap_or_default();
-        let Some(entries) = schema::map(group, problems) else { continue };
+        let Some(entries) = schema::map(group, problems) else {
+            continue;
+        };
         allowed_keys(entries, &["members", "policies"], problems);
         if node_names.iter().any(|n| n == name) {
-            problems.push(Problem::logic(211, key.span, format!("Both a group and a node template are named '{name}'")));
+            problems.push(Problem::logic(
+                211,
+                key.span,
+                format!("Both a group and a node template are named '{name}'"),
+            ));
         }
         let mut members: Vec<J> = Vec::new();
         match get(entries, "members") {
-            None => problems.push(Problem::format(1, group.span, "'members' key is required but it is currently missing")),
+            None => problems.push(Problem::format(
+                1,
+                group.span,
+                "'members' key is required but it is currently missing",
+            )),
             Some(members_node) => match members_node.as_seq() {
                 None => problems.push(schema::expected(members_node, "list")),
-                Some(items) if items.is_empty() => problems.push(Problem::format(1, members_node.span, "At least one member should be specified")),
+                Some([]) => problems.push(Problem::format(
+                    1,
+                    members_node.span,
+                    "At least one member should be specified",
+                )),
                 Some(items) => {
                     for item in items {
-                        let Some(member) = schema::string(Some(item), problems) else { continue };
-                        if !node_names.iter().any(|n| n == member) && !group_names.iter().any(|n| n == member) {
+                        let Some(member) = schema::string(Some(item), problems) else {
+                            continue;
+                        };
+                        if !node_names.iter().any(|n| n == member)
+                            && !group_names.iter().any(|n| n == member)
+                        {
                             problems.push(Problem::logic(40, item.span, format!("Member '{member}' of group '{name}' does not match any defined node")));
                         }
                         if !members.iter().any(|m| m.as_str() == Some(member)) {
@@ -349,7 +539,15 @@ pub fn parse_groups(section: Option<&Node>, node_names: &[String], catalogs: &Po
         }
         let mut out = Map::new();
         out.insert("members".into(), J::Array(members));
-        out.insert("policies".into(), J::Object(parse_group_policies(name, get(entries, "policies"), catalogs, problems)));
+        out.insert(
+            "policies".into(),
+            J::Object(parse_group_policies(
+                name,
+                get(entries, "policies"),
+                catalogs,
+                problems,
+            )),
+        );
         result.insert(name.to_string(), J::Object(out));
     }
     result
@@ -369,7 +567,9 @@ pub fn parse_policies(
     let mut scaling_groups = Map::new();
     for (key, policy) in optional_map(section, problems) {
         let name = key.as_str().unwrap_or_default();
-        let Some(entries) = schema::map(policy, problems) else { continue };
+        let Some(entries) = schema::map(policy, problems) else {
+            continue;
+        };
         allowed_keys(entries, &["type", "properties", "targets"], problems);
         let policy_type = schema::string(get(entries, "type"), problems);
         match policy_type {
@@ -381,13 +581,16 @@ pub fn parse_policies(
             )),
             _ => {}
         }
-        let properties = parse_scalable(get(entries, "properties").filter(|n| !n.is_null()), problems);
+        let properties = parse_scalable(
+            get(entries, "properties").filter(|n| !n.is_null()),
+            problems,
+        );
         let mut targets = Vec::new();
         match get(entries, "targets") {
             None => problems.push(Problem::format(1, policy.span, "'targets' key is required but it is currently missing")),
             Some(node) => match node.as_seq() {
                 None => problems.push(schema::expected(node, "list")),
-                Some(items) if items.is_empty() => problems.push(Problem::logic(
+                Some([]) => problems.push(Problem::logic(
                     206,
                     node.span,
                     format!("Policy '{name}' has no targets groups defined for it. At least one target group is required."),
@@ -411,15 +614,25 @@ pub fn parse_policies(
             },
         }
         let mut out = Map::new();
-        out.insert("type".into(), policy_type.map_or(J::Null, |t| J::String(t.into())));
+        out.insert(
+            "type".into(),
+            policy_type.map_or(J::Null, |t| J::String(t.into())),
+        );
         out.insert("properties".into(), J::Object(properties.clone()));
         out.insert("targets".into(), J::Array(targets.clone()));
         if policy_type == Some("cloudify.policies.scaling") {
             for target in &targets {
-                let Some(target) = target.as_str() else { continue };
-                let Some(group) = groups.get(target) else { continue };
+                let Some(target) = target.as_str() else {
+                    continue;
+                };
+                let Some(group) = groups.get(target) else {
+                    continue;
+                };
                 let mut scaling = Map::new();
-                scaling.insert("members".into(), group.get("members").cloned().unwrap_or(J::Array(vec![])));
+                scaling.insert(
+                    "members".into(),
+                    group.get("members").cloned().unwrap_or(J::Array(vec![])),
+                );
                 scaling.insert("properties".into(), J::Object(properties.clone()));
                 scaling_groups.insert(target.to_string(), J::Object(scaling));
             }
@@ -430,14 +643,24 @@ pub fn parse_policies(
 }
 
 /// `blueprint_labels` / `labels`: `{key: {values: [...]}}`.
-pub fn parse_labels(section: Option<&Node>, blueprint: bool, problems: &mut Problems) -> Map<String, J> {
+pub fn parse_labels(
+    section: Option<&Node>,
+    blueprint: bool,
+    problems: &mut Problems,
+) -> Map<String, J> {
     let mut result = Map::new();
     for (key, label) in optional_map(section, problems) {
         let name = key.as_str().unwrap_or_default();
-        let Some(entries) = schema::map(label, problems) else { continue };
+        let Some(entries) = schema::map(label, problems) else {
+            continue;
+        };
         allowed_keys(entries, &["values"], problems);
         let Some(values) = get(entries, "values") else {
-            problems.push(Problem::format(1, label.span, "'values' key is required but it is currently missing"));
+            problems.push(Problem::format(
+                1,
+                label.span,
+                "'values' key is required but it is currently missing",
+            ));
             continue;
         };
         let Some(items) = values.as_seq() else {
@@ -445,14 +668,23 @@ pub fn parse_labels(section: Option<&Node>, blueprint: bool, problems: &mut Prob
             continue;
         };
         for item in items {
-            let ok = if blueprint { item.as_str().is_some() } else { item.as_str().is_some() || item.as_map().is_some() };
+            let ok = if blueprint {
+                item.as_str().is_some()
+            } else {
+                item.as_str().is_some() || item.as_map().is_some()
+            };
             if !ok {
                 let message = if blueprint {
                     format!("The blueprint label's value must be a string. Please modify the values of {name}")
                 } else {
                     format!("The label's value must be a string or an intrinsic function. Please modify the values of {name}")
                 };
-                problems.push(Problem::new(crate::diag::Kind::Parsing, 1, item.span, message));
+                problems.push(Problem::new(
+                    crate::diag::Kind::Parsing,
+                    1,
+                    item.span,
+                    message,
+                ));
             } else if !blueprint && item.get("get_attribute").is_some() {
                 problems.push(Problem::new(
                     crate::diag::Kind::Parsing,

@@ -37,30 +37,50 @@ fn default_scalable() -> Map<String, J> {
 pub fn parse_scalable(node: Option<&Node>, problems: &mut Problems) -> Map<String, J> {
     let mut result = Map::new();
     let entries = optional_map(node, problems);
-    allowed_keys(entries, &["min_instances", "max_instances", "default_instances"], problems);
+    allowed_keys(
+        entries,
+        &["min_instances", "max_instances", "default_instances"],
+        problems,
+    );
     let read = |key: &str, problems: &mut Problems| -> Option<J> {
         let value = get(entries, key)?;
         match &value.value {
             Value::Null => None,
             Value::Int(i) => {
                 if key != "max_instances" && *i < 0 {
-                    problems.push(Problem::logic(207, value.span, format!("{key} should be a non negative value.")));
+                    problems.push(Problem::logic(
+                        207,
+                        value.span,
+                        format!("{key} should be a non negative value."),
+                    ));
                 }
                 if key == "max_instances" && *i != -1 && *i < 1 {
-                    problems.push(Problem::logic(207, value.span, format!("{key} should be a positive value.")));
+                    problems.push(Problem::logic(
+                        207,
+                        value.span,
+                        format!("{key} should be a positive value."),
+                    ));
                 }
                 Some(J::from(*i))
             }
             Value::Str(s) if key == "max_instances" => {
                 if &**s != "UNBOUNDED" {
-                    problems.push(Problem::logic(208, value.span, format!("The only valid string for {key} is UNBOUNDED.")));
+                    problems.push(Problem::logic(
+                        208,
+                        value.span,
+                        format!("The only valid string for {key} is UNBOUNDED."),
+                    ));
                 }
                 Some(J::from(-1))
             }
             Value::Map(_) => {
                 let json = value.to_json();
                 if !crate::functions::is_function(&json) {
-                    problems.push(Problem::logic(210, value.span, format!("{key} should be a valid intrinsic function or a value.")));
+                    problems.push(Problem::logic(
+                        210,
+                        value.span,
+                        format!("{key} should be a valid intrinsic function or a value."),
+                    ));
                 }
                 Some(json)
             }
@@ -73,18 +93,31 @@ pub fn parse_scalable(node: Option<&Node>, problems: &mut Problems) -> Map<Strin
     let defaults = default_scalable();
     let min = read("min_instances", problems).unwrap_or(defaults["min_instances"].clone());
     let max = read("max_instances", problems).unwrap_or(defaults["max_instances"].clone());
-    let default = read("default_instances", problems).unwrap_or(defaults["default_instances"].clone());
+    let default =
+        read("default_instances", problems).unwrap_or(defaults["default_instances"].clone());
     let span = node.map(|n| n.span).unwrap_or_default();
     if let (Some(d), Some(mn)) = (default.as_i64(), min.as_i64()) {
         if d < mn {
-            problems.push(Problem::logic(207, span, format!("default_instances ({d}) cannot be smaller than min_instances ({mn})")));
+            problems.push(Problem::logic(
+                207,
+                span,
+                format!("default_instances ({d}) cannot be smaller than min_instances ({mn})"),
+            ));
         }
     }
     if let Some(mx) = max.as_i64().filter(|m| *m != -1) {
         if let Some(mn) = min.as_i64().filter(|mn| *mn > mx) {
-            problems.push(Problem::logic(207, span, format!("min_instances ({mn}) cannot be greater than max_instances ({mx})")));
+            problems.push(Problem::logic(
+                207,
+                span,
+                format!("min_instances ({mn}) cannot be greater than max_instances ({mx})"),
+            ));
         } else if let Some(d) = default.as_i64().filter(|d| *d > mx) {
-            problems.push(Problem::logic(207, span, format!("default_instances ({d}) cannot be greater than max_instances ({mx})")));
+            problems.push(Problem::logic(
+                207,
+                span,
+                format!("default_instances ({d}) cannot be greater than max_instances ({mx})"),
+            ));
         }
     }
     result.insert("default_instances".into(), default.clone());
@@ -96,19 +129,22 @@ pub fn parse_scalable(node: Option<&Node>, problems: &mut Problems) -> Map<Strin
 }
 
 /// Parses every node template. Returns the nodes in document order.
-pub fn parse_node_templates(section: Option<&Node>, catalogs: &Catalogs, problems: &mut Problems) -> Vec<J> {
+pub fn parse_node_templates(
+    section: Option<&Node>,
+    catalogs: &Catalogs,
+    problems: &mut Problems,
+) -> Vec<J> {
     let entries = optional_map(section, problems);
     let names: Vec<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
     let mut nodes: Vec<Map<String, J>> = Vec::new();
     let mut contained_in: Vec<Option<String>> = Vec::new();
     for (key, template) in entries {
         let name = key.as_str().unwrap_or_default();
-        let before = problems.len();
-        if let Some((node, container)) = parse_node_template(name, template, &names, catalogs, problems) {
-            if problems.len() == before || true {
-                nodes.push(node);
-                contained_in.push(container);
-            }
+        if let Some((node, container)) =
+            parse_node_template(name, template, &names, catalogs, problems)
+        {
+            nodes.push(node);
+            contained_in.push(container);
         }
     }
     check_relationship_cycles(&nodes, section, problems);
@@ -117,7 +153,12 @@ pub fn parse_node_templates(section: Option<&Node>, catalogs: &Catalogs, problem
         .node_types
         .iter()
         .filter(|(_, t)| {
-            t.get("type_hierarchy").and_then(J::as_array).is_some_and(|h| h.iter().any(|x| x.as_str().is_some_and(|s| s.contains(HOST_TYPE))))
+            t.get("type_hierarchy")
+                .and_then(J::as_array)
+                .is_some_and(|h| {
+                    h.iter()
+                        .any(|x| x.as_str().is_some_and(|s| s.contains(HOST_TYPE)))
+                })
         })
         .map(|(name, _)| name.clone())
         .collect();
@@ -135,7 +176,13 @@ pub fn parse_node_templates(section: Option<&Node>, catalogs: &Catalogs, problem
     nodes.into_iter().map(J::Object).collect()
 }
 
-fn resolve_host(index: usize, nodes: &[Map<String, J>], contained_in: &[Option<String>], host_types: &[String], depth: usize) -> Option<String> {
+fn resolve_host(
+    index: usize,
+    nodes: &[Map<String, J>],
+    contained_in: &[Option<String>],
+    host_types: &[String],
+    depth: usize,
+) -> Option<String> {
     let node = &nodes[index];
     let name = node.get("name").and_then(J::as_str)?;
     let node_type = node.get("type").and_then(J::as_str)?;
@@ -146,7 +193,9 @@ fn resolve_host(index: usize, nodes: &[Map<String, J>], contained_in: &[Option<S
         return None;
     }
     let container = contained_in[index].as_deref()?;
-    let container_index = nodes.iter().position(|n| n.get("name").and_then(J::as_str) == Some(container))?;
+    let container_index = nodes
+        .iter()
+        .position(|n| n.get("name").and_then(J::as_str) == Some(container))?;
     resolve_host(container_index, nodes, contained_in, host_types, depth + 1)
 }
 
@@ -158,9 +207,24 @@ fn parse_node_template(
     problems: &mut Problems,
 ) -> Option<(Map<String, J>, Option<String>)> {
     let entries = schema::map(template, problems)?;
-    allowed_keys(entries, &["type", "instances", "capabilities", "interfaces", "relationships", "properties"], problems);
+    allowed_keys(
+        entries,
+        &[
+            "type",
+            "instances",
+            "capabilities",
+            "interfaces",
+            "relationships",
+            "properties",
+        ],
+        problems,
+    );
     let Some(type_node) = get(entries, "type").filter(|n| !n.is_null()) else {
-        problems.push(Problem::format(1, template.span, "'type' key is required but it is currently missing"));
+        problems.push(Problem::format(
+            1,
+            template.span,
+            "'type' key is required but it is currently missing",
+        ));
         return None;
     };
     let type_name = schema::string(Some(type_node), problems)?;
@@ -191,7 +255,10 @@ fn parse_node_template(
         },
     };
     let empty = Map::new();
-    let schema_properties = node_type.get("properties").and_then(J::as_object).unwrap_or(&empty);
+    let schema_properties = node_type
+        .get("properties")
+        .and_then(J::as_object)
+        .unwrap_or(&empty);
     let context = props::Context {
         undefined: "'{0}' node '{1}' property is not part of the derived type properties schema",
         missing: "'{0}' node does not provide a value for mandatory '{1}' property which is part of its type schema",
@@ -199,7 +266,12 @@ fn parse_node_template(
         span: properties_node.map_or(template.span, |n| n.span),
         raise_on_missing: true,
     };
-    let properties = problems.check(props::merge_instance(&instance_properties, schema_properties, catalogs.data_types, &context));
+    let properties = problems.check(props::merge_instance(
+        &instance_properties,
+        schema_properties,
+        catalogs.data_types,
+        &context,
+    ));
 
     // instances / capabilities
     let mut instances = Map::new();
@@ -208,22 +280,40 @@ fn parse_node_template(
         if let Some(instance_entries) = schema::map(instances_node, problems) {
             allowed_keys(instance_entries, &["deploy"], problems);
             match get(instance_entries, "deploy") {
-                Some(Node { value: Value::Int(i), span }) => {
+                Some(Node {
+                    value: Value::Int(i),
+                    span,
+                }) => {
                     if *i < 0 {
-                        problems.push(Problem::format(1, *span, "deploy instances must be a non-negative number"));
+                        problems.push(Problem::format(
+                            1,
+                            *span,
+                            "deploy instances must be a non-negative number",
+                        ));
                     }
                     deploy = Some(*i);
                     instances.insert("deploy".into(), J::from(*i));
                 }
                 Some(other) => problems.push(schema::expected(other, "integer")),
-                None => problems.push(Problem::format(1, instances_node.span, "'deploy' key is required but it is currently missing")),
+                None => problems.push(Problem::format(
+                    1,
+                    instances_node.span,
+                    "'deploy' key is required but it is currently missing",
+                )),
             }
         }
     }
     let capabilities_node = get(entries, "capabilities").filter(|n| !n.is_null());
     let scalable = match capabilities_node {
         Some(capabilities) => {
-            gate(catalogs.version, "capabilities", capabilities.span, 1, 3, problems);
+            gate(
+                catalogs.version,
+                "capabilities",
+                capabilities.span,
+                1,
+                3,
+                problems,
+            );
             if deploy.is_some() {
                 problems.push(Problem::logic(
                     209,
@@ -236,12 +326,19 @@ fn parse_node_template(
             let scalable_node = get(capability_entries, "scalable").filter(|n| !n.is_null());
             let scalable_entries = optional_map(scalable_node, problems);
             allowed_keys(scalable_entries, &["properties"], problems);
-            parse_scalable(get(scalable_entries, "properties").filter(|n| !n.is_null()), problems)
+            parse_scalable(
+                get(scalable_entries, "properties").filter(|n| !n.is_null()),
+                problems,
+            )
         }
         None => {
             let mut p = default_scalable();
             if let Some(d) = deploy {
-                for key in ["default_instances", "current_instances", "planned_instances"] {
+                for key in [
+                    "default_instances",
+                    "current_instances",
+                    "planned_instances",
+                ] {
                     p.insert(key.into(), J::from(d));
                 }
             }
@@ -250,9 +347,23 @@ fn parse_node_template(
     };
 
     // interfaces and operations
-    let template_interfaces = parse_template_interfaces(get(entries, "interfaces"), catalogs.data_types, catalogs.version, problems);
-    let type_interfaces = node_type.get("interfaces").and_then(J::as_object).cloned().unwrap_or_default();
-    let interfaces = merge_template_interfaces(&type_interfaces, &template_interfaces, template.span, problems);
+    let template_interfaces = parse_template_interfaces(
+        get(entries, "interfaces"),
+        catalogs.data_types,
+        catalogs.version,
+        problems,
+    );
+    let type_interfaces = node_type
+        .get("interfaces")
+        .and_then(J::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let interfaces = merge_template_interfaces(
+        &type_interfaces,
+        &template_interfaces,
+        template.span,
+        problems,
+    );
     let (operations, copied) = process_interfaces(
         &interfaces,
         catalogs.plugins,
@@ -272,12 +383,27 @@ fn parse_node_template(
             None => problems.push(schema::expected(relationships_node, "list")),
             Some(items) => {
                 for item in items {
-                    if let Some(relationship) = parse_relationship(name, item, names, catalogs, problems) {
-                        let hierarchy = relationship.get("type_hierarchy").and_then(J::as_array).cloned().unwrap_or_default();
+                    if let Some(relationship) =
+                        parse_relationship(name, item, names, catalogs, problems)
+                    {
+                        let hierarchy = relationship
+                            .get("type_hierarchy")
+                            .and_then(J::as_array)
+                            .cloned()
+                            .unwrap_or_default();
                         if hierarchy.iter().any(|h| h.as_str() == Some(CONTAINED_IN)) {
-                            contained_types.push(relationship.get("type").and_then(J::as_str).unwrap_or_default().to_string());
+                            contained_types.push(
+                                relationship
+                                    .get("type")
+                                    .and_then(J::as_str)
+                                    .unwrap_or_default()
+                                    .to_string(),
+                            );
                             if container.is_none() {
-                                container = relationship.get("target_id").and_then(J::as_str).map(str::to_string);
+                                container = relationship
+                                    .get("target_id")
+                                    .and_then(J::as_str)
+                                    .map(str::to_string);
                             }
                         }
                         relationships.push(J::Object(relationship));
@@ -287,7 +413,9 @@ fn parse_node_template(
                     let targets: Vec<&str> = relationships
                         .iter()
                         .filter(|r| {
-                            r.get("type_hierarchy").and_then(J::as_array).is_some_and(|h| h.iter().any(|x| x.as_str() == Some(CONTAINED_IN)))
+                            r.get("type_hierarchy")
+                                .and_then(J::as_array)
+                                .is_some_and(|h| h.iter().any(|x| x.as_str() == Some(CONTAINED_IN)))
                         })
                         .filter_map(|r| r.get("target_id").and_then(J::as_str))
                         .collect();
@@ -307,8 +435,17 @@ fn parse_node_template(
     node.insert("name".into(), J::String(name.into()));
     node.insert("id".into(), J::String(name.into()));
     node.insert("type".into(), J::String(type_name.into()));
-    node.insert("type_hierarchy".into(), node_type.get("type_hierarchy").cloned().unwrap_or(J::Array(vec![])));
-    node.insert("properties".into(), J::Object(properties.unwrap_or_default()));
+    node.insert(
+        "type_hierarchy".into(),
+        node_type
+            .get("type_hierarchy")
+            .cloned()
+            .unwrap_or(J::Array(vec![])),
+    );
+    node.insert(
+        "properties".into(),
+        J::Object(properties.unwrap_or_default()),
+    );
     node.insert("instances".into(), J::Object(instances));
     let mut capabilities = Map::new();
     let mut scalable_map = Map::new();
@@ -321,21 +458,50 @@ fn parse_node_template(
     if !copied.is_empty() {
         node.insert(
             "__script_interfaces".into(),
-            J::Array(copied.into_iter().map(|(i, o)| J::String(format!("{i}.{o}"))).collect()),
+            J::Array(
+                copied
+                    .into_iter()
+                    .map(|(i, o)| J::String(format!("{i}.{o}")))
+                    .collect(),
+            ),
         );
     }
     Some((node, container))
 }
 
-fn parse_relationship(source: &str, item: &Node, names: &[&str], catalogs: &Catalogs, problems: &mut Problems) -> Option<Map<String, J>> {
+fn parse_relationship(
+    source: &str,
+    item: &Node,
+    names: &[&str],
+    catalogs: &Catalogs,
+    problems: &mut Problems,
+) -> Option<Map<String, J>> {
     let entries = schema::map(item, problems)?;
-    allowed_keys(entries, &["type", "target", "properties", "source_interfaces", "target_interfaces"], problems);
+    allowed_keys(
+        entries,
+        &[
+            "type",
+            "target",
+            "properties",
+            "source_interfaces",
+            "target_interfaces",
+        ],
+        problems,
+    );
     let Some(type_node) = get(entries, "type").filter(|n| !n.is_null()) else {
-        problems.push(Problem::format(1, item.span, "'type' key is required but it is currently missing"));
+        problems.push(Problem::format(
+            1,
+            item.span,
+            "'type' key is required but it is currently missing",
+        ));
         return None;
     };
     let Some(target_node) = get(entries, "target").filter(|n| !n.is_null()) else {
-        problems.push(Problem::format(1, item.span, "'target' key is required but it is currently missing"));
+        problems.push(Problem::format(
+            1,
+            item.span,
+            "'target' key is required but it is currently missing",
+        ));
         return None;
     };
     let type_name = schema::string(Some(type_node), problems)?;
@@ -381,31 +547,70 @@ fn parse_relationship(source: &str, item: &Node, names: &[&str], catalogs: &Cata
         span: properties_node.map_or(item.span, |n| n.span),
         raise_on_missing: true,
     };
-    let schema_properties = relationship_type.get("properties").and_then(J::as_object).unwrap_or(&empty);
-    let properties = problems.check(props::merge_instance(&instance_properties, schema_properties, catalogs.data_types, &context)).unwrap_or_default();
+    let schema_properties = relationship_type
+        .get("properties")
+        .and_then(J::as_object)
+        .unwrap_or(&empty);
+    let properties = problems
+        .check(props::merge_instance(
+            &instance_properties,
+            schema_properties,
+            catalogs.data_types,
+            &context,
+        ))
+        .unwrap_or_default();
     let mut result = Map::new();
     result.insert("type".into(), J::String(type_name.into()));
     result.insert("target_id".into(), J::String(target.into()));
     result.insert("properties".into(), J::Object(properties));
     let mut copied_all = Vec::new();
-    for (side, operations_key) in [("source_interfaces", "source_operations"), ("target_interfaces", "target_operations")] {
-        let instance = parse_template_interfaces(get(entries, side), catalogs.data_types, catalogs.version, problems);
-        let type_side = relationship_type.get(side).and_then(J::as_object).cloned().unwrap_or_default();
+    for (side, operations_key) in [
+        ("source_interfaces", "source_operations"),
+        ("target_interfaces", "target_operations"),
+    ] {
+        let instance = parse_template_interfaces(
+            get(entries, side),
+            catalogs.data_types,
+            catalogs.version,
+            problems,
+        );
+        let type_side = relationship_type
+            .get(side)
+            .and_then(J::as_object)
+            .cloned()
+            .unwrap_or_default();
         let merged = merge_template_interfaces(&type_side, &instance, item.span, problems);
         let (operations, copied) = process_interfaces(
             &merged,
             catalogs.plugins,
             catalogs.resource_exists,
             19,
-            &format!("in relationship of type '{type_name}' in node '{}'", if side == "source_interfaces" { source } else { target }),
+            &format!(
+                "in relationship of type '{type_name}' in node '{}'",
+                if side == "source_interfaces" {
+                    source
+                } else {
+                    target
+                }
+            ),
             item.span,
             problems,
         );
-        copied_all.extend(copied.into_iter().map(|(i, o)| J::String(format!("{side}:{i}.{o}"))));
+        copied_all.extend(
+            copied
+                .into_iter()
+                .map(|(i, o)| J::String(format!("{side}:{i}.{o}"))),
+        );
         result.insert(side.into(), J::Object(merged));
         result.insert(operations_key.into(), J::Object(operations));
     }
-    result.insert("type_hierarchy".into(), relationship_type.get("type_hierarchy").cloned().unwrap_or(J::Array(vec![])));
+    result.insert(
+        "type_hierarchy".into(),
+        relationship_type
+            .get("type_hierarchy")
+            .cloned()
+            .unwrap_or(J::Array(vec![])),
+    );
     if !copied_all.is_empty() {
         result.insert("__script_interfaces".into(), J::Array(copied_all));
     }
@@ -415,16 +620,47 @@ fn parse_relationship(source: &str, item: &Node, names: &[&str], catalogs: &Cata
 /// The plugins each node's operations (and relationship operations where it is source or
 /// target) use, split by executor; host nodes also list the host-agent plugins of the nodes
 /// they host.
-fn assign_plugins(nodes: &mut [Map<String, J>], host_types: &[String], plugins: &Map<String, J>, problems: &mut Problems) {
-    let names: Vec<String> = nodes.iter().map(|n| n.get("name").and_then(J::as_str).unwrap_or_default().to_string()).collect();
+fn assign_plugins(
+    nodes: &mut [Map<String, J>],
+    host_types: &[String],
+    plugins: &Map<String, J>,
+    problems: &mut Problems,
+) {
+    let names: Vec<String> = nodes
+        .iter()
+        .map(|n| {
+            n.get("name")
+                .and_then(J::as_str)
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
     let mut operation_lists: Vec<Vec<J>> = vec![Vec::new(); nodes.len()];
     for (index, node) in nodes.iter().enumerate() {
         operation_lists[index].push(node.get("operations").cloned().unwrap_or(J::Null));
-        for relationship in node.get("relationships").and_then(J::as_array).into_iter().flatten() {
-            operation_lists[index].push(relationship.get("source_operations").cloned().unwrap_or(J::Null));
-            let target = relationship.get("target_id").and_then(J::as_str).unwrap_or_default();
+        for relationship in node
+            .get("relationships")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+        {
+            operation_lists[index].push(
+                relationship
+                    .get("source_operations")
+                    .cloned()
+                    .unwrap_or(J::Null),
+            );
+            let target = relationship
+                .get("target_id")
+                .and_then(J::as_str)
+                .unwrap_or_default();
             if let Some(target_index) = names.iter().position(|n| n == target) {
-                operation_lists[target_index].push(relationship.get("target_operations").cloned().unwrap_or(J::Null));
+                operation_lists[target_index].push(
+                    relationship
+                        .get("target_operations")
+                        .cloned()
+                        .unwrap_or(J::Null),
+                );
             }
         }
     }
@@ -432,11 +668,16 @@ fn assign_plugins(nodes: &mut [Map<String, J>], host_types: &[String], plugins: 
         let mut used: Vec<((String, J), J)> = Vec::new();
         for operations in &operation_lists[index] {
             for operation in operations.as_object().into_iter().flat_map(|m| m.values()) {
-                let plugin_name = operation.get("plugin").and_then(J::as_str).unwrap_or_default();
+                let plugin_name = operation
+                    .get("plugin")
+                    .and_then(J::as_str)
+                    .unwrap_or_default();
                 if plugin_name.is_empty() {
                     continue;
                 }
-                let Some(plugin) = plugins.get(plugin_name) else { continue };
+                let Some(plugin) = plugins.get(plugin_name) else {
+                    continue;
+                };
                 let executor = operation.get("executor").cloned().unwrap_or(J::Null);
                 let key = (plugin_name.to_string(), executor.clone());
                 if !used.iter().any(|(k, _)| *k == key) {
@@ -448,24 +689,45 @@ fn assign_plugins(nodes: &mut [Map<String, J>], host_types: &[String], plugins: 
                 }
             }
         }
-        node.insert("plugins".into(), J::Array(used.into_iter().map(|(_, p)| p).collect()));
+        node.insert(
+            "plugins".into(),
+            J::Array(used.into_iter().map(|(_, p)| p).collect()),
+        );
     }
     let snapshot: Vec<(Option<String>, Vec<J>)> = nodes
         .iter()
         .map(|n| {
-            (n.get("host_id").and_then(J::as_str).map(str::to_string), n.get("plugins").and_then(J::as_array).cloned().unwrap_or_default())
+            (
+                n.get("host_id").and_then(J::as_str).map(str::to_string),
+                n.get("plugins")
+                    .and_then(J::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            )
         })
         .collect();
     for node in nodes.iter_mut() {
-        let id = node.get("id").and_then(J::as_str).unwrap_or_default().to_string();
-        let node_type = node.get("type").and_then(J::as_str).unwrap_or_default().to_string();
+        let id = node
+            .get("id")
+            .and_then(J::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let node_type = node
+            .get("type")
+            .and_then(J::as_str)
+            .unwrap_or_default()
+            .to_string();
         if host_types.contains(&node_type) {
             let mut to_install: Vec<(String, J)> = Vec::new();
             for (host, node_plugins) in &snapshot {
                 if host.as_deref() == Some(id.as_str()) {
                     for plugin in node_plugins {
                         if plugin.get("executor").and_then(J::as_str) == Some("host_agent") {
-                            let plugin_name = plugin.get("name").and_then(J::as_str).unwrap_or_default().to_string();
+                            let plugin_name = plugin
+                                .get("name")
+                                .and_then(J::as_str)
+                                .unwrap_or_default()
+                                .to_string();
                             match to_install.iter_mut().find(|(n, _)| *n == plugin_name) {
                                 Some(slot) => slot.1 = plugin.clone(),
                                 None => to_install.push((plugin_name, plugin.clone())),
@@ -474,21 +736,41 @@ fn assign_plugins(nodes: &mut [Map<String, J>], host_types: &[String], plugins: 
                     }
                 }
             }
-            node.insert("plugins_to_install".into(), J::Array(to_install.into_iter().map(|(_, p)| p).collect()));
+            node.insert(
+                "plugins_to_install".into(),
+                J::Array(to_install.into_iter().map(|(_, p)| p).collect()),
+            );
         }
         let mut deployment: Vec<(String, J)> = Vec::new();
-        for plugin in node.get("plugins").and_then(J::as_array).into_iter().flatten() {
+        for plugin in node
+            .get("plugins")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+        {
             if plugin.get("executor").and_then(J::as_str) == Some("central_deployment_agent") {
-                let plugin_name = plugin.get("name").and_then(J::as_str).unwrap_or_default().to_string();
+                let plugin_name = plugin
+                    .get("name")
+                    .and_then(J::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 match deployment.iter_mut().find(|(n, _)| *n == plugin_name) {
                     Some(slot) => slot.1 = plugin.clone(),
                     None => deployment.push((plugin_name, plugin.clone())),
                 }
             }
         }
-        node.insert("deployment_plugins_to_install".into(), J::Array(deployment.into_iter().map(|(_, p)| p).collect()));
+        node.insert(
+            "deployment_plugins_to_install".into(),
+            J::Array(deployment.into_iter().map(|(_, p)| p).collect()),
+        );
         if !node.contains_key("host_id") {
-            for plugin in node.get("plugins").and_then(J::as_array).into_iter().flatten() {
+            for plugin in node
+                .get("plugins")
+                .and_then(J::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if plugin.get("executor").and_then(J::as_str) == Some("host_agent") {
                     problems.push(Problem::uncoded(
                         crate::diag::Kind::Logic,
@@ -508,7 +790,11 @@ fn assign_plugins(nodes: &mut [Map<String, J>], host_types: &[String], plugins: 
 }
 
 /// Node templates whose relationships form a cycle cannot be ordered (code 100).
-fn check_relationship_cycles(nodes: &[Map<String, J>], section: Option<&Node>, problems: &mut Problems) {
+fn check_relationship_cycles(
+    nodes: &[Map<String, J>],
+    section: Option<&Node>,
+    problems: &mut Problems,
+) {
     let targets = |index: usize| -> Vec<usize> {
         nodes[index]
             .get("relationships")
@@ -516,10 +802,20 @@ fn check_relationship_cycles(nodes: &[Map<String, J>], section: Option<&Node>, p
             .into_iter()
             .flatten()
             .filter_map(|r| r.get("target_id").and_then(J::as_str))
-            .filter_map(|t| nodes.iter().position(|n| n.get("name").and_then(J::as_str) == Some(t)))
+            .filter_map(|t| {
+                nodes
+                    .iter()
+                    .position(|n| n.get("name").and_then(J::as_str) == Some(t))
+            })
             .collect()
     };
-    let name = |index: usize| nodes[index].get("name").and_then(J::as_str).unwrap_or_default().to_string();
+    let name = |index: usize| {
+        nodes[index]
+            .get("name")
+            .and_then(J::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let mut state = vec![0u8; nodes.len()];
     for start in 0..nodes.len() {
         if state[start] != 0 {
@@ -530,14 +826,26 @@ fn check_relationship_cycles(nodes: &[Map<String, J>], section: Option<&Node>, p
         while let Some(&(current, next)) = stack.last() {
             let children = targets(current);
             if next < children.len() {
-                stack.last_mut().map(|top| top.1 += 1);
+                if let Some(top) = stack.last_mut() {
+                    top.1 += 1;
+                }
                 let child = children[next];
                 if state[child] == 1 {
                     let begin = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[begin..].iter().map(|(n, _)| name(*n)).collect();
+                    let mut cycle: Vec<String> =
+                        stack[begin..].iter().map(|(n, _)| name(*n)).collect();
                     cycle.push(name(child));
-                    let span = section.and_then(|s| s.get_entry(&name(child))).map_or(Span::default(), |(k, _)| k.span);
-                    problems.push(Problem::logic(100, span, format!("Parsing failed. Circular dependency detected: {}", cycle.join(" --> "))));
+                    let span = section
+                        .and_then(|s| s.get_entry(&name(child)))
+                        .map_or(Span::default(), |(k, _)| k.span);
+                    problems.push(Problem::logic(
+                        100,
+                        span,
+                        format!(
+                            "Parsing failed. Circular dependency detected: {}",
+                            cycle.join(" --> ")
+                        ),
+                    ));
                     return;
                 }
                 if state[child] == 0 {

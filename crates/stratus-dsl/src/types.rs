@@ -62,12 +62,16 @@ fn resolve_all<'a>(
             if let Some(parent) = parent {
                 if definitions.find(parent).is_some() && state.get(parent) != Some(&State::Done) {
                     if state.get(parent) == Some(&State::Visiting) || parent == current {
-                        let mut cycle: Vec<&str> = stack[stack.iter().position(|n| *n == parent).unwrap_or(0)..].to_vec();
+                        let mut cycle: Vec<&str> =
+                            stack[stack.iter().position(|n| *n == parent).unwrap_or(0)..].to_vec();
                         cycle.push(parent);
                         problems.push(Problem::logic(
                             100,
                             span,
-                            format!("Parsing failed. Circular dependency detected: {}", cycle.join(" --> ")),
+                            format!(
+                                "Parsing failed. Circular dependency detected: {}",
+                                cycle.join(" --> ")
+                            ),
                         ));
                         for n in &stack {
                             state.insert(n, State::Done);
@@ -136,17 +140,41 @@ pub struct SchemaOptions {
 
 impl SchemaOptions {
     pub fn properties(owner: &str) -> SchemaOptions {
-        SchemaOptions { keep_initial_default: true, owner: owner.to_string(), input_style: false }
+        SchemaOptions {
+            keep_initial_default: true,
+            owner: owner.to_string(),
+            input_style: false,
+        }
     }
 
     pub fn inputs(owner: &str) -> SchemaOptions {
-        SchemaOptions { keep_initial_default: false, owner: owner.to_string(), input_style: true }
+        SchemaOptions {
+            keep_initial_default: false,
+            owner: owner.to_string(),
+            input_style: true,
+        }
     }
 }
 
-const PROPERTY_KEYS: &[&str] = &["required", "default", "description", "type", "display_label", "hidden"];
-const INPUT_KEYS: &[&str] =
-    &["required", "default", "description", "type", "item_type", "constraints", "display_label", "hidden", "display"];
+const PROPERTY_KEYS: &[&str] = &[
+    "required",
+    "default",
+    "description",
+    "type",
+    "display_label",
+    "hidden",
+];
+const INPUT_KEYS: &[&str] = &[
+    "required",
+    "default",
+    "description",
+    "type",
+    "item_type",
+    "constraints",
+    "display_label",
+    "hidden",
+    "display",
+];
 
 /// Parses a `properties:` schema (name → {type, default, required, description}).
 pub fn parse_property_schema(
@@ -159,12 +187,30 @@ pub fn parse_property_schema(
     let mut schema = Schema::new();
     for (key, property) in optional_map(section, problems) {
         let name = key.as_str().unwrap_or_default();
-        let Some(entries) = schema::map(property, problems).or_else(|| property.is_null().then_some(&[][..])) else { continue };
+        let Some(entries) =
+            schema::map(property, problems).or_else(|| property.is_null().then_some(&[][..]))
+        else {
+            continue;
+        };
         let entries = if property.is_null() { &[][..] } else { entries };
-        allowed_keys(entries, if options.input_style { INPUT_KEYS } else { PROPERTY_KEYS }, problems);
+        allowed_keys(
+            entries,
+            if options.input_style {
+                INPUT_KEYS
+            } else {
+                PROPERTY_KEYS
+            },
+            problems,
+        );
         let mut out = Map::new();
         if options.input_style {
-            for key in ["item_type", "constraints", "display_label", "hidden", "display"] {
+            for key in [
+                "item_type",
+                "constraints",
+                "display_label",
+                "hidden",
+                "display",
+            ] {
                 if let Some(value) = get(entries, key) {
                     if key == "item_type" {
                         gate(version, key, value.span, 1, 4, problems);
@@ -181,7 +227,13 @@ pub fn parse_property_schema(
         }
         let type_name = schema::string(get(entries, "type"), problems);
         if let Some(type_name) = type_name {
-            check_type_name(type_name, get(entries, "type").map_or(key.span, |n| n.span), data_types, version, problems);
+            check_type_name(
+                type_name,
+                get(entries, "type").map_or(key.span, |n| n.span),
+                data_types,
+                version,
+                problems,
+            );
             out.insert("type".into(), J::String(type_name.into()));
         }
         if let Some(description) = schema::string(get(entries, "description"), problems) {
@@ -197,7 +249,9 @@ pub fn parse_property_schema(
         let raw_default = default_node.map(Node::to_json);
         let known_type = type_name.filter(|t| is_primitive(t) || data_types.contains_key(*t));
         let default = match (&raw_default, known_type) {
-            (Some(J::Null) | None, Some(t)) if !is_primitive(t) && !options.input_style => Some(J::Object(Map::new())),
+            (Some(J::Null) | None, Some(t)) if !is_primitive(t) && !options.input_style => {
+                Some(J::Object(Map::new()))
+            }
             (Some(J::Null) | None, _) => None,
             (Some(value), _) => Some(value.clone()),
         };
@@ -219,7 +273,11 @@ pub fn parse_property_schema(
                     raise_on_missing: false,
                 }
             };
-            let path = if options.input_style { vec![] } else { vec![name.to_string()] };
+            let path = if options.input_style {
+                vec![]
+            } else {
+                vec![name.to_string()]
+            };
             match props::parse_value(&default, None, known_type, data_types, &context, &path) {
                 Ok(parsed) => {
                     out.insert("default".into(), parsed);
@@ -237,7 +295,13 @@ pub fn parse_property_schema(
     schema
 }
 
-fn check_type_name(type_name: &str, span: Span, data_types: &DataTypes, version: &DslVersion, problems: &mut Problems) {
+fn check_type_name(
+    type_name: &str,
+    span: Span,
+    data_types: &DataTypes,
+    version: &DslVersion,
+    problems: &mut Problems,
+) {
     if !is_primitive(type_name) && !data_types.contains_key(type_name) {
         problems.push(
             Problem::logic(103, span, format!("Illegal type name '{type_name}'"))
@@ -245,12 +309,34 @@ fn check_type_name(type_name: &str, span: Span, data_types: &DataTypes, version:
         );
         return;
     }
-    const DSL_1_4: &[&str] =
-        &["blueprint_id", "deployment_id", "capability_value", "scaling_group", "node_id", "node_type", "node_instance", "secret_key"];
+    const DSL_1_4: &[&str] = &[
+        "blueprint_id",
+        "deployment_id",
+        "capability_value",
+        "scaling_group",
+        "node_id",
+        "node_type",
+        "node_instance",
+        "secret_key",
+    ];
     if DSL_1_4.contains(&type_name) {
-        gate(version, &format!("type '{type_name}'"), span, 1, 4, problems);
+        gate(
+            version,
+            &format!("type '{type_name}'"),
+            span,
+            1,
+            4,
+            problems,
+        );
     } else if type_name == "operation_name" {
-        gate(version, &format!("type '{type_name}'"), span, 1, 5, problems);
+        gate(
+            version,
+            &format!("type '{type_name}'"),
+            span,
+            1,
+            5,
+            problems,
+        );
     }
 }
 
@@ -265,7 +351,11 @@ pub fn fix_properties(value: &mut J, key: &str) {
     }
 }
 
-pub fn parse_data_types(section: Option<&Node>, version: &DslVersion, problems: &mut Problems) -> DataTypes {
+pub fn parse_data_types(
+    section: Option<&Node>,
+    version: &DslVersion,
+    problems: &mut Problems,
+) -> DataTypes {
     if let Some(node) = section {
         if !node.is_null() {
             gate(version, "data_types", node.span, 1, 2, problems);
@@ -274,7 +364,11 @@ pub fn parse_data_types(section: Option<&Node>, version: &DslVersion, problems: 
     let definitions = Definitions::collect(section, problems);
     for (name, _, span) in &definitions.entries {
         if is_primitive(name) {
-            problems.push(Problem::logic(104, *span, format!("Can't redefine primitive type {name}")));
+            problems.push(Problem::logic(
+                104,
+                *span,
+                format!("Can't redefine primitive type {name}"),
+            ));
         }
     }
     // Data types may use each other as property types: parse in dependency order by
@@ -282,12 +376,20 @@ pub fn parse_data_types(section: Option<&Node>, version: &DslVersion, problems: 
     let mut parsed = DataTypes::new();
     let order = data_type_order(&definitions, problems);
     for name in order {
-        let Some(&(_, node, _)) = definitions.find(name) else { continue };
+        let Some(&(_, node, _)) = definitions.find(name) else {
+            continue;
+        };
         if is_primitive(name) {
             continue;
         }
-        let Some(entries) = schema::map(node, problems) else { continue };
-        allowed_keys(entries, &["properties", "description", "derived_from", "version"], problems);
+        let Some(entries) = schema::map(node, problems) else {
+            continue;
+        };
+        allowed_keys(
+            entries,
+            &["properties", "description", "derived_from", "version"],
+            problems,
+        );
         let parent_name = schema::string(get(entries, "derived_from"), problems);
         if let Some(parent_name) = parent_name {
             if definitions.find(parent_name).is_none() {
@@ -300,10 +402,19 @@ pub fn parse_data_types(section: Option<&Node>, version: &DslVersion, problems: 
             }
         }
         let options = SchemaOptions::properties(name);
-        let mut properties = parse_property_schema(get(entries, "properties"), &parsed, version, &options, problems);
+        let mut properties = parse_property_schema(
+            get(entries, "properties"),
+            &parsed,
+            version,
+            &options,
+            problems,
+        );
         if let Some(parent) = parent_name.and_then(|p| parsed.get(p)) {
             let empty = Schema::new();
-            let parent_properties = parent.get("properties").and_then(J::as_object).unwrap_or(&empty);
+            let parent_properties = parent
+                .get("properties")
+                .and_then(J::as_object)
+                .unwrap_or(&empty);
             match props::merge_schemas(parent_properties, &properties, &parsed) {
                 Ok(merged) => properties = merged,
                 Err(problem) => problems.push(problem),
@@ -313,9 +424,20 @@ pub fn parse_data_types(section: Option<&Node>, version: &DslVersion, problems: 
         }
         let mut result = Map::new();
         result.insert("properties".into(), J::Object(properties));
-        result.insert("description".into(), schema::string(get(entries, "description"), problems).map_or(J::Null, |s| J::String(s.into())));
-        result.insert("derived_from".into(), parent_name.map_or(J::Null, |s| J::String(s.into())));
-        result.insert("version".into(), schema::string(get(entries, "version"), problems).map_or(J::Null, |s| J::String(s.into())));
+        result.insert(
+            "description".into(),
+            schema::string(get(entries, "description"), problems)
+                .map_or(J::Null, |s| J::String(s.into())),
+        );
+        result.insert(
+            "derived_from".into(),
+            parent_name.map_or(J::Null, |s| J::String(s.into())),
+        );
+        result.insert(
+            "version".into(),
+            schema::string(get(entries, "version"), problems)
+                .map_or(J::Null, |s| J::String(s.into())),
+        );
         let mut result = J::Object(result);
         fix_properties(&mut result, "properties");
         parsed.insert(name.to_string(), result);
@@ -363,18 +485,38 @@ fn data_type_order<'a>(definitions: &Definitions<'a>, problems: &mut Problems) -
                 let start = path.iter().position(|n| *n == name).unwrap_or(0);
                 let mut cycle: Vec<&str> = path[start..].to_vec();
                 cycle.push(name);
-                let span = definitions.find(name).map(|(_, _, s)| *s).unwrap_or_default();
-                problems.push(Problem::logic(100, span, format!("Parsing failed. Circular dependency detected: {}", cycle.join(" --> "))));
+                let span = definitions
+                    .find(name)
+                    .map(|(_, _, s)| *s)
+                    .unwrap_or_default();
+                problems.push(Problem::logic(
+                    100,
+                    span,
+                    format!(
+                        "Parsing failed. Circular dependency detected: {}",
+                        cycle.join(" --> ")
+                    ),
+                ));
                 return;
             }
             _ => {}
         }
-        let Some(&(defined_name, node, _)) = definitions.find(name) else { return };
+        let Some(&(defined_name, node, _)) = definitions.find(name) else {
+            return;
+        };
         state.insert(defined_name, 1);
         path.push(defined_name);
         for dependency in dependencies(node) {
             if let Some(&(dep_name, _, _)) = definitions.find(&dependency) {
-                visit(dep_name, definitions, dependencies, state, order, path, problems);
+                visit(
+                    dep_name,
+                    definitions,
+                    dependencies,
+                    state,
+                    order,
+                    path,
+                    problems,
+                );
             }
         }
         path.pop();
@@ -382,80 +524,180 @@ fn data_type_order<'a>(definitions: &Definitions<'a>, problems: &mut Problems) -
         order.push(defined_name);
     }
     for (name, _, _) in &definitions.entries {
-        visit(name, definitions, &dependencies, &mut state, &mut order, &mut Vec::new(), problems);
+        visit(
+            name,
+            definitions,
+            &dependencies,
+            &mut state,
+            &mut order,
+            &mut Vec::new(),
+            problems,
+        );
     }
     order
 }
 
-pub fn parse_node_types(section: Option<&Node>, data_types: &DataTypes, version: &DslVersion, problems: &mut Problems) -> Map<String, J> {
+pub fn parse_node_types(
+    section: Option<&Node>,
+    data_types: &DataTypes,
+    version: &DslVersion,
+    problems: &mut Problems,
+) -> Map<String, J> {
     let definitions = Definitions::collect(section, problems);
-    resolve_all(&definitions, "type", problems, |name, node, parent, problems| {
-        let entries = schema::map(node, problems)?;
-        allowed_keys(entries, &["derived_from", "interfaces", "properties", "runtime_properties"], problems);
-        let options = SchemaOptions::properties(name);
-        let mut properties = parse_property_schema(get(entries, "properties"), data_types, version, &options, problems);
-        let mut runtime_properties = Map::new();
-        if let Some(runtime) = get(entries, "runtime_properties") {
-            gate(version, "runtime_properties", runtime.span, 1, 5, problems);
-            runtime_properties = parse_property_schema(Some(runtime), data_types, version, &options, problems);
-        }
-        let mut interfaces = parse_type_interfaces(get(entries, "interfaces"), data_types, version, problems);
-        let mut result = Map::new();
-        if let Some(parent) = parent {
-            let empty = Schema::new();
-            let parent_props = parent.get("properties").and_then(J::as_object).unwrap_or(&empty);
-            properties = problems.check(props::merge_schemas(parent_props, &properties, data_types)).unwrap_or(properties);
-            let parent_runtime = parent.get("runtime_properties").and_then(J::as_object).unwrap_or(&empty);
-            runtime_properties =
-                problems.check(props::merge_schemas(parent_runtime, &runtime_properties, data_types)).unwrap_or(runtime_properties);
-            let parent_interfaces = parent.get("interfaces").and_then(J::as_object).cloned().unwrap_or_default();
-            interfaces = merge_type_interfaces(&parent_interfaces, &interfaces);
-        }
-        if let Some(derived) = node.get("derived_from").and_then(Node::as_str) {
-            result.insert("derived_from".into(), J::String(derived.into()));
-        }
-        result.insert("interfaces".into(), J::Object(interfaces));
-        result.insert("properties".into(), J::Object(properties));
-        result.insert("runtime_properties".into(), J::Object(runtime_properties));
-        result.insert("type_hierarchy".into(), type_hierarchy(parent, name));
-        let mut result = J::Object(result);
-        fix_properties(&mut result, "properties");
-        fix_properties(&mut result, "runtime_properties");
-        Some(result)
-    })
+    resolve_all(
+        &definitions,
+        "type",
+        problems,
+        |name, node, parent, problems| {
+            let entries = schema::map(node, problems)?;
+            allowed_keys(
+                entries,
+                &[
+                    "derived_from",
+                    "interfaces",
+                    "properties",
+                    "runtime_properties",
+                ],
+                problems,
+            );
+            let options = SchemaOptions::properties(name);
+            let mut properties = parse_property_schema(
+                get(entries, "properties"),
+                data_types,
+                version,
+                &options,
+                problems,
+            );
+            let mut runtime_properties = Map::new();
+            if let Some(runtime) = get(entries, "runtime_properties") {
+                gate(version, "runtime_properties", runtime.span, 1, 5, problems);
+                runtime_properties =
+                    parse_property_schema(Some(runtime), data_types, version, &options, problems);
+            }
+            let mut interfaces =
+                parse_type_interfaces(get(entries, "interfaces"), data_types, version, problems);
+            let mut result = Map::new();
+            if let Some(parent) = parent {
+                let empty = Schema::new();
+                let parent_props = parent
+                    .get("properties")
+                    .and_then(J::as_object)
+                    .unwrap_or(&empty);
+                properties = problems
+                    .check(props::merge_schemas(parent_props, &properties, data_types))
+                    .unwrap_or(properties);
+                let parent_runtime = parent
+                    .get("runtime_properties")
+                    .and_then(J::as_object)
+                    .unwrap_or(&empty);
+                runtime_properties = problems
+                    .check(props::merge_schemas(
+                        parent_runtime,
+                        &runtime_properties,
+                        data_types,
+                    ))
+                    .unwrap_or(runtime_properties);
+                let parent_interfaces = parent
+                    .get("interfaces")
+                    .and_then(J::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                interfaces = merge_type_interfaces(&parent_interfaces, &interfaces);
+            }
+            if let Some(derived) = node.get("derived_from").and_then(Node::as_str) {
+                result.insert("derived_from".into(), J::String(derived.into()));
+            }
+            result.insert("interfaces".into(), J::Object(interfaces));
+            result.insert("properties".into(), J::Object(properties));
+            result.insert("runtime_properties".into(), J::Object(runtime_properties));
+            result.insert("type_hierarchy".into(), type_hierarchy(parent, name));
+            let mut result = J::Object(result);
+            fix_properties(&mut result, "properties");
+            fix_properties(&mut result, "runtime_properties");
+            Some(result)
+        },
+    )
 }
 
-pub fn parse_relationships(section: Option<&Node>, data_types: &DataTypes, version: &DslVersion, problems: &mut Problems) -> Map<String, J> {
+pub fn parse_relationships(
+    section: Option<&Node>,
+    data_types: &DataTypes,
+    version: &DslVersion,
+    problems: &mut Problems,
+) -> Map<String, J> {
     let definitions = Definitions::collect(section, problems);
-    resolve_all(&definitions, "relationship", problems, |name, node, parent, problems| {
-        let entries = schema::map(node, problems)?;
-        allowed_keys(entries, &["derived_from", "properties", "source_interfaces", "target_interfaces"], problems);
-        let options = SchemaOptions::properties(name);
-        let mut properties = parse_property_schema(get(entries, "properties"), data_types, version, &options, problems);
-        let mut source = parse_type_interfaces(get(entries, "source_interfaces"), data_types, version, problems);
-        let mut target = parse_type_interfaces(get(entries, "target_interfaces"), data_types, version, problems);
-        if let Some(parent) = parent {
-            let empty = Schema::new();
-            let parent_props = parent.get("properties").and_then(J::as_object).unwrap_or(&empty);
-            properties = problems.check(props::merge_schemas(parent_props, &properties, data_types)).unwrap_or(properties);
-            let parent_source = parent.get("source_interfaces").and_then(J::as_object).cloned().unwrap_or_default();
-            let parent_target = parent.get("target_interfaces").and_then(J::as_object).cloned().unwrap_or_default();
-            source = merge_type_interfaces(&parent_source, &source);
-            target = merge_type_interfaces(&parent_target, &target);
-        }
-        let mut result = Map::new();
-        if let Some(derived) = node.get("derived_from").and_then(Node::as_str) {
-            result.insert("derived_from".into(), J::String(derived.into()));
-        }
-        result.insert("properties".into(), J::Object(properties));
-        result.insert("source_interfaces".into(), J::Object(source));
-        result.insert("target_interfaces".into(), J::Object(target));
-        result.insert("name".into(), J::String(name.into()));
-        result.insert("type_hierarchy".into(), type_hierarchy(parent, name));
-        let mut result = J::Object(result);
-        fix_properties(&mut result, "properties");
-        Some(result)
-    })
+    resolve_all(
+        &definitions,
+        "relationship",
+        problems,
+        |name, node, parent, problems| {
+            let entries = schema::map(node, problems)?;
+            allowed_keys(
+                entries,
+                &[
+                    "derived_from",
+                    "properties",
+                    "source_interfaces",
+                    "target_interfaces",
+                ],
+                problems,
+            );
+            let options = SchemaOptions::properties(name);
+            let mut properties = parse_property_schema(
+                get(entries, "properties"),
+                data_types,
+                version,
+                &options,
+                problems,
+            );
+            let mut source = parse_type_interfaces(
+                get(entries, "source_interfaces"),
+                data_types,
+                version,
+                problems,
+            );
+            let mut target = parse_type_interfaces(
+                get(entries, "target_interfaces"),
+                data_types,
+                version,
+                problems,
+            );
+            if let Some(parent) = parent {
+                let empty = Schema::new();
+                let parent_props = parent
+                    .get("properties")
+                    .and_then(J::as_object)
+                    .unwrap_or(&empty);
+                properties = problems
+                    .check(props::merge_schemas(parent_props, &properties, data_types))
+                    .unwrap_or(properties);
+                let parent_source = parent
+                    .get("source_interfaces")
+                    .and_then(J::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let parent_target = parent
+                    .get("target_interfaces")
+                    .and_then(J::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                source = merge_type_interfaces(&parent_source, &source);
+                target = merge_type_interfaces(&parent_target, &target);
+            }
+            let mut result = Map::new();
+            if let Some(derived) = node.get("derived_from").and_then(Node::as_str) {
+                result.insert("derived_from".into(), J::String(derived.into()));
+            }
+            result.insert("properties".into(), J::Object(properties));
+            result.insert("source_interfaces".into(), J::Object(source));
+            result.insert("target_interfaces".into(), J::Object(target));
+            result.insert("name".into(), J::String(name.into()));
+            result.insert("type_hierarchy".into(), type_hierarchy(parent, name));
+            let mut result = J::Object(result);
+            fix_properties(&mut result, "properties");
+            Some(result)
+        },
+    )
 }
 
 /// Whether a value is a plain string usable as a name (not a function).

@@ -6,8 +6,14 @@ use crate::diag::Problem;
 use crate::yaml::Node;
 
 /// Every DSL version the reference parser accepts, oldest first.
-pub const SUPPORTED: [&str; 6] =
-    ["cloudify_dsl_1_0", "cloudify_dsl_1_1", "cloudify_dsl_1_2", "cloudify_dsl_1_3", "cloudify_dsl_1_4", "cloudify_dsl_1_5"];
+pub const SUPPORTED: [&str; 6] = [
+    "cloudify_dsl_1_0",
+    "cloudify_dsl_1_1",
+    "cloudify_dsl_1_2",
+    "cloudify_dsl_1_3",
+    "cloudify_dsl_1_4",
+    "cloudify_dsl_1_5",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DslVersion {
@@ -24,7 +30,10 @@ impl DslVersion {
 
     /// The plan's `version` entry.
     pub fn to_json(&self) -> serde_json::Value {
-        let mut numbers = vec![serde_json::Value::from(self.major), serde_json::Value::from(self.minor)];
+        let mut numbers = vec![
+            serde_json::Value::from(self.major),
+            serde_json::Value::from(self.minor),
+        ];
         if let Some(micro) = self.micro {
             numbers.push(micro.into());
         }
@@ -40,15 +49,32 @@ pub fn describe(major: u32, minor: u32) -> String {
 /// Reads the main document's version; `document` is the whole main document.
 pub fn extract(document: &Node) -> Result<DslVersion, Problem> {
     let Some((key, node)) = document.get_entry("tosca_definitions_version") else {
-        return Err(Problem::logic(27, document.span, "tosca_definitions_version field must appear in the main blueprint file")
-            .with_hint("start the blueprint with `tosca_definitions_version: cloudify_dsl_1_3` (or 1_0 … 1_5)"));
+        return Err(Problem::logic(
+            27,
+            document.span,
+            "tosca_definitions_version field must appear in the main blueprint file",
+        )
+        .with_hint(
+            "start the blueprint with `tosca_definitions_version: cloudify_dsl_1_3` (or 1_0 … 1_5)",
+        ));
     };
     let _ = key;
     let Some(raw) = node.as_str() else {
         if node.is_null() {
-            return Err(Problem::logic(27, node.span, "tosca_definitions_version field must appear in the main blueprint file"));
+            return Err(Problem::logic(
+                27,
+                node.span,
+                "tosca_definitions_version field must appear in the main blueprint file",
+            ));
         }
-        return Err(Problem::format(1, node.span, format!("Expected 'string' type but found '{}' type", node.type_name())));
+        return Err(Problem::format(
+            1,
+            node.span,
+            format!(
+                "Expected 'string' type but found '{}' type",
+                node.type_name()
+            ),
+        ));
     };
     if !SUPPORTED.contains(&raw) {
         return Err(Problem::logic(
@@ -63,5 +89,10 @@ pub fn extract(document: &Node) -> Result<DslVersion, Problem> {
     let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(1);
     let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     let micro = parts.next().and_then(|p| p.parse().ok());
-    Ok(DslVersion { raw: raw.into(), major, minor, micro })
+    Ok(DslVersion {
+        raw: raw.into(),
+        major,
+        minor,
+        micro,
+    })
 }

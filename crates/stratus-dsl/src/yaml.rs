@@ -131,7 +131,11 @@ fn python_float_repr(f: f64) -> String {
     if f.is_nan() {
         "nan".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "inf".into() } else { "-inf".into() }
+        if f > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
     } else {
         format!("{f:?}")
     }
@@ -149,7 +153,13 @@ pub struct LoadError {
 
 /// Loads one YAML document. An empty document is an empty mapping, as in the reference.
 pub fn load(text: &str, file: u32) -> Result<Node, LoadError> {
-    let mut builder = Builder { file, stack: Vec::new(), anchors: Vec::new(), root: None, error: None };
+    let mut builder = Builder {
+        file,
+        stack: Vec::new(),
+        anchors: Vec::new(),
+        root: None,
+        error: None,
+    };
     let mut parser = Parser::new_from_str(text);
     if let Err(err) = parser.load(&mut builder, false) {
         let marker = err.marker();
@@ -163,12 +173,29 @@ pub fn load(text: &str, file: u32) -> Result<Node, LoadError> {
     if let Some(error) = builder.error {
         return Err(error);
     }
-    Ok(builder.root.unwrap_or(Node::new(Value::Map(Vec::new()), Span { file, line: 1, column: 1 })))
+    Ok(builder.root.unwrap_or(Node::new(
+        Value::Map(Vec::new()),
+        Span {
+            file,
+            line: 1,
+            column: 1,
+        },
+    )))
 }
 
 enum Frame {
-    Seq { anchor: usize, span: Span, items: Vec<Node> },
-    Map { anchor: usize, span: Span, entries: Vec<(Node, Node)>, merges: Vec<Node>, key: Option<Node> },
+    Seq {
+        anchor: usize,
+        span: Span,
+        items: Vec<Node>,
+    },
+    Map {
+        anchor: usize,
+        span: Span,
+        entries: Vec<(Node, Node)>,
+        merges: Vec<Node>,
+        key: Option<Node>,
+    },
 }
 
 struct Builder {
@@ -181,12 +208,21 @@ struct Builder {
 
 impl Builder {
     fn span(&self, mark: &Marker) -> Span {
-        Span { file: self.file, line: mark.line() as u32, column: mark.col() as u32 + 1 }
+        Span {
+            file: self.file,
+            line: mark.line() as u32,
+            column: mark.col() as u32 + 1,
+        }
     }
 
     fn fail(&mut self, span: Span, code: i32, message: String) {
         if self.error.is_none() {
-            self.error = Some(LoadError { line: span.line, column: span.column, message, code });
+            self.error = Some(LoadError {
+                line: span.line,
+                column: span.column,
+                message,
+                code,
+            });
         }
     }
 
@@ -200,7 +236,12 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, merges, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                merges,
+                key,
+                ..
+            }) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
                     if k.as_str() == Some("<<") {
@@ -213,7 +254,12 @@ impl Builder {
         }
     }
 
-    fn finish_map(&mut self, entries: Vec<(Node, Node)>, merges: Vec<Node>, span: Span) -> Vec<(Node, Node)> {
+    fn finish_map(
+        &mut self,
+        entries: Vec<(Node, Node)>,
+        merges: Vec<Node>,
+        span: Span,
+    ) -> Vec<(Node, Node)> {
         if merges.is_empty() {
             return entries;
         }
@@ -240,7 +286,10 @@ impl Builder {
                 _ => self.fail(
                     merge.span,
                     -1,
-                    format!("expected a mapping or list of mappings for merging, but found {}", merge.type_name()),
+                    format!(
+                        "expected a mapping or list of mappings for merging, but found {}",
+                        merge.type_name()
+                    ),
                 ),
             }
         }
@@ -294,16 +343,18 @@ impl MarkedEventReceiver for Builder {
                 self.remember(anchor, &node);
                 self.push_value(node);
             }
-            Event::Alias(anchor) => {
-                match self.anchors.iter().rev().find(|(id, _)| *id == anchor) {
-                    Some((_, node)) => {
-                        let node = node.clone();
-                        self.push_value(node);
-                    }
-                    None => self.fail(span, -1, "found undefined alias".into()),
+            Event::Alias(anchor) => match self.anchors.iter().rev().find(|(id, _)| *id == anchor) {
+                Some((_, node)) => {
+                    let node = node.clone();
+                    self.push_value(node);
                 }
-            }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq { anchor, span, items: Vec::new() }),
+                None => self.fail(span, -1, "found undefined alias".into()),
+            },
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
+                anchor,
+                span,
+                items: Vec::new(),
+            }),
             Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
                 anchor,
                 span,
@@ -312,14 +363,26 @@ impl MarkedEventReceiver for Builder {
                 key: None,
             }),
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { anchor, span, items }) = self.stack.pop() {
+                if let Some(Frame::Seq {
+                    anchor,
+                    span,
+                    items,
+                }) = self.stack.pop()
+                {
                     let node = Node::new(Value::Seq(items), span);
                     self.remember(anchor, &node);
                     self.push_value(node);
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { anchor, span, entries, merges, .. }) = self.stack.pop() {
+                if let Some(Frame::Map {
+                    anchor,
+                    span,
+                    entries,
+                    merges,
+                    ..
+                }) = self.stack.pop()
+                {
                     let entries = self.finish_map(entries, merges, span);
                     let node = Node::new(Value::Map(entries), span);
                     self.remember(anchor, &node);
@@ -328,7 +391,12 @@ impl MarkedEventReceiver for Builder {
             }
             Event::DocumentStart => {
                 if self.root.is_some() {
-                    self.fail(span, -1, "expected a single document in the stream, but found another document".into());
+                    self.fail(
+                        span,
+                        -1,
+                        "expected a single document in the stream, but found another document"
+                            .into(),
+                    );
                 }
             }
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
@@ -352,15 +420,21 @@ fn resolve_scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Result<
         };
         return match name {
             "str" => Ok(Value::Str(text.into())),
-            "int" => parse_int(text).map(Value::Int).ok_or_else(|| format!("invalid integer '{text}'")),
+            "int" => parse_int(text)
+                .map(Value::Int)
+                .ok_or_else(|| format!("invalid integer '{text}'")),
             "float" => parse_float(text)
                 .or_else(|| parse_int(text).map(|i| i as f64))
                 .map(Value::Float)
                 .ok_or_else(|| format!("invalid float '{text}'")),
-            "bool" => parse_bool(text).map(Value::Bool).ok_or_else(|| format!("invalid boolean '{text}'")),
+            "bool" => parse_bool(text)
+                .map(Value::Bool)
+                .ok_or_else(|| format!("invalid boolean '{text}'")),
             "null" => Ok(Value::Null),
             "timestamp" | "binary" => Ok(Value::Str(text.into())),
-            other => Err(format!("could not determine a constructor for the tag 'tag:yaml.org,2002:{other}'")),
+            other => Err(format!(
+                "could not determine a constructor for the tag 'tag:yaml.org,2002:{other}'"
+            )),
         };
     }
     if style != TScalarStyle::Plain {
@@ -424,7 +498,10 @@ fn looks_like_int(text: &str) -> bool {
         return true;
     }
     if b[0] == b'0' {
-        return body.len() > 1 && body[1..].bytes().all(|c| (b'0'..=b'7').contains(&c) || c == b'_');
+        return body.len() > 1
+            && body[1..]
+                .bytes()
+                .all(|c| (b'0'..=b'7').contains(&c) || c == b'_');
     }
     if !(b'1'..=b'9').contains(&b[0]) {
         return false;
@@ -460,7 +537,9 @@ fn parse_int(text: &str) -> Option<i64> {
     } else if body.contains(':') {
         let mut value: i64 = 0;
         for part in body.split(':') {
-            value = value.checked_mul(60)?.checked_add(part.parse::<i64>().ok()?)?;
+            value = value
+                .checked_mul(60)?
+                .checked_add(part.parse::<i64>().ok()?)?;
         }
         value
     } else {
@@ -485,7 +564,9 @@ fn looks_like_float(text: &str) -> bool {
     }
     if body.contains(':') {
         // [0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*
-        let Some((whole, frac)) = body.split_once('.') else { return false };
+        let Some((whole, frac)) = body.split_once('.') else {
+            return false;
+        };
         if !frac.bytes().all(|c| c.is_ascii_digit() || c == b'_') {
             return false;
         }
@@ -502,11 +583,16 @@ fn looks_like_float(text: &str) -> bool {
     };
     if let Some(exp) = exponent {
         let eb = exp.as_bytes();
-        if eb.len() < 2 || !(eb[0] == b'+' || eb[0] == b'-') || !eb[1..].iter().all(u8::is_ascii_digit) {
+        if eb.len() < 2
+            || !(eb[0] == b'+' || eb[0] == b'-')
+            || !eb[1..].iter().all(u8::is_ascii_digit)
+        {
             return false;
         }
     }
-    let Some((whole, frac)) = mantissa.split_once('.') else { return false };
+    let Some((whole, frac)) = mantissa.split_once('.') else {
+        return false;
+    };
     if !frac.bytes().all(|c| c.is_ascii_digit() || c == b'_') {
         return false;
     }
@@ -518,7 +604,11 @@ fn looks_like_float(text: &str) -> bool {
 }
 
 fn parse_float(text: &str) -> Option<f64> {
-    let cleaned: String = text.chars().filter(|c| *c != '_').collect::<String>().to_lowercase();
+    let cleaned: String = text
+        .chars()
+        .filter(|c| *c != '_')
+        .collect::<String>()
+        .to_lowercase();
     let (negative, body) = split_sign(&cleaned);
     let sign = if negative { -1.0 } else { 1.0 };
     if body == ".inf" {
@@ -542,7 +632,12 @@ mod tests {
     use super::*;
 
     fn scalar(text: &str) -> Value {
-        load(&format!("k: {text}"), 0).unwrap().get("k").unwrap().value.clone()
+        load(&format!("k: {text}"), 0)
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .value
+            .clone()
     }
 
     #[test]
@@ -579,7 +674,14 @@ mod tests {
     fn positions_and_errors() {
         let doc = load("a:\n  b: [1, 2]\n", 3).unwrap();
         let b = doc.get("a").unwrap().get("b").unwrap();
-        assert_eq!(b.span, Span { file: 3, line: 2, column: 6 });
+        assert_eq!(
+            b.span,
+            Span {
+                file: 3,
+                line: 2,
+                column: 6
+            }
+        );
         let err = load("a: [1, 2\n", 0).unwrap_err();
         assert_eq!(err.code, -1);
         let err = load("a: caf\u{e9}\n", 0).unwrap_err();

@@ -9,7 +9,9 @@ struct NoImports;
 
 impl ImportLoader for NoImports {
     fn load(&self, import: &str, _importer: &str) -> Result<LoadedImport, ImportError> {
-        Err(ImportError { message: format!("no imports in this test ({import})") })
+        Err(ImportError {
+            message: format!("no imports in this test ({import})"),
+        })
     }
 }
 
@@ -34,15 +36,18 @@ const FRAGMENTS: &[&str] = &[
 
 fn blueprint() -> impl Strategy<Value = String> {
     prop::collection::vec((0..FRAGMENTS.len(), any::<u8>()), 0..8).prop_map(|picks| {
-        picks.into_iter().map(|(i, noise)| {
-            let fragment = FRAGMENTS[i];
-            if noise % 7 == 0 && !fragment.is_empty() {
-                let cut = noise as usize % fragment.len();
-                fragment[..cut].to_string()
-            } else {
-                fragment.to_string()
-            }
-        }).collect()
+        picks
+            .into_iter()
+            .map(|(i, noise)| {
+                let fragment = FRAGMENTS[i];
+                if noise % 7 == 0 && !fragment.is_empty() {
+                    let cut = noise as usize % fragment.len();
+                    fragment[..cut].to_string()
+                } else {
+                    fragment.to_string()
+                }
+            })
+            .collect()
     })
 }
 

@@ -28,7 +28,11 @@ fn generated(nodes: usize) -> String {
          node_templates:\n",
     );
     for i in 0..nodes {
-        let kind = if i % 2 == 0 { "gen.Base" } else { "gen.Service" };
+        let kind = if i % 2 == 0 {
+            "gen.Base"
+        } else {
+            "gen.Service"
+        };
         text.push_str(&format!(
             "  n{i}:\n    type: {kind}\n    properties:\n      name: {{concat: [{{get_input: prefix}}, '-{i}']}}\n      replicas: {{get_input: replicas}}\n"
         ));
@@ -38,8 +42,14 @@ fn generated(nodes: usize) -> String {
                 1 => "cloudify.relationships.connected_to",
                 _ => "cloudify.relationships.contained_in",
             };
-            let target = if relationship.ends_with("contained_in") { i - 1 } else { i / 2 };
-            text.push_str(&format!("    relationships:\n      - {{type: {relationship}, target: n{target}}}\n"));
+            let target = if relationship.ends_with("contained_in") {
+                i - 1
+            } else {
+                i / 2
+            };
+            text.push_str(&format!(
+                "    relationships:\n      - {{type: {relationship}, target: n{target}}}\n"
+            ));
         }
     }
     text
@@ -57,7 +67,13 @@ fn time(runs: usize, mut f: impl FnMut()) -> Duration {
     samples[samples.len() / 2]
 }
 
-fn plan(text: &str, location: &str, loader: &Loader, cache: &DocumentCache, inputs: &Map<String, Value>) {
+fn plan(
+    text: &str,
+    location: &str,
+    loader: &Loader,
+    cache: &DocumentCache,
+    inputs: &Map<String, Value>,
+) {
     let blueprint = stratus_dsl::parse(text, location, loader, cache).expect("valid blueprint");
     stratus_dsl::prepare(&blueprint, inputs).expect("plan");
 }
@@ -68,11 +84,18 @@ fn main() {
     let data = root.join("crates/stratus-dsl/tests/data/corpus");
     let cache = DocumentCache::new();
     println!("{:<34} {:>12}", "blueprint", "parse+plan");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus).expect("corpus").map(|e| e.expect("entry").path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .collect();
     files.sort();
     let mut medians = Vec::new();
     for file in files {
-        let name = file.file_stem().expect("stem").to_string_lossy().to_string();
+        let name = file
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .to_string();
         let text = std::fs::read_to_string(&file).expect("read");
         let inputs_path = data.join(format!("{name}.inputs.json"));
         let inputs: Map<String, Value> = std::fs::read_to_string(&inputs_path)
@@ -86,7 +109,11 @@ fn main() {
         println!("{name:<34} {:>9.3} ms", median.as_secs_f64() * 1e3);
     }
     medians.sort();
-    println!("{:<34} {:>9.3} ms", "corpus median", medians[medians.len() / 2].as_secs_f64() * 1e3);
+    println!(
+        "{:<34} {:>9.3} ms",
+        "corpus median",
+        medians[medians.len() / 2].as_secs_f64() * 1e3
+    );
     let out = root.join("target/bench-blueprints");
     std::fs::create_dir_all(&out).expect("bench dir");
     let loader = Loader::offline();
@@ -95,7 +122,13 @@ fn main() {
         let path = out.join(format!("gen-{nodes}.yaml"));
         std::fs::write(&path, &text).expect("write generated blueprint");
         let location = path.to_string_lossy().to_string();
-        let median = time(runs, || plan(&text, &location, &loader, &cache, &Map::new()));
-        println!("{:<34} {:>9.3} ms", format!("generated {nodes} nodes"), median.as_secs_f64() * 1e3);
+        let median = time(runs, || {
+            plan(&text, &location, &loader, &cache, &Map::new())
+        });
+        println!(
+            "{:<34} {:>9.3} ms",
+            format!("generated {nodes} nodes"),
+            median.as_secs_f64() * 1e3
+        );
     }
 }

@@ -53,7 +53,10 @@ pub fn run(command: BlueprintCommand, config: &Config) -> Result<ExitCode> {
             let inputs = read_inputs(inputs.as_deref().unwrap_or("{}"))?;
             match build(&file, Some(&inputs), config)? {
                 Ok(Some(plan)) => {
-                    println!("{}", serde_json::to_string_pretty(&stratus_dsl::sorted(&plan))?);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&stratus_dsl::sorted(&plan))?
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Ok(None) => Ok(ExitCode::SUCCESS),
@@ -67,8 +70,13 @@ pub fn run(command: BlueprintCommand, config: &Config) -> Result<ExitCode> {
 }
 
 /// Parses (and with inputs, plans) a blueprint file.
-pub fn build(file: &Path, inputs: Option<&Map<String, Value>>, config: &Config) -> Result<Result<Option<Value>, Vec<Diagnostic>>> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("read blueprint {}", file.display()))?;
+pub fn build(
+    file: &Path,
+    inputs: Option<&Map<String, Value>>,
+    config: &Config,
+) -> Result<Result<Option<Value>, Vec<Diagnostic>>> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("read blueprint {}", file.display()))?;
     let location = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let root = location.parent().map(Path::to_path_buf).unwrap_or_default();
     let resolver = ImportResolver::new(config.resolver.clone(), Catalog::builtin(), None);
@@ -78,7 +86,9 @@ pub fn build(file: &Path, inputs: Option<&Map<String, Value>>, config: &Config) 
         Ok(blueprint) => blueprint,
         Err(diagnostics) => return Ok(Err(diagnostics)),
     };
-    let Some(inputs) = inputs else { return Ok(Ok(None)) };
+    let Some(inputs) = inputs else {
+        return Ok(Ok(None));
+    };
     Ok(stratus_dsl::prepare(&blueprint, inputs).map(Some))
 }
 
@@ -96,7 +106,11 @@ fn report(diagnostics: &[Diagnostic], json: bool) {
         }
     }
     if !json {
-        eprintln!("{} problem{} found", diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" });
+        eprintln!(
+            "{} problem{} found",
+            diagnostics.len(),
+            if diagnostics.len() == 1 { "" } else { "s" }
+        );
     }
 }
 
@@ -106,11 +120,14 @@ pub fn read_inputs(argument: &str) -> Result<Map<String, Value>> {
     let value: Value = if trimmed.starts_with('{') {
         serde_json::from_str(argument).context("parse --inputs as JSON")?
     } else {
-        let text = std::fs::read_to_string(argument).with_context(|| format!("read inputs file {argument}"))?;
+        let text = std::fs::read_to_string(argument)
+            .with_context(|| format!("read inputs file {argument}"))?;
         match serde_json::from_str(&text) {
             Ok(value) => value,
             Err(_) => stratus_dsl::yaml::load(&text, 0)
-                .map_err(|err| anyhow::anyhow!("{argument}:{}:{}: {}", err.line, err.column, err.message))?
+                .map_err(|err| {
+                    anyhow::anyhow!("{argument}:{}:{}: {}", err.line, err.column, err.message)
+                })?
                 .to_json(),
         }
     };

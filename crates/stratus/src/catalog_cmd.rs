@@ -24,7 +24,9 @@ pub fn run(command: CatalogCommand) -> Result<ExitCode> {
             }
         }
         CatalogCommand::Export { dir } => {
-            let count = catalog.export(&dir).with_context(|| format!("export catalog to {}", dir.display()))?;
+            let count = catalog
+                .export(&dir)
+                .with_context(|| format!("export catalog to {}", dir.display()))?;
             eprintln!("wrote {count} files under {}", dir.display());
         }
     }

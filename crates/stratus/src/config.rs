@@ -14,13 +14,24 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config> {
-        let Some(path) = path else { return Ok(Config::default()) };
-        let text = std::fs::read_to_string(path).with_context(|| format!("read config file {}", path.display()))?;
-        let document = yaml::load(&text, 0)
-            .map_err(|err| anyhow::anyhow!("{}:{}:{}: {}", path.display(), err.line, err.column, err.message))?;
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("read config file {}", path.display()))?;
+        let document = yaml::load(&text, 0).map_err(|err| {
+            anyhow::anyhow!(
+                "{}:{}:{}: {}",
+                path.display(),
+                err.line,
+                err.column,
+                err.message
+            )
+        })?;
         let mut config = Config::default();
         if let Some(resolver) = document.get("import_resolver") {
-            config.resolver = parse_resolver(resolver).with_context(|| format!("config file {}: import_resolver", path.display()))?;
+            config.resolver = parse_resolver(resolver)
+                .with_context(|| format!("config file {}: import_resolver", path.display()))?;
         }
         Ok(config)
     }
@@ -35,7 +46,9 @@ fn parse_resolver(node: &Node) -> Result<ResolverConfig> {
             _ => bail!("line {}: `network` must be a boolean", network.span.line),
         }
     }
-    let Some(parameters) = node.get("parameters") else { return Ok(config) };
+    let Some(parameters) = node.get("parameters") else {
+        return Ok(config);
+    };
     if let Some(fallback) = parameters.get("fallback") {
         match fallback.value {
             Value::Bool(b) => config.fallback = b,
@@ -43,14 +56,22 @@ fn parse_resolver(node: &Node) -> Result<ResolverConfig> {
         }
     }
     if let Some(rules) = parameters.get("rules") {
-        let Some(items) = rules.as_seq() else { bail!("line {}: `rules` must be a list", rules.span.line) };
+        let Some(items) = rules.as_seq() else {
+            bail!("line {}: `rules` must be a list", rules.span.line)
+        };
         for rule in items {
             match rule.as_map() {
                 Some([(prefix, replacement)]) => match (prefix.as_str(), replacement.as_str()) {
                     (Some(p), Some(r)) => config.rules.push((p.to_string(), r.to_string())),
-                    _ => bail!("line {}: a rule maps a URL prefix (string) to a replacement (string)", rule.span.line),
+                    _ => bail!(
+                        "line {}: a rule maps a URL prefix (string) to a replacement (string)",
+                        rule.span.line
+                    ),
                 },
-                _ => bail!("line {}: each rule is a one-key mapping {{PREFIX: REPLACEMENT}}", rule.span.line),
+                _ => bail!(
+                    "line {}: each rule is a one-key mapping {{PREFIX: REPLACEMENT}}",
+                    rule.span.line
+                ),
             }
         }
     }

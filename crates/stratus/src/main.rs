@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "stratus", version, about = "A Cloudify-compatible orchestration manager in one binary")]
+#[command(
+    name = "stratus",
+    version,
+    about = "A Cloudify-compatible orchestration manager in one binary"
+)]
 struct Cli {
     /// Stratus config file (YAML); `import_resolver` is read from it.
     #[arg(long, global = true, env = "STRATUS_CONFIG")]

@@ -28,19 +28,26 @@ fn corpus_dir() -> PathBuf {
 }
 
 fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
 fn inputs_for(path: &Path) -> Option<Map<String, Value>> {
-    path.exists().then(|| read_json(path).as_object().cloned().unwrap_or_default())
+    path.exists()
+        .then(|| read_json(path).as_object().cloned().unwrap_or_default())
 }
 
 fn run(file: &Path, inputs: Option<&Map<String, Value>>) -> Result<Option<Value>, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(file).expect("read blueprint");
     let location = std::fs::canonicalize(file).expect("canonical path");
     let loader = Loader::offline().with_blueprint_root(location.parent().expect("parent"));
-    let blueprint = stratus_dsl::parse(&text, &location.to_string_lossy(), &loader, &DocumentCache::new())?;
+    let blueprint = stratus_dsl::parse(
+        &text,
+        &location.to_string_lossy(),
+        &loader,
+        &DocumentCache::new(),
+    )?;
     match inputs {
         None => Ok(None),
         Some(inputs) => stratus_dsl::prepare(&blueprint, inputs).map(Some),
@@ -50,9 +57,14 @@ fn run(file: &Path, inputs: Option<&Map<String, Value>>) -> Result<Option<Value>
 fn strip_descriptions(value: &Value, top: bool) -> Value {
     match value {
         Value::Object(map) => Value::Object(
-            map.iter().filter(|(k, _)| top || k.as_str() != "description").map(|(k, v)| (k.clone(), strip_descriptions(v, false))).collect(),
+            map.iter()
+                .filter(|(k, _)| top || k.as_str() != "description")
+                .map(|(k, v)| (k.clone(), strip_descriptions(v, false)))
+                .collect(),
         ),
-        Value::Array(items) => Value::Array(items.iter().map(|v| strip_descriptions(v, false)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| strip_descriptions(v, false)).collect())
+        }
         other => other.clone(),
     }
 }
@@ -62,16 +74,32 @@ fn normalize(plan: &Value) -> Value {
     let mut plan = strip_descriptions(&stratus_dsl::sorted(plan), true);
     // The reference builds group members with list(set(...)): their order is random.
     for section in ["groups", "scaling_groups"] {
-        for group in plan.get_mut(section).and_then(Value::as_object_mut).into_iter().flat_map(|m| m.values_mut()) {
+        for group in plan
+            .get_mut(section)
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|m| m.values_mut())
+        {
             if let Some(Value::Array(members)) = group.get_mut("members") {
                 members.sort_by_key(|m| m.to_string());
             }
         }
     }
-    let Some(instances) = plan.get("node_instances").and_then(Value::as_array).cloned() else { return plan };
+    let Some(instances) = plan
+        .get("node_instances")
+        .and_then(Value::as_array)
+        .cloned()
+    else {
+        return plan;
+    };
     let names: BTreeMap<String, String> = instances
         .iter()
-        .filter_map(|i| Some((i.get("id")?.as_str()?.to_string(), format!("{}_X", i.get("node_id")?.as_str()?))))
+        .filter_map(|i| {
+            Some((
+                i.get("id")?.as_str()?.to_string(),
+                format!("{}_X", i.get("node_id")?.as_str()?),
+            ))
+        })
         .collect();
     let rename = |v: &mut Value| {
         if let Some(new) = v.as_str().and_then(|s| names.get(s)) {
@@ -86,7 +114,12 @@ fn normalize(plan: &Value) -> Value {
                     rename(v);
                 }
             }
-            for relationship in instance.get_mut("relationships").and_then(Value::as_array_mut).into_iter().flatten() {
+            for relationship in instance
+                .get_mut("relationships")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(v) = relationship.get_mut("target_id") {
                     rename(v);
                 }
@@ -114,9 +147,11 @@ fn first_difference(ours: &Value, reference: &Value, path: &str) -> Option<Strin
             }
             None
         }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-            a.iter().zip(b).enumerate().find_map(|(i, (x, y))| first_difference(x, y, &format!("{path}[{i}]")))
-        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(i, (x, y))| first_difference(x, y, &format!("{path}[{i}]"))),
         (a, b) if a == b => None,
         (a, b) => Some(format!("{path}: ours {a}, reference {b}")),
     }
@@ -134,9 +169,11 @@ fn known_gaps() -> BTreeMap<String, String> {
 }
 
 fn compare_plan(file: &Path, expected: &Path, inputs: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(expected).map_err(|e| format!("read {}: {e}", expected.display()))?;
+    let text = std::fs::read_to_string(expected)
+        .map_err(|e| format!("read {}: {e}", expected.display()))?;
     // Python's json.dumps writes NaN/Infinity, which are not JSON.
-    let reference: Value = serde_json::from_str(&text).map_err(|e| format!("reference plan is not JSON ({e})"))?;
+    let reference: Value =
+        serde_json::from_str(&text).map_err(|e| format!("reference plan is not JSON ({e})"))?;
     let inputs = inputs_for(inputs).unwrap_or_default();
     match run(file, Some(&inputs)) {
         Ok(Some(plan)) => match first_difference(&normalize(&plan), &normalize(&reference), "") {
@@ -144,7 +181,14 @@ fn compare_plan(file: &Path, expected: &Path, inputs: &Path) -> Result<(), Strin
             Some(difference) => Err(difference),
         },
         Ok(None) => Err("no plan".into()),
-        Err(diagnostics) => Err(format!("rejected: {}", diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "))),
+        Err(diagnostics) => Err(format!(
+            "rejected: {}",
+            diagnostics
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
     }
 }
 
@@ -153,26 +197,46 @@ fn check_cases(cases: Vec<(String, Result<(), String>)>) {
     let mut failures = Vec::new();
     for (name, result) in &cases {
         match (result, gaps.get(name)) {
-            (Ok(()), Some(_)) => failures.push(format!("{name}: passes now; remove it from known-gaps.txt")),
-            (Err(why), None) => failures.push(format!("{name}: {why}")),
+            (Ok(()), Some(_)) => {
+                failures.push(format!("{name}: passes now; remove it from known-gaps.txt"))
+            }
+            (Err(why), None) => failures.push(format!("{name}: {}", why.replace('\n', " "))),
             _ => {}
         }
     }
     let passed = cases.iter().filter(|(_, r)| r.is_ok()).count();
     eprintln!("{passed} of {} cases match the reference", cases.len());
-    assert!(failures.is_empty(), "{} case(s) differ from the reference:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ from the reference:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn corpus_plans_equal_the_reference() {
     let mut cases = Vec::new();
-    let mut names: Vec<PathBuf> = std::fs::read_dir(corpus_dir()).expect("corpus dir").map(|e| e.expect("entry").path()).collect();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .expect("corpus dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
     names.sort();
-    for file in names.into_iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")) {
-        let name = file.file_stem().expect("stem").to_string_lossy().to_string();
+    for file in names
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+    {
+        let name = file
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .to_string();
         let expected = data_dir().join(format!("corpus/{name}.plan.json"));
         let inputs = data_dir().join(format!("corpus/{name}.inputs.json"));
-        cases.push((format!("corpus/{name}"), compare_plan(&file, &expected, &inputs)));
+        cases.push((
+            format!("corpus/{name}"),
+            compare_plan(&file, &expected, &inputs),
+        ));
     }
     assert_eq!(cases.len(), 22, "the corpus has 22 blueprints");
     // The corpus is the product's reason to exist: no known gaps allowed here.
@@ -196,7 +260,15 @@ fn case_files(kind: &str) -> Vec<(String, PathBuf)> {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    files.into_iter().map(|p| (format!("{kind}/{}", p.file_stem().expect("stem").to_string_lossy()), p)).collect()
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                format!("{kind}/{}", p.file_stem().expect("stem").to_string_lossy()),
+                p,
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -207,9 +279,16 @@ fn ok_cases_equal_the_reference() {
         if !expected.exists() {
             continue;
         }
-        cases.push((name, compare_plan(&file, &expected, &file.with_extension("inputs.json"))));
+        cases.push((
+            name,
+            compare_plan(&file, &expected, &file.with_extension("inputs.json")),
+        ));
     }
-    assert!(cases.len() >= 30, "expected at least 30 valid feature cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 30,
+        "expected at least 30 valid feature cases, found {}",
+        cases.len()
+    );
     check_cases(cases);
 }
 
@@ -222,13 +301,17 @@ fn err_cases_report_the_reference_error_at_the_right_place() {
             continue;
         }
         let expect = read_json(&expect_path);
-        let inputs = inputs_for(&file.with_extension("inputs.json"))
-            .or_else(|| (expect.get("phase").and_then(Value::as_str) == Some("plan")).then(Map::new));
+        let inputs = inputs_for(&file.with_extension("inputs.json")).or_else(|| {
+            (expect.get("phase").and_then(Value::as_str) == Some("plan")).then(Map::new)
+        });
         let outcome = match run(&file, inputs.as_ref()) {
             Ok(_) => Err("accepted, but the reference rejects it".to_string()),
             Err(diagnostics) => {
                 let code = expect.get("code").and_then(Value::as_i64);
-                let kind = expect.get("type").and_then(Value::as_str).unwrap_or_default();
+                let kind = expect
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let line = expect.get("line").and_then(Value::as_u64).map(|l| l as u32);
                 let same_error = |d: &&Diagnostic| match code {
                     Some(code) => d.code == Some(code as i32),
@@ -236,9 +319,18 @@ fn err_cases_report_the_reference_error_at_the_right_place() {
                 };
                 let found: Vec<&Diagnostic> = diagnostics.iter().filter(same_error).collect();
                 if found.is_empty() {
-                    Err(format!("expected {kind} {code:?}, got {:?}", diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>()))
+                    Err(format!(
+                        "expected {kind} {code:?}, got {:?}",
+                        diagnostics
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                    ))
                 } else if line.is_some_and(|line| !found.iter().any(|d| d.line == line)) {
-                    Err(format!("right error at line {}, expected line {line:?}", found[0].line))
+                    Err(format!(
+                        "right error at line {}, expected line {line:?}",
+                        found[0].line
+                    ))
                 } else {
                     Ok(())
                 }
@@ -248,5 +340,8 @@ fn err_cases_report_the_reference_error_at_the_right_place() {
     }
     let count = cases.len();
     check_cases(cases);
-    assert!(count >= 40, "expected at least 40 invalid-blueprint cases, found {count}");
+    assert!(
+        count >= 40,
+        "expected at least 40 invalid-blueprint cases, found {count}"
+    );
 }
