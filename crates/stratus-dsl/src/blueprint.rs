@@ -289,37 +289,62 @@ fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Prob
     }
 }
 
-/// What parse-time function checks can see.
-pub struct PlanEnvironment<'a> {
-    pub plan: &'a J,
-    pub version: &'a DslVersion,
+/// What function evaluation can see: inputs and node properties, indexed once so lookups
+/// stay O(1) on blueprints with thousands of nodes.
+pub struct PlanEnvironment {
+    inputs: Map<String, J>,
+    properties: std::collections::HashMap<String, J>,
+    major: u32,
+    minor: u32,
 }
 
-impl Environment for PlanEnvironment<'_> {
+impl PlanEnvironment {
+    pub fn new(plan: &J, version: &DslVersion) -> PlanEnvironment {
+        let inputs = plan
+            .get("inputs")
+            .and_then(J::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let properties = plan
+            .get("nodes")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|n| {
+                Some((
+                    n.get("name")?.as_str()?.to_string(),
+                    n.get("properties").cloned().unwrap_or(J::Null),
+                ))
+            })
+            .collect();
+        PlanEnvironment {
+            inputs,
+            properties,
+            major: version.major,
+            minor: version.minor,
+        }
+    }
+}
+
+impl Environment for PlanEnvironment {
     fn input(&self, name: &str) -> Option<J> {
-        self.plan.get("inputs")?.get(name).cloned()
+        self.inputs.get(name).cloned()
     }
 
     fn has_input(&self, name: &str) -> bool {
-        self.plan.get("inputs").and_then(|i| i.get(name)).is_some()
+        self.inputs.contains_key(name)
     }
 
     fn node_properties(&self, node: &str) -> Option<J> {
-        self.plan
-            .get("nodes")?
-            .as_array()?
-            .iter()
-            .find(|n| n.get("name").and_then(J::as_str) == Some(node))?
-            .get("properties")
-            .cloned()
+        self.properties.get(node).cloned()
     }
 
     fn has_node(&self, node: &str) -> bool {
-        self.node_properties(node).is_some()
+        self.properties.contains_key(node)
     }
 
     fn version_at_least(&self, major: u32, minor: u32) -> bool {
-        self.version.at_least(major, minor)
+        (self.major, self.minor) >= (major, minor)
     }
 }
 
@@ -438,7 +463,7 @@ fn scan_value(value: &J, context: &Context, visit: &mut dyn FnMut(&J, &Context))
 }
 
 fn validate_functions(plan: &J, version: &DslVersion, span: Span, problems: &mut Problems) {
-    let environment = PlanEnvironment { plan, version };
+    let environment = PlanEnvironment::new(plan, version);
     let mut found: Vec<Problem> = Vec::new();
     scan_plan(plan, &mut |value, context| {
         let Some((name, args)) = functions::as_function(value) else {

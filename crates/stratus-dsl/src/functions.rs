@@ -528,6 +528,7 @@ fn evaluate_depth(
             )?;
             current = next;
             if let Some(node) = new_context {
+                context.scope = Scope::NodeTemplate;
                 context.self_node = Some(node);
             }
         }
@@ -660,9 +661,11 @@ fn apply(
                     ),
                 ));
             }
+            // The value is evaluated as its own node sees it (the reference has evaluated every
+            // node's properties, in place, before anything reads them).
             let mut switched = false;
             let (value, node) = get_property(items, context, env, &mut switched)?;
-            Ok((value, if switched { node } else { None }))
+            Ok((value, node))
         }
         "concat" => {
             let J::Array(items) = args else {

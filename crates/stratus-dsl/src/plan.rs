@@ -2,11 +2,11 @@
 //! defaulted, plan-time functions evaluated, node instances generated.
 
 use std::cell::Cell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value as J};
 
-use crate::blueprint::Blueprint;
+use crate::blueprint::{Blueprint, PlanEnvironment};
 use crate::constraints;
 use crate::diag::{Diagnostic, Kind, Problem};
 use crate::functions::{self, Context, Environment, Scope};
@@ -191,39 +191,6 @@ fn python_list(items: &[String]) -> String {
     )
 }
 
-struct Snapshot<'a> {
-    plan: &'a J,
-    blueprint: &'a Blueprint,
-}
-
-impl Environment for Snapshot<'_> {
-    fn input(&self, name: &str) -> Option<J> {
-        self.plan.get("inputs")?.get(name).cloned()
-    }
-
-    fn has_input(&self, name: &str) -> bool {
-        self.input(name).is_some()
-    }
-
-    fn node_properties(&self, node: &str) -> Option<J> {
-        self.plan
-            .get("nodes")?
-            .as_array()?
-            .iter()
-            .find(|n| n.get("name").and_then(J::as_str) == Some(node))?
-            .get("properties")
-            .cloned()
-    }
-
-    fn has_node(&self, node: &str) -> bool {
-        self.node_properties(node).is_some()
-    }
-
-    fn version_at_least(&self, major: u32, minor: u32) -> bool {
-        self.blueprint.version.at_least(major, minor)
-    }
-}
-
 fn evaluate_value(
     value: &J,
     context: &Context,
@@ -292,12 +259,10 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
         span: Span::default(),
     };
     let node_count = plan.get("nodes").and_then(J::as_array).map_or(0, Vec::len);
+    // Other nodes' properties are read as they were before evaluation; whatever functions
+    // they hold are evaluated in turn, so the result is the same and no node waits on another.
+    let env = PlanEnvironment::new(plan, &blueprint.version);
     for index in 0..node_count {
-        let snapshot = plan.clone();
-        let env = Snapshot {
-            plan: &snapshot,
-            blueprint,
-        };
         let node = &mut plan["nodes"][index];
         let name = node
             .get("name")
@@ -365,11 +330,7 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
             }
         }
     }
-    let snapshot = plan.clone();
-    let env = Snapshot {
-        plan: &snapshot,
-        blueprint,
-    };
+    let env = PlanEnvironment::new(plan, &blueprint.version);
     let unused = Cell::new(false);
     for (key, scope, inner) in [
         ("outputs", Scope::Outputs, None),
@@ -445,83 +406,80 @@ fn is_contained_in(relationship: &J) -> bool {
 /// Node instances: each node's instances multiplied down its `contained_in` chain, then
 /// connected by every other relationship (`all_to_all`, or `all_to_one`: the smallest id).
 pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
-    let nodes: Vec<&J> = plan
-        .get("nodes")
-        .and_then(J::as_array)
-        .map(|n| n.iter().collect())
-        .unwrap_or_default();
+    let empty = Vec::new();
+    let nodes: &Vec<J> = plan.get("nodes").and_then(J::as_array).unwrap_or(&empty);
     let name_of = |node: &J| {
         node.get("name")
             .and_then(J::as_str)
             .unwrap_or_default()
             .to_string()
     };
-    let count_of = |node: &J| {
-        node.pointer("/capabilities/scalable/properties/current_instances")
-            .and_then(J::as_i64)
-            .unwrap_or(1)
-            .max(0) as usize
-    };
-    let container_of = |node: &J| -> Option<(String, J, usize)> {
-        node.get("relationships")
-            .and_then(J::as_array)?
-            .iter()
-            .enumerate()
-            .find(|(_, r)| is_contained_in(r))
-            .map(|(i, r)| {
-                (
-                    r.get("target_id")
-                        .and_then(J::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                    r.clone(),
-                    i,
-                )
-            })
-    };
-    let mut ids = IdGenerator::new();
-    let mut used: HashSet<String> = HashSet::new();
-    // (instance, node name, relationships with index)
-    let mut instances: Vec<Built> = Vec::new();
-
-    #[allow(clippy::too_many_arguments)]
-    fn build(
-        node_name: &str,
-        parent: Option<(&str, &J, usize)>,
-        host: Option<String>,
-        nodes: &[&J],
-        instances: &mut Vec<Built>,
-        ids: &mut IdGenerator,
-        used: &mut HashSet<String>,
-        depth: usize,
-    ) {
-        let Some(node) = nodes
-            .iter()
-            .find(|n| n.get("name").and_then(J::as_str) == Some(node_name))
-        else {
-            return;
-        };
-        if depth > nodes.len() {
-            return;
+    // The contained_in relationship (with its index) of each node, and each node's children.
+    let mut containers: Vec<Option<(usize, usize)>> = vec![None; nodes.len()];
+    let by_name: HashMap<String, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (name_of(n), i))
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (index, node) in nodes.iter().enumerate() {
+        let relationships = node
+            .get("relationships")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten();
+        if let Some((rel_index, relationship)) =
+            relationships.enumerate().find(|(_, r)| is_contained_in(r))
+        {
+            let target = relationship
+                .get("target_id")
+                .and_then(J::as_str)
+                .unwrap_or_default();
+            if let Some(&parent) = by_name.get(target) {
+                containers[index] = Some((parent, rel_index));
+                children[parent].push(index);
+            }
         }
+    }
+    let mut generator = Generator {
+        ids: IdGenerator::new(),
+        used: HashSet::new(),
+        instances: Vec::new(),
+    };
+    // Depth-first from every root, as the reference walks each contained_in tree.
+    let mut stack: Vec<(usize, Option<usize>, Option<String>)> = Vec::new();
+    for index in (0..nodes.len()).rev() {
+        if containers[index].is_none() {
+            stack.push((index, None, None));
+        }
+    }
+    let mut visits = 0usize;
+    while let Some((index, parent_instance, host)) = stack.pop() {
+        visits += 1;
+        if visits > 10_000_000 {
+            return Err(Problem::uncoded(
+                Kind::Value,
+                None,
+                "too many node instances (more than 10,000,000)",
+            ));
+        }
+        let node = &nodes[index];
+        let node_name = name_of(node);
         let count = node
             .pointer("/capabilities/scalable/properties/current_instances")
             .and_then(J::as_i64)
             .unwrap_or(1)
             .max(0);
+        let mut created = Vec::new();
         for _ in 0..count {
-            let mut id = format!("{node_name}_{}", ids.next());
-            while used.contains(&id) {
-                id = format!("{node_name}_{}", ids.next());
-            }
-            used.insert(id.clone());
+            let id = generator.new_id(&node_name);
             let mut instance = Map::new();
-            instance.insert("name".into(), J::String(node_name.into()));
-            instance.insert("node_id".into(), J::String(node_name.into()));
+            instance.insert("name".into(), J::String(node_name.clone()));
+            instance.insert("node_id".into(), J::String(node_name.clone()));
             instance.insert("id".into(), J::String(id.clone()));
             let node_host = node.get("host_id").and_then(J::as_str);
             let mut current_host = host.clone();
-            if current_host.is_none() && node_host == Some(node_name) {
+            if current_host.is_none() && node_host == Some(node_name.as_str()) {
                 current_host = Some(id.clone());
             }
             if let Some(h) = &current_host {
@@ -530,56 +488,40 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
                 instance.insert("host_id".into(), J::String(h.into()));
             }
             let mut relationships = Vec::new();
-            if let Some((parent_id, relationship, index)) = parent {
-                relationships.push((index, relationship_instance(relationship, parent_id)));
+            if let (Some(parent), Some((_, rel_index))) = (parent_instance, containers[index]) {
+                let parent_id = generator.instances[parent]
+                    .0
+                    .get("id")
+                    .and_then(J::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let relationship = &node["relationships"][rel_index];
+                relationships.push((rel_index, relationship_instance(relationship, &parent_id)));
             }
-            instances.push((instance, node_name.to_string(), relationships));
-            for child in nodes.iter() {
-                let Some(rels) = child.get("relationships").and_then(J::as_array) else {
-                    continue;
-                };
-                if let Some((child_index, rel)) =
-                    rels.iter().enumerate().find(|(_, r)| is_contained_in(r))
-                {
-                    if rel.get("target_id").and_then(J::as_str) == Some(node_name) {
-                        let child_name = child
-                            .get("name")
-                            .and_then(J::as_str)
-                            .unwrap_or_default()
-                            .to_string();
-                        build(
-                            &child_name,
-                            Some((&id, rel, child_index)),
-                            current_host.clone(),
-                            nodes,
-                            instances,
-                            ids,
-                            used,
-                            depth + 1,
-                        );
-                    }
-                }
+            generator.instances.push((instance, index, relationships));
+            created.push((generator.instances.len() - 1, current_host));
+        }
+        for (instance_index, current_host) in created.into_iter().rev() {
+            for &child in children[index].iter().rev() {
+                stack.push((child, Some(instance_index), current_host.clone()));
             }
         }
     }
-
-    for node in &nodes {
-        if container_of(node).is_none() {
-            build(
-                &name_of(node),
-                None,
-                None,
-                &nodes,
-                &mut instances,
-                &mut ids,
-                &mut used,
-                0,
-            );
-        }
+    let instances = &mut generator.instances;
+    let mut ids_by_node: Vec<Vec<String>> = vec![Vec::new(); nodes.len()];
+    let mut positions_by_node: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (position, (instance, node_index, _)) in instances.iter().enumerate() {
+        ids_by_node[*node_index].push(
+            instance
+                .get("id")
+                .and_then(J::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        );
+        positions_by_node[*node_index].push(position);
     }
-    let _ = count_of;
     // Other relationships.
-    for node in &nodes {
+    for (source_index, node) in nodes.iter().enumerate() {
         let source = name_of(node);
         for (index, relationship) in node
             .get("relationships")
@@ -599,11 +541,10 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
                 .pointer("/properties/connection_type")
                 .and_then(J::as_str)
                 .unwrap_or("");
-            let mut target_ids: Vec<String> = instances
-                .iter()
-                .filter(|(_, n, _)| n == target)
-                .filter_map(|(i, _, _)| i.get("id").and_then(J::as_str).map(str::to_string))
-                .collect();
+            let mut target_ids: Vec<String> = by_name
+                .get(target)
+                .map(|&t| ids_by_node[t].clone())
+                .unwrap_or_default();
             match connection {
                 "all_to_all" => {}
                 "all_to_one" => {
@@ -618,10 +559,8 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
                     ))
                 }
             }
-            for (_, node_name, relationships) in instances.iter_mut() {
-                if *node_name != source {
-                    continue;
-                }
+            for &position in &positions_by_node[source_index] {
+                let relationships = &mut instances[position].2;
                 for target_id in &target_ids {
                     // One edge per (source, target) instance pair, as in the reference's graph:
                     // a later relationship to the same target replaces an earlier one.
@@ -633,7 +572,8 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
             }
         }
     }
-    Ok(instances
+    Ok(generator
+        .instances
         .into_iter()
         .map(|(mut instance, _, mut relationships)| {
             relationships.sort_by_key(|(i, _)| *i);
@@ -646,8 +586,25 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
         .collect())
 }
 
-/// A generated instance: its fields, its node, its relationships with their indexes.
-type Built = (Map<String, J>, String, Vec<(usize, J)>);
+struct Generator {
+    ids: IdGenerator,
+    used: HashSet<String>,
+    instances: Vec<Built>,
+}
+
+impl Generator {
+    fn new_id(&mut self, node: &str) -> String {
+        loop {
+            let id = format!("{node}_{}", self.ids.next());
+            if self.used.insert(id.clone()) {
+                return id;
+            }
+        }
+    }
+}
+
+/// A generated instance: its fields, its node's index, its relationships with their indexes.
+type Built = (Map<String, J>, usize, Vec<(usize, J)>);
 
 fn relationship_instance(relationship: &J, target_instance: &str) -> J {
     serde_json::json!({

@@ -2,6 +2,8 @@
 //! the type's, relationships checked and merged with their relationship types, operations
 //! resolved to plugins, and the plugins each node needs.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
@@ -135,7 +137,7 @@ pub fn parse_node_templates(
     problems: &mut Problems,
 ) -> Vec<J> {
     let entries = optional_map(section, problems);
-    let names: Vec<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
+    let names: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
     let mut nodes: Vec<Map<String, J>> = Vec::new();
     let mut contained_in: Vec<Option<String>> = Vec::new();
     for (key, template) in entries {
@@ -162,11 +164,10 @@ pub fn parse_node_templates(
         })
         .map(|(name, _)| name.clone())
         .collect();
-    let mut host_ids: Vec<Option<String>> = vec![None; nodes.len()];
-    for (index, node) in nodes.iter().enumerate() {
-        host_ids[index] = resolve_host(index, &nodes, &contained_in, &host_types, 0);
-        let _ = node;
-    }
+    let by_name = index_by_name(&nodes);
+    let host_ids: Vec<Option<String>> = (0..nodes.len())
+        .map(|index| resolve_host(index, &nodes, &by_name, &contained_in, &host_types, 0))
+        .collect();
     for (node, host) in nodes.iter_mut().zip(host_ids) {
         if let Some(host) = host {
             node.insert("host_id".into(), J::String(host));
@@ -179,6 +180,7 @@ pub fn parse_node_templates(
 fn resolve_host(
     index: usize,
     nodes: &[Map<String, J>],
+    by_name: &HashMap<String, usize>,
     contained_in: &[Option<String>],
     host_types: &[String],
     depth: usize,
@@ -193,16 +195,21 @@ fn resolve_host(
         return None;
     }
     let container = contained_in[index].as_deref()?;
-    let container_index = nodes
-        .iter()
-        .position(|n| n.get("name").and_then(J::as_str) == Some(container))?;
-    resolve_host(container_index, nodes, contained_in, host_types, depth + 1)
+    let container_index = *by_name.get(container)?;
+    resolve_host(
+        container_index,
+        nodes,
+        by_name,
+        contained_in,
+        host_types,
+        depth + 1,
+    )
 }
 
 fn parse_node_template(
     name: &str,
     template: &Node,
-    names: &[&str],
+    names: &HashSet<&str>,
     catalogs: &Catalogs,
     problems: &mut Problems,
 ) -> Option<(Map<String, J>, Option<String>)> {
@@ -472,7 +479,7 @@ fn parse_node_template(
 fn parse_relationship(
     source: &str,
     item: &Node,
-    names: &[&str],
+    names: &HashSet<&str>,
     catalogs: &Catalogs,
     problems: &mut Problems,
 ) -> Option<Map<String, J>> {
@@ -514,7 +521,7 @@ fn parse_relationship(
         ));
         return None;
     };
-    if !names.contains(&target) {
+    if !names.contains(target) {
         problems.push(Problem::logic(
             25,
             target_node.span,
@@ -626,15 +633,7 @@ fn assign_plugins(
     plugins: &Map<String, J>,
     problems: &mut Problems,
 ) {
-    let names: Vec<String> = nodes
-        .iter()
-        .map(|n| {
-            n.get("name")
-                .and_then(J::as_str)
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect();
+    let by_name = index_by_name(nodes);
     let mut operation_lists: Vec<Vec<J>> = vec![Vec::new(); nodes.len()];
     for (index, node) in nodes.iter().enumerate() {
         operation_lists[index].push(node.get("operations").cloned().unwrap_or(J::Null));
@@ -654,7 +653,7 @@ fn assign_plugins(
                 .get("target_id")
                 .and_then(J::as_str)
                 .unwrap_or_default();
-            if let Some(target_index) = names.iter().position(|n| n == target) {
+            if let Some(&target_index) = by_name.get(target) {
                 operation_lists[target_index].push(
                     relationship
                         .get("target_operations")
@@ -795,6 +794,7 @@ fn check_relationship_cycles(
     section: Option<&Node>,
     problems: &mut Problems,
 ) {
+    let by_name = index_by_name(nodes);
     let targets = |index: usize| -> Vec<usize> {
         nodes[index]
             .get("relationships")
@@ -802,11 +802,7 @@ fn check_relationship_cycles(
             .into_iter()
             .flatten()
             .filter_map(|r| r.get("target_id").and_then(J::as_str))
-            .filter_map(|t| {
-                nodes
-                    .iter()
-                    .position(|n| n.get("name").and_then(J::as_str) == Some(t))
-            })
+            .filter_map(|t| by_name.get(t).copied())
             .collect()
     };
     let name = |index: usize| {
@@ -858,4 +854,13 @@ fn check_relationship_cycles(
             }
         }
     }
+}
+
+/// Node position by name.
+fn index_by_name(nodes: &[Map<String, J>]) -> HashMap<String, usize> {
+    nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| Some((n.get("name")?.as_str()?.to_string(), i)))
+        .collect()
 }
