@@ -13,7 +13,9 @@ use crate::sections;
 use crate::templates::{self, Catalogs};
 use crate::types;
 use crate::version::{self, DslVersion};
-use crate::yaml::{Node, Span};
+use std::collections::HashMap;
+
+use crate::yaml::{Node, Span, Value};
 
 const TOP_LEVEL: &[&str] = &[
     "tosca_definitions_version",
@@ -49,6 +51,33 @@ pub struct Blueprint {
     pub version: DslVersion,
     /// Locations of every document read, main first.
     pub files: Vec<String>,
+    /// Where each function call is written (keyed by its JSON text), for diagnostics.
+    pub function_spans: HashMap<String, Span>,
+    /// Where each input is declared.
+    pub input_spans: HashMap<String, Span>,
+}
+
+/// Records the position of every function call in a document.
+fn function_spans(node: &Node, spans: &mut HashMap<String, Span>) {
+    match &node.value {
+        Value::Map(entries) => {
+            if entries.len() <= 2
+                && entries
+                    .iter()
+                    .any(|(k, _)| k.as_str().is_some_and(functions::is_function_name))
+            {
+                let json = node.to_json();
+                if functions::is_function(&json) {
+                    spans.entry(json.to_string()).or_insert(node.span);
+                }
+            }
+            for (_, value) in entries {
+                function_spans(value, spans);
+            }
+        }
+        Value::Seq(items) => items.iter().for_each(|item| function_spans(item, spans)),
+        _ => {}
+    }
 }
 
 /// Parses `text` (the main blueprint at `location`) with its imports.
@@ -90,12 +119,24 @@ pub fn parse(
         &mut problems,
     );
     let files = merged.files.clone();
-    let plan = build(&merged.document, &version, loader, &mut problems);
+    let mut spans = HashMap::new();
+    function_spans(&merged.document, &mut spans);
+    let plan = build(&merged.document, &version, loader, &spans, &mut problems);
+    let input_spans = merged
+        .document
+        .get("inputs")
+        .and_then(Node::as_map)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, _)| Some((k.as_str()?.to_string(), k.span)))
+        .collect();
     if problems.is_empty() {
         Ok(Blueprint {
             plan,
             version,
             files,
+            function_spans: spans,
+            input_spans,
         })
     } else {
         Err(problems
@@ -110,6 +151,7 @@ fn build(
     document: &Node,
     version: &DslVersion,
     loader: &dyn ImportLoader,
+    spans: &HashMap<String, Span>,
     problems: &mut Problems,
 ) -> J {
     let Some(entries) = schema::map(document, problems) else {
@@ -264,6 +306,7 @@ fn build(
     validate_functions(
         &plan,
         version,
+        spans,
         section("node_templates").map_or(Span::default(), |n| n.span),
         problems,
     );
@@ -296,10 +339,11 @@ pub struct PlanEnvironment {
     properties: std::collections::HashMap<String, J>,
     major: u32,
     minor: u32,
+    spans: HashMap<String, Span>,
 }
 
 impl PlanEnvironment {
-    pub fn new(plan: &J, version: &DslVersion) -> PlanEnvironment {
+    pub fn new(plan: &J, version: &DslVersion, spans: HashMap<String, Span>) -> PlanEnvironment {
         let inputs = plan
             .get("inputs")
             .and_then(J::as_object)
@@ -322,6 +366,7 @@ impl PlanEnvironment {
             properties,
             major: version.major,
             minor: version.minor,
+            spans,
         }
     }
 }
@@ -345,6 +390,10 @@ impl Environment for PlanEnvironment {
 
     fn version_at_least(&self, major: u32, minor: u32) -> bool {
         (self.major, self.minor) >= (major, minor)
+    }
+
+    fn span_of(&self, function: &J) -> Option<Span> {
+        self.spans.get(&function.to_string()).copied()
     }
 }
 
@@ -462,15 +511,21 @@ fn scan_value(value: &J, context: &Context, visit: &mut dyn FnMut(&J, &Context))
     }
 }
 
-fn validate_functions(plan: &J, version: &DslVersion, span: Span, problems: &mut Problems) {
-    let environment = PlanEnvironment::new(plan, version);
+fn validate_functions(
+    plan: &J,
+    version: &DslVersion,
+    spans: &HashMap<String, Span>,
+    span: Span,
+    problems: &mut Problems,
+) {
+    let environment = PlanEnvironment::new(plan, version, HashMap::new());
     let mut found: Vec<Problem> = Vec::new();
     scan_plan(plan, &mut |value, context| {
         let Some((name, args)) = functions::as_function(value) else {
             return;
         };
         let mut context = context.clone();
-        context.span = span;
+        context.span = spans.get(&value.to_string()).copied().unwrap_or(span);
         if let Err(problem) = functions::validate(name, args, &context, &environment) {
             found.push(problem);
         }

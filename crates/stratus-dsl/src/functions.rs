@@ -36,7 +36,7 @@ pub const RUNTIME: &[&str] = &[
     "get_environment_capability",
 ];
 
-fn is_function_name(name: &str) -> bool {
+pub fn is_function_name(name: &str) -> bool {
     PLAN_TIME.contains(&name) || RUNTIME.contains(&name)
 }
 
@@ -101,6 +101,10 @@ pub trait Environment {
     fn node_properties(&self, node: &str) -> Option<J>;
     fn has_node(&self, node: &str) -> bool;
     fn version_at_least(&self, major: u32, minor: u32) -> bool;
+    /// Where a function call is written, for diagnostics.
+    fn span_of(&self, _function: &J) -> Option<Span> {
+        None
+    }
 }
 
 /// The evaluation context of one value.
@@ -513,7 +517,13 @@ fn evaluate_depth(
         };
         let (name, args) = (name.to_string(), args.clone());
         let return_type = current.get("type").and_then(J::as_str).map(str::to_string);
-        check_arguments(&name, &args, &context)?;
+        let place = |mut problem: Problem| {
+            if problem.span.is_none_or(|s| s == Span::default()) {
+                problem.span = env.span_of(&current).or(problem.span);
+            }
+            problem
+        };
+        check_arguments(&name, &args, &context).map_err(place)?;
         let previous = current.clone();
         if RUNTIME.contains(&name.as_str()) {
             *runtime = true;
@@ -525,7 +535,8 @@ fn evaluate_depth(
                 &context,
                 env,
                 return_type.as_deref(),
-            )?;
+            )
+            .map_err(place)?;
             current = next;
             if let Some(node) = new_context {
                 context.scope = Scope::NodeTemplate;

@@ -50,6 +50,9 @@ pub struct Merged {
 
 /// A loaded document awaiting merge.
 struct Imported {
+    /// The main document's import statement that (directly or not) brought this document in;
+    /// problems found in the document's merge are reported there.
+    origin: Option<Span>,
     location: String,
     namespace: Option<String>,
     document: Node,
@@ -88,6 +91,7 @@ pub fn resolve(
 ) -> Merged {
     let mut files = vec![location.to_string()];
     let mut ordered: Vec<Imported> = vec![Imported {
+        origin: None,
         location: location.to_string(),
         namespace: None,
         is_cloudify_types: false,
@@ -99,6 +103,7 @@ pub fn resolve(
     while next < ordered.len() {
         let parent_namespace = ordered[next].namespace.clone();
         let parent_location = ordered[next].location.clone();
+        let parent_origin = ordered[next].origin;
         let imports = import_list(&ordered[next].document, problems);
         next += 1;
         for (import, span) in imports {
@@ -182,6 +187,7 @@ pub fn resolve(
             let namespace = if is_cloudify_types { None } else { namespace };
             seen.insert((loaded.location.clone(), namespace.clone()));
             ordered.push(Imported {
+                origin: parent_origin.or(Some(span)),
                 location: loaded.location,
                 namespace,
                 document,
@@ -192,6 +198,8 @@ pub fn resolve(
 
     let mut combined: Vec<(Node, Node)> = Vec::new();
     for imported in ordered {
+        let before = problems.len();
+        let origin = imported.origin;
         check_version(&imported, &version, problems);
         let mut document = imported.document;
         if let Some(ns) = &imported.namespace {
@@ -236,6 +244,11 @@ pub fn resolve(
                         problems.push(Problem::logic(3, key.span, message));
                     }
                 }
+            }
+        }
+        if let Some(origin) = origin {
+            for problem in &mut problems.list[before..] {
+                problem.span = Some(origin);
             }
         }
     }

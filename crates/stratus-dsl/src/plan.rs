@@ -18,7 +18,16 @@ use crate::yaml::Span;
 pub fn prepare(blueprint: &Blueprint, inputs: &Map<String, J>) -> Result<J, Vec<Diagnostic>> {
     let locate = |p: Problem| vec![p.locate(&blueprint.files)];
     let mut plan = blueprint.plan.clone();
-    let values = set_inputs(&plan, inputs).map_err(locate)?;
+    let mut current = None;
+    let values = set_inputs(&plan, inputs, &mut current)
+        .map_err(|mut problem| {
+            if problem.span.is_none() {
+                problem.span =
+                    current.and_then(|name: String| blueprint.input_spans.get(&name).copied());
+            }
+            problem
+        })
+        .map_err(locate)?;
     plan["inputs"] = J::Object(values);
     evaluate_plan(&mut plan, blueprint).map_err(locate)?;
     let instances = node_instances(&plan).map_err(locate)?;
@@ -55,7 +64,12 @@ pub fn strip_bookkeeping(plan: &mut J) {
     }
 }
 
-fn set_inputs(plan: &J, given: &Map<String, J>) -> Result<Map<String, J>, Problem> {
+/// `current` is left naming the input a problem is about.
+fn set_inputs(
+    plan: &J,
+    given: &Map<String, J>,
+    current: &mut Option<String>,
+) -> Result<Map<String, J>, Problem> {
     let empty = Map::new();
     let definitions = plan.get("inputs").and_then(J::as_object).unwrap_or(&empty);
     let data_types = plan
@@ -66,6 +80,7 @@ fn set_inputs(plan: &J, given: &Map<String, J>) -> Result<Map<String, J>, Proble
     let mut values = given.clone();
     let mut missing: Vec<String> = Vec::new();
     for (name, definition) in definitions {
+        *current = Some(name.clone());
         let type_name = definition.get("type").and_then(J::as_str);
         let context = props::Context {
             undefined: "Undefined property {1} in value of input {0}.",
@@ -73,6 +88,8 @@ fn set_inputs(plan: &J, given: &Map<String, J>) -> Result<Map<String, J>, Proble
             node_name: name,
             span: Span::default(),
             raise_on_missing: true,
+            source: None,
+            owner: Span::default(),
         };
         if let Some(value) = given.get(name) {
             if !value.to_string().is_ascii() {
@@ -144,6 +161,7 @@ fn set_inputs(plan: &J, given: &Map<String, J>) -> Result<Map<String, J>, Proble
             }
         }
     }
+    *current = missing.first().cloned();
     if !missing.is_empty() {
         return Err(Problem::uncoded(
             Kind::MissingRequiredInput,
@@ -156,6 +174,7 @@ fn set_inputs(plan: &J, given: &Map<String, J>) -> Result<Map<String, J>, Proble
         )
         .with_hint("pass them with --inputs"));
     }
+    *current = None;
     let unknown: Vec<String> = given
         .keys()
         .filter(|k| !definitions.contains_key(*k))
@@ -261,7 +280,7 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
     let node_count = plan.get("nodes").and_then(J::as_array).map_or(0, Vec::len);
     // Other nodes' properties are read as they were before evaluation; whatever functions
     // they hold are evaluated in turn, so the result is the same and no node waits on another.
-    let env = PlanEnvironment::new(plan, &blueprint.version);
+    let env = PlanEnvironment::new(plan, &blueprint.version, blueprint.function_spans.clone());
     for index in 0..node_count {
         let node = &mut plan["nodes"][index];
         let name = node
@@ -330,7 +349,7 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
             }
         }
     }
-    let env = PlanEnvironment::new(plan, &blueprint.version);
+    let env = PlanEnvironment::new(plan, &blueprint.version, blueprint.function_spans.clone());
     let unused = Cell::new(false);
     for (key, scope, inner) in [
         ("outputs", Scope::Outputs, None),

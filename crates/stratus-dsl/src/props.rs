@@ -8,7 +8,7 @@ use serde_json::{Map, Value as J};
 
 use crate::diag::Problem;
 use crate::functions::is_function;
-use crate::yaml::Span;
+use crate::yaml::{Node, Span};
 
 pub type Schema = Map<String, J>;
 pub type DataTypes = Map<String, J>;
@@ -44,6 +44,42 @@ pub struct Context<'a> {
     pub node_name: &'a str,
     pub span: Span,
     pub raise_on_missing: bool,
+    /// The instance values as written, to point problems at the exact key or value.
+    pub source: Option<&'a Node>,
+    /// Where a missing top-level property is reported (the element that lacks it).
+    pub owner: Span,
+}
+
+impl Context<'_> {
+    /// The position of the value at `path` (or of its key), falling back to `span`.
+    fn at(&self, path: &[String], key: bool) -> Span {
+        let Some(mut node) = self.source else {
+            return self.span;
+        };
+        let mut key_span = self.span;
+        for step in path {
+            match node.get_entry(step) {
+                Some((k, v)) => {
+                    key_span = k.span;
+                    node = v;
+                }
+                None => return self.span,
+            }
+        }
+        if key {
+            key_span
+        } else {
+            node.span
+        }
+    }
+
+    fn missing_at(&self, path: &[String]) -> Span {
+        if path.is_empty() {
+            self.owner
+        } else {
+            self.at(path, true)
+        }
+    }
 }
 
 fn fill(template: &str, node_name: &str, property: &str) -> String {
@@ -89,9 +125,11 @@ fn merge_flattened(
 ) -> Result<Map<String, J>, Problem> {
     for key in instance.keys() {
         if !schema.contains_key(key) {
+            let mut key_path = path.to_vec();
+            key_path.push(key.clone());
             return Err(Problem::logic(
                 106,
-                context.span,
+                context.at(&key_path, true),
                 fill(
                     context.undefined,
                     context.node_name,
@@ -131,7 +169,7 @@ fn merge_flattened(
             if required && context.raise_on_missing {
                 return Err(Problem::logic(
                     107,
-                    context.span,
+                    context.missing_at(path),
                     fill(
                         context.missing,
                         context.node_name,
@@ -297,7 +335,7 @@ pub fn parse_value(
             python_repr(value)
         )
     };
-    Err(Problem::logic(105, context.span, message))
+    Err(Problem::logic(105, context.at(path, false), message))
 }
 
 /// Merges a derived type's property schemas over its parent's.
@@ -331,6 +369,8 @@ pub fn merge_schemas(
                     node_name: "illegal state",
                     span: Span::default(),
                     raise_on_missing: false,
+                    source: None,
+                    owner: Span::default(),
                 };
                 let default = parse_value(
                     &initial,

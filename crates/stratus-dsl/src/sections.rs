@@ -420,6 +420,8 @@ fn parse_group_policies(
                 node_name: owner,
                 span: value.map_or(policy.span, |n| n.span),
                 raise_on_missing: true,
+                source: value,
+                owner: policy.span,
             };
             J::Object(
                 problems

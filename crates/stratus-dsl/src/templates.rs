@@ -143,7 +143,7 @@ pub fn parse_node_templates(
     for (key, template) in entries {
         let name = key.as_str().unwrap_or_default();
         if let Some((node, container)) =
-            parse_node_template(name, template, &names, catalogs, problems)
+            parse_node_template(name, key.span, template, &names, catalogs, problems)
         {
             nodes.push(node);
             contained_in.push(container);
@@ -208,6 +208,7 @@ fn resolve_host(
 
 fn parse_node_template(
     name: &str,
+    key_span: Span,
     template: &Node,
     names: &HashSet<&str>,
     catalogs: &Catalogs,
@@ -229,7 +230,7 @@ fn parse_node_template(
     let Some(type_node) = get(entries, "type").filter(|n| !n.is_null()) else {
         problems.push(Problem::format(
             1,
-            template.span,
+            key_span,
             "'type' key is required but it is currently missing",
         ));
         return None;
@@ -272,6 +273,8 @@ fn parse_node_template(
         node_name: name,
         span: properties_node.map_or(template.span, |n| n.span),
         raise_on_missing: true,
+        source: properties_node,
+        owner: key_span,
     };
     let properties = problems.check(props::merge_instance(
         &instance_properties,
@@ -553,6 +556,8 @@ fn parse_relationship(
         node_name: source,
         span: properties_node.map_or(item.span, |n| n.span),
         raise_on_missing: true,
+        source: properties_node,
+        owner: item.span,
     };
     let schema_properties = relationship_type
         .get("properties")

@@ -263,6 +263,8 @@ pub fn parse_property_schema(
                     node_name: name,
                     span: default_node.map_or(key.span, |n| n.span),
                     raise_on_missing: true,
+                    source: default_node,
+                    owner: key.span,
                 }
             } else {
                 props::Context {
@@ -271,6 +273,8 @@ pub fn parse_property_schema(
                     node_name: &options.owner,
                     span: default_node.map_or(key.span, |n| n.span),
                     raise_on_missing: false,
+                    source: default_node,
+                    owner: key.span,
                 }
             };
             let path = if options.input_style {
