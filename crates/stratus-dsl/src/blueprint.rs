@@ -52,7 +52,7 @@ pub struct Blueprint {
     /// Locations of every document read, main first.
     pub files: Vec<String>,
     /// Where each function call is written (keyed by its JSON text), for diagnostics.
-    pub function_spans: HashMap<String, Span>,
+    pub function_spans: std::sync::Arc<HashMap<String, Span>>,
     /// Where each input is declared.
     pub input_spans: HashMap<String, Span>,
 }
@@ -135,7 +135,7 @@ pub fn parse(
             plan,
             version,
             files,
-            function_spans: spans,
+            function_spans: std::sync::Arc::new(spans),
             input_spans,
         })
     } else {
@@ -339,11 +339,11 @@ pub struct PlanEnvironment {
     properties: std::collections::HashMap<String, J>,
     major: u32,
     minor: u32,
-    spans: HashMap<String, Span>,
+    spans: std::sync::Arc<HashMap<String, Span>>,
 }
 
 impl PlanEnvironment {
-    pub fn new(plan: &J, version: &DslVersion, spans: HashMap<String, Span>) -> PlanEnvironment {
+    pub fn new(plan: &J, version: &DslVersion, spans: std::sync::Arc<HashMap<String, Span>>) -> PlanEnvironment {
         let inputs = plan
             .get("inputs")
             .and_then(J::as_object)
@@ -518,7 +518,7 @@ fn validate_functions(
     span: Span,
     problems: &mut Problems,
 ) {
-    let environment = PlanEnvironment::new(plan, version, HashMap::new());
+    let environment = PlanEnvironment::new(plan, version, Default::default());
     let mut found: Vec<Problem> = Vec::new();
     scan_plan(plan, &mut |value, context| {
         let Some((name, args)) = functions::as_function(value) else {

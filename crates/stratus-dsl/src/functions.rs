@@ -65,6 +65,15 @@ pub fn is_function(value: &J) -> bool {
     as_function(value).is_some()
 }
 
+/// Whether a function call appears anywhere in `value` (no allocation).
+pub fn contains_function(value: &J) -> bool {
+    match value {
+        J::Object(map) => is_function(value) || map.values().any(contains_function),
+        J::Array(items) => items.iter().any(contains_function),
+        _ => false,
+    }
+}
+
 /// Where a value being evaluated lives.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Scope {
@@ -471,11 +480,15 @@ fn get_property(
 /// Evaluates every plan-time function in `value`, innermost first. Returns whether a runtime
 /// function was left in place.
 pub fn evaluate(value: &J, context: &Context, env: &dyn Environment) -> Result<(J, bool), Problem> {
+    if !contains_function(value) {
+        return Ok((value.clone(), false));
+    }
     let mut runtime = false;
     let result = evaluate_depth(value, context, env, &mut runtime, 0)?;
     Ok((result, runtime))
 }
 
+#[allow(clippy::only_used_in_recursion)]
 fn evaluate_depth(
     value: &J,
     context: &Context,

@@ -210,6 +210,13 @@ fn python_list(items: &[String]) -> String {
     )
 }
 
+fn evaluate_in_place(value: &mut J, context: &Context, env: &dyn Environment, runtime: &Cell<bool>) -> Result<(), Problem> {
+    if functions::contains_function(value) {
+        *value = evaluate_value(value, context, env, runtime)?;
+    }
+    Ok(())
+}
+
 fn evaluate_value(
     value: &J,
     context: &Context,
@@ -230,9 +237,8 @@ fn evaluate_operations(
 ) -> Result<(), Problem> {
     for operation in operations.values_mut() {
         let runtime = Cell::new(false);
-        if let Some(inputs) = operation.get("inputs") {
-            let evaluated = evaluate_value(inputs, context, env, &runtime)?;
-            operation["inputs"] = evaluated;
+        if let Some(inputs) = operation.get_mut("inputs") {
+            evaluate_in_place(inputs, context, env, &runtime)?;
         }
         if runtime.get() {
             operation["has_intrinsic_functions"] = J::Bool(true);
@@ -259,9 +265,8 @@ fn evaluate_interfaces(
             if skip.contains(&format!("{prefix}{interface_name}.{op_name}")) {
                 continue;
             }
-            if let Some(inputs) = operation.get("inputs") {
-                let evaluated = evaluate_value(inputs, context, env, &Cell::new(false))?;
-                operation["inputs"] = evaluated;
+            if let Some(inputs) = operation.get_mut("inputs") {
+                evaluate_in_place(inputs, context, env, &Cell::new(false))?;
             }
         }
     }
@@ -291,11 +296,11 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
         let mut context = base(Scope::NodeTemplate, format!("nodes.{name}.properties"));
         context.self_node = Some(name.clone());
         let unused = Cell::new(false);
-        let properties = evaluate_value(&node["properties"], &context, &env, &unused)?;
-        node["properties"] = properties;
-        if let Some(scalable) = node.pointer("/capabilities/scalable/properties").cloned() {
-            let evaluated = evaluate_value(&scalable, &context, &env, &unused)?;
-            node["capabilities"]["scalable"]["properties"] = evaluated;
+        if let Some(properties) = node.get_mut("properties") {
+            evaluate_in_place(properties, &context, &env, &unused)?;
+        }
+        if let Some(scalable) = node.pointer_mut("/capabilities/scalable/properties") {
+            evaluate_in_place(scalable, &context, &env, &unused)?;
         }
         context.path = format!("nodes.{name}.operations");
         if let Some(J::Object(operations)) = node.get_mut("operations") {
@@ -365,15 +370,11 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
             let context = base(scope, format!("{key}.{name}"));
             match inner {
                 Some(field) => {
-                    if let Some(value) = entry.get(field) {
-                        let evaluated = evaluate_value(value, &context, &env, &unused)?;
-                        entry[field] = evaluated;
+                    if let Some(value) = entry.get_mut(field) {
+                        evaluate_in_place(value, &context, &env, &unused)?;
                     }
                 }
-                None => {
-                    let evaluated = evaluate_value(entry, &context, &env, &unused)?;
-                    *entry = evaluated;
-                }
+                None => evaluate_in_place(entry, &context, &env, &unused)?,
             }
         }
     }

@@ -638,59 +638,42 @@ fn assign_plugins(
     plugins: &Map<String, J>,
     problems: &mut Problems,
 ) {
+    // (plugin, executor) of every operation, per node that runs it, in discovery order.
     let by_name = index_by_name(nodes);
-    let mut operation_lists: Vec<Vec<J>> = vec![Vec::new(); nodes.len()];
-    for (index, node) in nodes.iter().enumerate() {
-        operation_lists[index].push(node.get("operations").cloned().unwrap_or(J::Null));
-        for relationship in node
-            .get("relationships")
-            .and_then(J::as_array)
+    let uses = |operations: Option<&J>| -> Vec<(String, J)> {
+        operations
+            .and_then(J::as_object)
             .into_iter()
-            .flatten()
-        {
-            operation_lists[index].push(
-                relationship
-                    .get("source_operations")
-                    .cloned()
-                    .unwrap_or(J::Null),
-            );
-            let target = relationship
-                .get("target_id")
-                .and_then(J::as_str)
-                .unwrap_or_default();
+            .flat_map(|m| m.values())
+            .filter_map(|op| {
+                let plugin = op.get("plugin").and_then(J::as_str).filter(|p| !p.is_empty())?;
+                Some((plugin.to_string(), op.get("executor").cloned().unwrap_or(J::Null)))
+            })
+            .collect()
+    };
+    let mut operation_lists: Vec<Vec<(String, J)>> = vec![Vec::new(); nodes.len()];
+    for (index, node) in nodes.iter().enumerate() {
+        operation_lists[index].extend(uses(node.get("operations")));
+        for relationship in node.get("relationships").and_then(J::as_array).into_iter().flatten() {
+            operation_lists[index].extend(uses(relationship.get("source_operations")));
+            let target = relationship.get("target_id").and_then(J::as_str).unwrap_or_default();
             if let Some(&target_index) = by_name.get(target) {
-                operation_lists[target_index].push(
-                    relationship
-                        .get("target_operations")
-                        .cloned()
-                        .unwrap_or(J::Null),
-                );
+                operation_lists[target_index].extend(uses(relationship.get("target_operations")));
             }
         }
     }
     for (index, node) in nodes.iter_mut().enumerate() {
         let mut used: Vec<((String, J), J)> = Vec::new();
-        for operations in &operation_lists[index] {
-            for operation in operations.as_object().into_iter().flat_map(|m| m.values()) {
-                let plugin_name = operation
-                    .get("plugin")
-                    .and_then(J::as_str)
-                    .unwrap_or_default();
-                if plugin_name.is_empty() {
-                    continue;
+        for key in std::mem::take(&mut operation_lists[index]) {
+            let Some(plugin) = plugins.get(&key.0) else {
+                continue;
+            };
+            if !used.iter().any(|(k, _)| *k == key) {
+                let mut plugin = plugin.clone();
+                if let J::Object(p) = &mut plugin {
+                    p.insert("executor".into(), key.1.clone());
                 }
-                let Some(plugin) = plugins.get(plugin_name) else {
-                    continue;
-                };
-                let executor = operation.get("executor").cloned().unwrap_or(J::Null);
-                let key = (plugin_name.to_string(), executor.clone());
-                if !used.iter().any(|(k, _)| *k == key) {
-                    let mut plugin = plugin.clone();
-                    if let J::Object(p) = &mut plugin {
-                        p.insert("executor".into(), executor);
-                    }
-                    used.push((key, plugin));
-                }
+                used.push((key, plugin));
             }
         }
         node.insert(

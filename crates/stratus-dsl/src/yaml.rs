@@ -195,6 +195,8 @@ enum Frame {
         entries: Vec<(Node, Node)>,
         merges: Vec<Node>,
         key: Option<Node>,
+        /// Position of each key in `entries`, for mappings too big for a linear search.
+        index: std::collections::HashMap<String, usize>,
     },
 }
 
@@ -240,6 +242,7 @@ impl Builder {
                 entries,
                 merges,
                 key,
+                index,
                 ..
             }) => match key.take() {
                 None => *key = Some(node),
@@ -247,7 +250,14 @@ impl Builder {
                     if k.as_str() == Some("<<") {
                         merges.push(node);
                     } else {
-                        insert(entries, k, node);
+                        let identity = format!("{:?}", k.value);
+                        match index.get(&identity) {
+                            Some(&position) => entries[position].1 = node,
+                            None => {
+                                index.insert(identity, entries.len());
+                                entries.push((k, node));
+                            }
+                        }
                     }
                 }
             },
@@ -361,6 +371,7 @@ impl MarkedEventReceiver for Builder {
                 entries: Vec::new(),
                 merges: Vec::new(),
                 key: None,
+                index: std::collections::HashMap::new(),
             }),
             Event::SequenceEnd => {
                 if let Some(Frame::Seq {
