@@ -100,7 +100,7 @@ pub fn parse(
         Ok(version) => version,
         Err(problem) => return Err(vec![problem.locate(&files_main)]),
     };
-    if let Some(definitions) = main.get("dsl_definitions").filter(|n| !n.is_null()) {
+    if let Some((definitions, _)) = main.get_entry("dsl_definitions").filter(|(_, n)| !n.is_null()) {
         gate(
             &version,
             "dsl_definitions",
@@ -159,8 +159,11 @@ fn build(
     };
     allowed_keys(entries, TOP_LEVEL, problems);
     let section = |name: &str| schema::get(entries, name);
-    if let Some(description) = section("description").filter(|n| !n.is_null()) {
-        gate(version, "description", description.span, 1, 2, problems);
+    // Version-gated sections are reported at their key.
+    for (name, major, minor) in [("description", 1, 2), ("data_types", 1, 2), ("policies", 1, 3)] {
+        if let Some((key, _)) = entries.iter().find(|(k, v)| k.as_str() == Some(name) && !v.is_null()) {
+            gate(version, name, key.span, major, minor, problems);
+        }
     }
     let resource_exists = |path: &str| loader.resource_exists(path);
 
@@ -231,7 +234,7 @@ fn build(
     };
     let groups = sections::parse_groups(section("groups"), &node_names, &policy_catalogs, problems);
     let (policies, scaling_groups) =
-        sections::parse_policies(section("policies"), &groups, version, problems);
+        sections::parse_policies(section("policies"), &groups, problems);
     let outputs = sections::parse_values(section("outputs"), problems);
     let capabilities = sections::parse_values(section("capabilities"), problems);
     let labels = sections::parse_labels(section("labels"), false, problems);

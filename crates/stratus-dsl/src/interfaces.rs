@@ -91,7 +91,7 @@ fn parse_operation(
                 op.insert("executor".into(), J::String(executor.into()));
             }
             if let Some(retries) = get(entries, "max_retries").filter(|n| !n.is_null()) {
-                gate(version, "max_retries", retries.span, 1, 1, problems);
+                gate(version, "max_retries", schema::key_span(entries, "max_retries").unwrap_or(retries.span), 1, 1, problems);
                 match retries.value {
                     Value::Int(i) if i >= -1 => {
                         op.insert("max_retries".into(), J::from(i));
@@ -107,7 +107,7 @@ fn parse_operation(
             for key in ["retry_interval", "timeout"] {
                 if let Some(value) = get(entries, key).filter(|n| !n.is_null()) {
                     if key == "retry_interval" {
-                        gate(version, key, value.span, 1, 1, problems);
+                        gate(version, key, schema::key_span(entries, key).unwrap_or(value.span), 1, 1, problems);
                     }
                     match value.value {
                         Value::Int(_) | Value::Float(_) => {

@@ -67,7 +67,7 @@ pub fn parse_plugins(
             if let (Some(value), Some((major, minor))) =
                 (value.filter(|v| !v.is_null()), gate_version)
             {
-                gate(version, field, value.span, major, minor, problems);
+                gate(version, field, schema::key_span(entries, field).unwrap_or(value.span), major, minor, problems);
             }
             let json = match *field {
                 "install" => J::Bool(install),
@@ -164,7 +164,7 @@ pub fn parse_workflows(
                     schema::boolean(get(entries, "is_cascading"), problems).unwrap_or(false);
                 let availability = match get(entries, "availability_rules") {
                     Some(rules) if !rules.is_null() => {
-                        gate(version, "availability_rules", rules.span, 1, 4, problems);
+                        gate(version, "availability_rules", schema::key_span(entries, "availability_rules").unwrap_or(rules.span), 1, 4, problems);
                         rules.to_json()
                     }
                     _ => J::Null,
@@ -559,12 +559,8 @@ pub fn parse_groups(
 pub fn parse_policies(
     section: Option<&Node>,
     groups: &Map<String, J>,
-    version: &DslVersion,
     problems: &mut Problems,
 ) -> (Map<String, J>, Map<String, J>) {
-    if let Some(node) = section.filter(|n| !n.is_null()) {
-        gate(version, "policies", node.span, 1, 3, problems);
-    }
     let mut policies = Map::new();
     let mut scaling_groups = Map::new();
     for (key, policy) in optional_map(section, problems) {

@@ -319,7 +319,7 @@ fn parse_node_template(
             gate(
                 catalogs.version,
                 "capabilities",
-                capabilities.span,
+                schema::key_span(entries, "capabilities").unwrap_or(capabilities.span),
                 1,
                 3,
                 problems,

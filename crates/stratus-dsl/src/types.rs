@@ -213,17 +213,17 @@ pub fn parse_property_schema(
             ] {
                 if let Some(value) = get(entries, key) {
                     if key == "item_type" {
-                        gate(version, key, value.span, 1, 4, problems);
+                        gate(version, key, schema::key_span(entries, key).unwrap_or(value.span), 1, 4, problems);
                     }
                     if key == "hidden" {
-                        gate(version, key, value.span, 1, 3, problems);
+                        gate(version, key, schema::key_span(entries, key).unwrap_or(value.span), 1, 3, problems);
                     }
                     out.insert(key.into(), value.to_json());
                 }
             }
         }
         if let Some(label) = get(entries, "display_label") {
-            gate(version, "display_label", label.span, 1, 3, problems);
+            gate(version, "display_label", schema::key_span(entries, "display_label").unwrap_or(label.span), 1, 3, problems);
         }
         let type_name = schema::string(get(entries, "type"), problems);
         if let Some(type_name) = type_name {
@@ -241,7 +241,7 @@ pub fn parse_property_schema(
         }
         if let Some(required_node) = get(entries, "required") {
             if let Some(required) = schema::boolean(Some(required_node), problems) {
-                gate(version, "required", required_node.span, 1, 2, problems);
+                gate(version, "required", schema::key_span(entries, "required").unwrap_or(required_node.span), 1, 2, problems);
                 out.insert("required".into(), J::Bool(required));
             }
         }
@@ -360,11 +360,6 @@ pub fn parse_data_types(
     version: &DslVersion,
     problems: &mut Problems,
 ) -> DataTypes {
-    if let Some(node) = section {
-        if !node.is_null() {
-            gate(version, "data_types", node.span, 1, 2, problems);
-        }
-    }
     let definitions = Definitions::collect(section, problems);
     for (name, _, span) in &definitions.entries {
         if is_primitive(name) {
@@ -574,7 +569,7 @@ pub fn parse_node_types(
             );
             let mut runtime_properties = Map::new();
             if let Some(runtime) = get(entries, "runtime_properties") {
-                gate(version, "runtime_properties", runtime.span, 1, 5, problems);
+                gate(version, "runtime_properties", schema::key_span(entries, "runtime_properties").unwrap_or(runtime.span), 1, 5, problems);
                 runtime_properties =
                     parse_property_schema(Some(runtime), data_types, version, &options, problems);
             }
