@@ -328,7 +328,7 @@ fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Prob
         let Some(default) = definition.get("default") else {
             continue;
         };
-        let span = section.and_then(|s| s.get(name)).map(|n| n.span);
+        let span = section.and_then(|s| s.get(name)).map(|n| n.get("default").map_or(n.span, |d| d.span));
         if let Err(problem) = crate::constraints::validate_value(name, definition, default, span) {
             problems.push(problem);
         }

@@ -42,7 +42,7 @@ pub fn parse_plugins(
         let mut result = Map::new();
         let executor = schema::string(get(entries, "executor"), problems);
         match executor {
-            None => problems.push(Problem::format(1, plugin.span, "'executor' key is required but it is currently missing")),
+            None => problems.push(Problem::format(1, key.span, "'executor' key is required but it is currently missing")),
             Some(executor) if executor != "central_deployment_agent" && executor != "host_agent" => problems.push(Problem::logic(
                 18,
                 get(entries, "executor").map_or(plugin.span, |n| n.span),
@@ -279,18 +279,18 @@ pub fn parse_inputs(
                 ));
             }
         }
-        if let Some(item_type) = input.get("item_type").and_then(Node::as_str) {
+        if let Some((item_key, item_type)) = input.get_entry("item_type").and_then(|(k, v)| Some((k, v.as_str()?))) {
             let type_name = input.get("type").and_then(Node::as_str).unwrap_or("None");
             if type_name != "list" {
                 problems.push(Problem::logic(
                     218,
-                    key.span,
+                    item_key.span,
                     format!("Property item_type defined for unsupported type: '{type_name}'"),
                 ));
             } else if !crate::props::is_primitive(item_type) {
                 problems.push(Problem::logic(
                     217,
-                    key.span,
+                    item_key.span,
                     format!("Illegal item_type '{item_type}'"),
                 ));
             }
@@ -313,7 +313,7 @@ pub fn parse_values(section: Option<&Node>, problems: &mut Problems) -> Map<Stri
         let Some(value) = get(entries, "value") else {
             problems.push(Problem::format(
                 1,
-                entry.span,
+                key.span,
                 "'value' key is required but it is currently missing",
             ));
             continue;

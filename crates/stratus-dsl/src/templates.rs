@@ -327,7 +327,7 @@ fn parse_node_template(
             if deploy.is_some() {
                 problems.push(Problem::logic(
                     209,
-                    capabilities.span,
+                    schema::key_span(entries, "capabilities").unwrap_or(capabilities.span),
                     format!("Node '{name}' defines both instances.deploy and capabilities.scalable (Note: instances.deploy is deprecated)"),
                 ));
             }
@@ -819,9 +819,21 @@ fn check_relationship_cycles(
                     let mut cycle: Vec<String> =
                         stack[begin..].iter().map(|(n, _)| name(*n)).collect();
                     cycle.push(name(child));
+                    // Reported at the first relationship target of the cycle.
+                    let first = cycle[0].clone();
+                    let next = cycle.get(1).cloned().unwrap_or_default();
                     let span = section
-                        .and_then(|s| s.get_entry(&name(child)))
-                        .map_or(Span::default(), |(k, _)| k.span);
+                        .and_then(|s| s.get_entry(&first))
+                        .map_or(Span::default(), |(k, template)| {
+                            template
+                                .get("relationships")
+                                .and_then(Node::as_seq)
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|r| r.get("target"))
+                                .find(|t| t.as_str() == Some(next.as_str()))
+                                .map_or(k.span, |t| t.span)
+                        });
                     problems.push(Problem::logic(
                         100,
                         span,

@@ -65,6 +65,11 @@ fn resolve_all<'a>(
                         let mut cycle: Vec<&str> =
                             stack[stack.iter().position(|n| *n == parent).unwrap_or(0)..].to_vec();
                         cycle.push(parent);
+                        // Reported at the first `derived_from` of the cycle.
+                        let span = definitions
+                            .find(cycle[0])
+                            .and_then(|(_, n, _)| n.get("derived_from"))
+                            .map_or(span, |n| n.span);
                         problems.push(Problem::logic(
                             100,
                             span,
@@ -484,10 +489,18 @@ fn data_type_order<'a>(definitions: &Definitions<'a>, problems: &mut Problems) -
                 let start = path.iter().position(|n| *n == name).unwrap_or(0);
                 let mut cycle: Vec<&str> = path[start..].to_vec();
                 cycle.push(name);
-                let span = definitions
-                    .find(name)
-                    .map(|(_, _, s)| *s)
-                    .unwrap_or_default();
+                // Reported at the first reference of the cycle (derived_from or a property type).
+                let next = cycle.get(1).copied().unwrap_or(name);
+                let span = definitions.find(cycle[0]).map_or(Span::default(), |(_, node, key)| {
+                    node.get("derived_from")
+                        .filter(|n| n.as_str() == Some(next))
+                        .or_else(|| {
+                            node.get("properties")?.as_map()?.iter().find_map(|(_, p)| {
+                                p.get("type").filter(|t| t.as_str() == Some(next))
+                            })
+                        })
+                        .map_or(*key, |n| n.span)
+                });
                 problems.push(Problem::logic(
                     100,
                     span,
