@@ -100,7 +100,10 @@ pub fn parse(
         Ok(version) => version,
         Err(problem) => return Err(vec![problem.locate(&files_main)]),
     };
-    if let Some((definitions, _)) = main.get_entry("dsl_definitions").filter(|(_, n)| !n.is_null()) {
+    if let Some((definitions, _)) = main
+        .get_entry("dsl_definitions")
+        .filter(|(_, n)| !n.is_null())
+    {
         gate(
             &version,
             "dsl_definitions",
@@ -160,8 +163,15 @@ fn build(
     allowed_keys(entries, TOP_LEVEL, problems);
     let section = |name: &str| schema::get(entries, name);
     // Version-gated sections are reported at their key.
-    for (name, major, minor) in [("description", 1, 2), ("data_types", 1, 2), ("policies", 1, 3)] {
-        if let Some((key, _)) = entries.iter().find(|(k, v)| k.as_str() == Some(name) && !v.is_null()) {
+    for (name, major, minor) in [
+        ("description", 1, 2),
+        ("data_types", 1, 2),
+        ("policies", 1, 3),
+    ] {
+        if let Some((key, _)) = entries
+            .iter()
+            .find(|(k, v)| k.as_str() == Some(name) && !v.is_null())
+        {
             gate(version, name, key.span, major, minor, problems);
         }
     }
@@ -195,6 +205,7 @@ fn build(
                     19,
                     &format!("Relationship '{name}'"),
                     span,
+                    None,
                     problems,
                 );
             }
@@ -328,7 +339,9 @@ fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Prob
         let Some(default) = definition.get("default") else {
             continue;
         };
-        let span = section.and_then(|s| s.get(name)).map(|n| n.get("default").map_or(n.span, |d| d.span));
+        let span = section
+            .and_then(|s| s.get(name))
+            .map(|n| n.get("default").map_or(n.span, |d| d.span));
         if let Err(problem) = crate::constraints::validate_value(name, definition, default, span) {
             problems.push(problem);
         }
@@ -346,7 +359,11 @@ pub struct PlanEnvironment {
 }
 
 impl PlanEnvironment {
-    pub fn new(plan: &J, version: &DslVersion, spans: std::sync::Arc<HashMap<String, Span>>) -> PlanEnvironment {
+    pub fn new(
+        plan: &J,
+        version: &DslVersion,
+        spans: std::sync::Arc<HashMap<String, Span>>,
+    ) -> PlanEnvironment {
         let inputs = plan
             .get("inputs")
             .and_then(J::as_object)

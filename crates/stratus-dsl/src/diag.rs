@@ -37,6 +37,10 @@ pub enum Kind {
     /// `IllegalConnectedToConnectionType`: a relationship's `connection_type` is neither
     /// `all_to_all` nor `all_to_one`.
     IllegalConnectionType,
+    /// `KeyError`: a function names a node template that does not exist.
+    Key,
+    /// `IndexError`: an index outside a list.
+    Index,
     /// `ValueError` / other errors the reference raises without a code.
     Value,
 }
@@ -55,6 +59,8 @@ impl Kind {
             Kind::FunctionEvaluation => "FunctionEvaluationError",
             Kind::FunctionValidation => "FunctionValidationError",
             Kind::IllegalConnectionType => "IllegalConnectedToConnectionType",
+            Kind::Key => "KeyError",
+            Kind::Index => "IndexError",
             Kind::Value => "ValueError",
         }
     }

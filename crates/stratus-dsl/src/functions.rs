@@ -329,11 +329,9 @@ pub fn validate(
                 "SELF" | "SOURCE" | "TARGET" => {}
                 other if !env.has_node(other) => {
                     return Err(Problem::uncoded(
-                        Kind::Value,
+                        Kind::Key,
                         Some(context.span),
-                        format!(
-                            "{other} node referenced by get_attribute function does not exist."
-                        ),
+                        format!("'Node {other} does not exist'"),
                     ))
                 }
                 _ => {}
@@ -422,7 +420,7 @@ fn get_property(
     let node = node.unwrap_or_default();
     let Some(properties) = env.node_properties(&node) else {
         return Err(Problem::uncoded(
-            Kind::Value,
+            Kind::Key,
             Some(context.span),
             format!("'Node {node} does not exist'"),
         )
@@ -839,9 +837,9 @@ fn string_function(name: &str, args: &J, context: &Context) -> Result<J, Problem
                         .cloned()
                         .ok_or_else(|| {
                             Problem::uncoded(
-                                Kind::Value,
+                                Kind::Index,
                                 Some(context.span),
-                                "IndexError: list index out of range",
+                                "list index out of range",
                             )
                         })
                 }

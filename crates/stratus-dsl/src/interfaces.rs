@@ -91,7 +91,14 @@ fn parse_operation(
                 op.insert("executor".into(), J::String(executor.into()));
             }
             if let Some(retries) = get(entries, "max_retries").filter(|n| !n.is_null()) {
-                gate(version, "max_retries", schema::key_span(entries, "max_retries").unwrap_or(retries.span), 1, 1, problems);
+                gate(
+                    version,
+                    "max_retries",
+                    schema::key_span(entries, "max_retries").unwrap_or(retries.span),
+                    1,
+                    1,
+                    problems,
+                );
                 match retries.value {
                     Value::Int(i) if i >= -1 => {
                         op.insert("max_retries".into(), J::from(i));
@@ -107,7 +114,14 @@ fn parse_operation(
             for key in ["retry_interval", "timeout"] {
                 if let Some(value) = get(entries, key).filter(|n| !n.is_null()) {
                     if key == "retry_interval" {
-                        gate(version, key, schema::key_span(entries, key).unwrap_or(value.span), 1, 1, problems);
+                        gate(
+                            version,
+                            key,
+                            schema::key_span(entries, key).unwrap_or(value.span),
+                            1,
+                            1,
+                            problems,
+                        );
                     }
                     match value.value {
                         Value::Int(_) | Value::Float(_) => {
@@ -557,6 +571,7 @@ pub fn process_interfaces(
     error_code: i32,
     partial_message: &str,
     span: Span,
+    written: Option<&Node>,
     problems: &mut Problems,
 ) -> (Map<String, J>, Vec<(String, String)>) {
     let mut operations: Map<String, J> = Map::new();
@@ -579,7 +594,31 @@ pub fn process_interfaces(
                 span,
             ) {
                 Ok(processed) => processed,
-                Err(problem) => {
+                Err(mut problem) => {
+                    // Point at the operation as written: its implementation, or for a script
+                    // that also sets script_path, that input.
+                    if let Some(op_node) = written
+                        .and_then(|w| w.get(interface_name))
+                        .and_then(|i| i.get(op_name))
+                    {
+                        let place = if problem.code == Some(60) {
+                            op_node
+                                .get("inputs")
+                                .and_then(|inputs| {
+                                    inputs
+                                        .get_entry("script_path")
+                                        .or_else(|| inputs.get_entry("script_source"))
+                                })
+                                .map(|(k, _)| k.span)
+                        } else {
+                            None
+                        };
+                        problem.span = Some(place.unwrap_or_else(|| {
+                            op_node
+                                .get("implementation")
+                                .map_or(op_node.span, |n| n.span)
+                        }));
+                    }
                     problems.push(problem);
                     continue;
                 }

@@ -210,7 +210,12 @@ fn python_list(items: &[String]) -> String {
     )
 }
 
-fn evaluate_in_place(value: &mut J, context: &Context, env: &dyn Environment, runtime: &Cell<bool>) -> Result<(), Problem> {
+fn evaluate_in_place(
+    value: &mut J,
+    context: &Context,
+    env: &dyn Environment,
+    runtime: &Cell<bool>,
+) -> Result<(), Problem> {
     if functions::contains_function(value) {
         *value = evaluate_value(value, context, env, runtime)?;
     }

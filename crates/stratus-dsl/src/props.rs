@@ -77,7 +77,7 @@ impl Context<'_> {
         if path.is_empty() {
             self.owner
         } else {
-            self.at(path, true)
+            self.at(path, false)
         }
     }
 }

@@ -67,7 +67,14 @@ pub fn parse_plugins(
             if let (Some(value), Some((major, minor))) =
                 (value.filter(|v| !v.is_null()), gate_version)
             {
-                gate(version, field, schema::key_span(entries, field).unwrap_or(value.span), major, minor, problems);
+                gate(
+                    version,
+                    field,
+                    schema::key_span(entries, field).unwrap_or(value.span),
+                    major,
+                    minor,
+                    problems,
+                );
             }
             let json = match *field {
                 "install" => J::Bool(install),
@@ -164,7 +171,14 @@ pub fn parse_workflows(
                     schema::boolean(get(entries, "is_cascading"), problems).unwrap_or(false);
                 let availability = match get(entries, "availability_rules") {
                     Some(rules) if !rules.is_null() => {
-                        gate(version, "availability_rules", schema::key_span(entries, "availability_rules").unwrap_or(rules.span), 1, 4, problems);
+                        gate(
+                            version,
+                            "availability_rules",
+                            schema::key_span(entries, "availability_rules").unwrap_or(rules.span),
+                            1,
+                            4,
+                            problems,
+                        );
                         rules.to_json()
                     }
                     _ => J::Null,
@@ -279,7 +293,10 @@ pub fn parse_inputs(
                 ));
             }
         }
-        if let Some((item_key, item_type)) = input.get_entry("item_type").and_then(|(k, v)| Some((k, v.as_str()?))) {
+        if let Some((item_key, item_type)) = input
+            .get_entry("item_type")
+            .and_then(|(k, v)| Some((k, v.as_str()?)))
+        {
             let type_name = input.get("type").and_then(Node::as_str).unwrap_or("None");
             if type_name != "list" {
                 problems.push(Problem::logic(

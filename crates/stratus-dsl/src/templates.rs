@@ -381,6 +381,7 @@ fn parse_node_template(
         10,
         &format!("in node '{name}' of type '{type_name}'"),
         get(entries, "interfaces").map_or(template.span, |n| n.span),
+        get(entries, "interfaces"),
         problems,
     );
 
@@ -606,6 +607,7 @@ fn parse_relationship(
                 }
             ),
             item.span,
+            get(entries, side),
             problems,
         );
         copied_all.extend(
@@ -646,17 +648,31 @@ fn assign_plugins(
             .into_iter()
             .flat_map(|m| m.values())
             .filter_map(|op| {
-                let plugin = op.get("plugin").and_then(J::as_str).filter(|p| !p.is_empty())?;
-                Some((plugin.to_string(), op.get("executor").cloned().unwrap_or(J::Null)))
+                let plugin = op
+                    .get("plugin")
+                    .and_then(J::as_str)
+                    .filter(|p| !p.is_empty())?;
+                Some((
+                    plugin.to_string(),
+                    op.get("executor").cloned().unwrap_or(J::Null),
+                ))
             })
             .collect()
     };
     let mut operation_lists: Vec<Vec<(String, J)>> = vec![Vec::new(); nodes.len()];
     for (index, node) in nodes.iter().enumerate() {
         operation_lists[index].extend(uses(node.get("operations")));
-        for relationship in node.get("relationships").and_then(J::as_array).into_iter().flatten() {
+        for relationship in node
+            .get("relationships")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+        {
             operation_lists[index].extend(uses(relationship.get("source_operations")));
-            let target = relationship.get("target_id").and_then(J::as_str).unwrap_or_default();
+            let target = relationship
+                .get("target_id")
+                .and_then(J::as_str)
+                .unwrap_or_default();
             if let Some(&target_index) = by_name.get(target) {
                 operation_lists[target_index].extend(uses(relationship.get("target_operations")));
             }
@@ -822,9 +838,9 @@ fn check_relationship_cycles(
                     // Reported at the first relationship target of the cycle.
                     let first = cycle[0].clone();
                     let next = cycle.get(1).cloned().unwrap_or_default();
-                    let span = section
-                        .and_then(|s| s.get_entry(&first))
-                        .map_or(Span::default(), |(k, template)| {
+                    let span = section.and_then(|s| s.get_entry(&first)).map_or(
+                        Span::default(),
+                        |(k, template)| {
                             template
                                 .get("relationships")
                                 .and_then(Node::as_seq)
@@ -833,7 +849,8 @@ fn check_relationship_cycles(
                                 .filter_map(|r| r.get("target"))
                                 .find(|t| t.as_str() == Some(next.as_str()))
                                 .map_or(k.span, |t| t.span)
-                        });
+                        },
+                    );
                     problems.push(Problem::logic(
                         100,
                         span,

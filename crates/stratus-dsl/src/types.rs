@@ -218,17 +218,38 @@ pub fn parse_property_schema(
             ] {
                 if let Some(value) = get(entries, key) {
                     if key == "item_type" {
-                        gate(version, key, schema::key_span(entries, key).unwrap_or(value.span), 1, 4, problems);
+                        gate(
+                            version,
+                            key,
+                            schema::key_span(entries, key).unwrap_or(value.span),
+                            1,
+                            4,
+                            problems,
+                        );
                     }
                     if key == "hidden" {
-                        gate(version, key, schema::key_span(entries, key).unwrap_or(value.span), 1, 3, problems);
+                        gate(
+                            version,
+                            key,
+                            schema::key_span(entries, key).unwrap_or(value.span),
+                            1,
+                            3,
+                            problems,
+                        );
                     }
                     out.insert(key.into(), value.to_json());
                 }
             }
         }
         if let Some(label) = get(entries, "display_label") {
-            gate(version, "display_label", schema::key_span(entries, "display_label").unwrap_or(label.span), 1, 3, problems);
+            gate(
+                version,
+                "display_label",
+                schema::key_span(entries, "display_label").unwrap_or(label.span),
+                1,
+                3,
+                problems,
+            );
         }
         let type_name = schema::string(get(entries, "type"), problems);
         if let Some(type_name) = type_name {
@@ -246,7 +267,14 @@ pub fn parse_property_schema(
         }
         if let Some(required_node) = get(entries, "required") {
             if let Some(required) = schema::boolean(Some(required_node), problems) {
-                gate(version, "required", schema::key_span(entries, "required").unwrap_or(required_node.span), 1, 2, problems);
+                gate(
+                    version,
+                    "required",
+                    schema::key_span(entries, "required").unwrap_or(required_node.span),
+                    1,
+                    2,
+                    problems,
+                );
                 out.insert("required".into(), J::Bool(required));
             }
         }
@@ -491,16 +519,18 @@ fn data_type_order<'a>(definitions: &Definitions<'a>, problems: &mut Problems) -
                 cycle.push(name);
                 // Reported at the first reference of the cycle (derived_from or a property type).
                 let next = cycle.get(1).copied().unwrap_or(name);
-                let span = definitions.find(cycle[0]).map_or(Span::default(), |(_, node, key)| {
-                    node.get("derived_from")
-                        .filter(|n| n.as_str() == Some(next))
-                        .or_else(|| {
-                            node.get("properties")?.as_map()?.iter().find_map(|(_, p)| {
-                                p.get("type").filter(|t| t.as_str() == Some(next))
+                let span = definitions
+                    .find(cycle[0])
+                    .map_or(Span::default(), |(_, node, key)| {
+                        node.get("derived_from")
+                            .filter(|n| n.as_str() == Some(next))
+                            .or_else(|| {
+                                node.get("properties")?.as_map()?.iter().find_map(|(_, p)| {
+                                    p.get("type").filter(|t| t.as_str() == Some(next))
+                                })
                             })
-                        })
-                        .map_or(*key, |n| n.span)
-                });
+                            .map_or(*key, |n| n.span)
+                    });
                 problems.push(Problem::logic(
                     100,
                     span,
@@ -582,7 +612,14 @@ pub fn parse_node_types(
             );
             let mut runtime_properties = Map::new();
             if let Some(runtime) = get(entries, "runtime_properties") {
-                gate(version, "runtime_properties", schema::key_span(entries, "runtime_properties").unwrap_or(runtime.span), 1, 5, problems);
+                gate(
+                    version,
+                    "runtime_properties",
+                    schema::key_span(entries, "runtime_properties").unwrap_or(runtime.span),
+                    1,
+                    5,
+                    problems,
+                );
                 runtime_properties =
                     parse_property_schema(Some(runtime), data_types, version, &options, problems);
             }
