@@ -428,8 +428,26 @@ fn is_contained_in(relationship: &J) -> bool {
         .is_some_and(|h| h.iter().any(|t| t.as_str() == Some(CONTAINED_IN)))
 }
 
-/// Node instances: each node's instances multiplied down its `contained_in` chain, then
-/// connected by every other relationship (`all_to_all`, or `all_to_one`: the smallest id).
+/// An entry of the containment forest: a node template or a scaling group.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Item {
+    Node(usize),
+    Group(usize),
+}
+
+/// A generated instance of an item (groups get instances too; they are not emitted).
+struct Virtual {
+    id: String,
+    item: Item,
+    parent: Option<usize>,
+    host: Option<String>,
+}
+
+/// Node instances: every node multiplied down its `contained_in` chain and its scaling
+/// groups (a group is a virtual container of its members, itself contained where its members'
+/// `contained_in` points), then connected by the other relationships: `all_to_all`, or
+/// `all_to_one` (the smallest id); inside a shared scaling group, only within the same group
+/// instance.
 pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
     let empty = Vec::new();
     let nodes: &Vec<J> = plan.get("nodes").and_then(J::as_array).unwrap_or(&empty);
@@ -439,14 +457,25 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
             .unwrap_or_default()
             .to_string()
     };
-    // The contained_in relationship (with its index) of each node, and each node's children.
-    let mut containers: Vec<Option<(usize, usize)>> = vec![None; nodes.len()];
     let by_name: HashMap<String, usize> = nodes
         .iter()
         .enumerate()
         .map(|(i, n)| (name_of(n), i))
         .collect();
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    let empty_groups = Map::new();
+    let groups_map = plan
+        .get("scaling_groups")
+        .and_then(J::as_object)
+        .unwrap_or(&empty_groups);
+    let groups: Vec<(&String, &J)> = groups_map.iter().collect();
+    let group_index: HashMap<&str, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.as_str(), i))
+        .collect();
+
+    // contained_in of each node: (target node, relationship index).
+    let mut contained: Vec<Option<(usize, usize)>> = vec![None; nodes.len()];
     for (index, node) in nodes.iter().enumerate() {
         let relationships = node
             .get("relationships")
@@ -461,91 +490,211 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
                 .and_then(J::as_str)
                 .unwrap_or_default();
             if let Some(&parent) = by_name.get(target) {
-                containers[index] = Some((parent, rel_index));
-                children[parent].push(index);
+                contained[index] = Some((parent, rel_index));
             }
         }
     }
-    let mut generator = Generator {
-        ids: IdGenerator::new(),
-        used: HashSet::new(),
-        instances: Vec::new(),
-    };
-    // Depth-first from every root, as the reference walks each contained_in tree.
-    let mut stack: Vec<(usize, Option<usize>, Option<String>)> = Vec::new();
-    for index in (0..nodes.len()).rev() {
-        if containers[index].is_none() {
-            stack.push((index, None, None));
+    // Group membership.
+    let mut node_group: Vec<Option<usize>> = vec![None; nodes.len()];
+    let mut group_group: Vec<Option<usize>> = vec![None; groups.len()];
+    for (g, (_, group)) in groups.iter().enumerate() {
+        for member in group
+            .get("members")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(J::as_str)
+        {
+            if let Some(&n) = by_name.get(member) {
+                node_group[n] = Some(g);
+            } else if let Some(&inner) = group_index.get(member) {
+                group_group[inner] = Some(g);
+            }
         }
     }
-    let mut visits = 0usize;
-    while let Some((index, parent_instance, host)) = stack.pop() {
-        visits += 1;
-        if visits > 10_000_000 {
+    // Parents in the containment forest.
+    let mut group_parent: Vec<Option<Item>> =
+        group_group.iter().map(|g| g.map(Item::Group)).collect();
+    let mut node_parent: Vec<Option<Item>> = vec![None; nodes.len()];
+    for n in 0..nodes.len() {
+        match (node_group[n], contained[n]) {
+            (Some(g), container) => {
+                node_parent[n] = Some(Item::Group(g));
+                if let Some((target, _)) = container {
+                    let mut top = g;
+                    let mut steps = 0;
+                    while let Some(outer) = group_group[top] {
+                        top = outer;
+                        steps += 1;
+                        if steps > groups.len() {
+                            break;
+                        }
+                    }
+                    if group_parent[top].is_none() {
+                        group_parent[top] = Some(Item::Node(target));
+                    }
+                }
+            }
+            (None, Some((target, _))) => node_parent[n] = Some(Item::Node(target)),
+            (None, None) => {}
+        }
+    }
+    let parent_of = |item: Item| match item {
+        Item::Node(n) => node_parent[n],
+        Item::Group(g) => group_parent[g],
+    };
+    let mut children: HashMap<Item, Vec<Item>> = HashMap::new();
+    let mut roots = Vec::new();
+    let items: Vec<Item> = (0..nodes.len())
+        .map(Item::Node)
+        .chain((0..groups.len()).map(Item::Group))
+        .collect();
+    for &item in &items {
+        match parent_of(item) {
+            Some(parent) => children.entry(parent).or_default().push(item),
+            None => roots.push(item),
+        }
+    }
+    let count_of = |item: Item| -> i64 {
+        let value = match item {
+            Item::Node(n) => {
+                nodes[n].pointer("/capabilities/scalable/properties/current_instances")
+            }
+            Item::Group(g) => groups[g].1.pointer("/properties/current_instances"),
+        };
+        value.and_then(J::as_i64).unwrap_or(1).max(0)
+    };
+    let item_name = |item: Item| match item {
+        Item::Node(n) => name_of(&nodes[n]),
+        Item::Group(g) => groups[g].0.clone(),
+    };
+
+    let mut ids = IdGenerator::new();
+    let mut used: HashSet<String> = HashSet::new();
+    let mut virtuals: Vec<Virtual> = Vec::new();
+    let mut stack: Vec<(Item, Option<usize>, Option<String>)> =
+        roots.iter().rev().map(|&r| (r, None, None)).collect();
+    let mut depth_guard = 0usize;
+    while let Some((item, parent, host)) = stack.pop() {
+        depth_guard += 1;
+        if depth_guard > 10_000_000 {
             return Err(Problem::uncoded(
                 Kind::Value,
                 None,
                 "too many node instances (more than 10,000,000)",
             ));
         }
-        let node = &nodes[index];
-        let node_name = name_of(node);
-        let count = node
-            .pointer("/capabilities/scalable/properties/current_instances")
-            .and_then(J::as_i64)
-            .unwrap_or(1)
-            .max(0);
+        let name = item_name(item);
         let mut created = Vec::new();
-        for _ in 0..count {
-            let id = generator.new_id(&node_name);
-            let mut instance = Map::new();
-            instance.insert("name".into(), J::String(node_name.clone()));
-            instance.insert("node_id".into(), J::String(node_name.clone()));
-            instance.insert("id".into(), J::String(id.clone()));
-            let node_host = node.get("host_id").and_then(J::as_str);
+        for _ in 0..count_of(item) {
+            let id = loop {
+                let id = format!("{name}_{}", ids.next());
+                if used.insert(id.clone()) {
+                    break id;
+                }
+            };
             let mut current_host = host.clone();
-            if current_host.is_none() && node_host == Some(node_name.as_str()) {
-                current_host = Some(id.clone());
+            if let Item::Node(n) = item {
+                let node_host = nodes[n].get("host_id").and_then(J::as_str);
+                if current_host.is_none() && node_host == Some(name.as_str()) {
+                    current_host = Some(id.clone());
+                }
             }
-            if let Some(h) = &current_host {
-                instance.insert("host_id".into(), J::String(h.clone()));
-            } else if let Some(h) = node_host {
-                instance.insert("host_id".into(), J::String(h.into()));
-            }
-            let mut relationships = Vec::new();
-            if let (Some(parent), Some((_, rel_index))) = (parent_instance, containers[index]) {
-                let parent_id = generator.instances[parent]
-                    .0
-                    .get("id")
-                    .and_then(J::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let relationship = &node["relationships"][rel_index];
-                relationships.push((rel_index, relationship_instance(relationship, &parent_id)));
-            }
-            generator.instances.push((instance, index, relationships));
-            created.push((generator.instances.len() - 1, current_host));
+            virtuals.push(Virtual {
+                id,
+                item,
+                parent,
+                host: current_host.clone(),
+            });
+            created.push((virtuals.len() - 1, current_host));
         }
-        for (instance_index, current_host) in created.into_iter().rev() {
-            for &child in children[index].iter().rev() {
-                stack.push((child, Some(instance_index), current_host.clone()));
+        for (instance, current_host) in created.into_iter().rev() {
+            for &child in children.get(&item).into_iter().flatten().rev() {
+                stack.push((child, Some(instance), current_host.clone()));
             }
         }
     }
-    let instances = &mut generator.instances;
-    let mut ids_by_node: Vec<Vec<String>> = vec![Vec::new(); nodes.len()];
-    let mut positions_by_node: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
-    for (position, (instance, node_index, _)) in instances.iter().enumerate() {
-        ids_by_node[*node_index].push(
-            instance
-                .get("id")
-                .and_then(J::as_str)
-                .unwrap_or_default()
-                .to_string(),
-        );
-        positions_by_node[*node_index].push(position);
+
+    // Emit node instances.
+    let mut output: Vec<Built> = Vec::new();
+    let mut position_of: HashMap<usize, usize> = HashMap::new();
+    for (v, instance) in virtuals.iter().enumerate() {
+        let Item::Node(n) = instance.item else {
+            continue;
+        };
+        let node = &nodes[n];
+        let name = name_of(node);
+        let mut fields = Map::new();
+        fields.insert("name".into(), J::String(name.clone()));
+        fields.insert("node_id".into(), J::String(name.clone()));
+        fields.insert("id".into(), J::String(instance.id.clone()));
+        match (&instance.host, node.get("host_id").and_then(J::as_str)) {
+            (Some(h), _) => {
+                fields.insert("host_id".into(), J::String(h.clone()));
+            }
+            (None, Some(h)) => {
+                fields.insert("host_id".into(), J::String(h.into()));
+            }
+            _ => {}
+        }
+        let mut relationships = Vec::new();
+        // Nearest non-group ancestor, and the group instances on the way to it.
+        let mut scaling_groups = Vec::new();
+        let mut ancestor = instance.parent;
+        while let Some(a) = ancestor {
+            if let Item::Group(g) = virtuals[a].item {
+                scaling_groups.push(serde_json::json!({"name": groups[g].0, "id": virtuals[a].id}));
+                ancestor = virtuals[a].parent;
+            } else {
+                break;
+            }
+        }
+        if let (Some(a), Some((_, rel_index))) = (ancestor, contained[n]) {
+            relationships.push((
+                rel_index,
+                relationship_instance(&node["relationships"][rel_index], &virtuals[a].id),
+            ));
+        }
+        if !scaling_groups.is_empty() {
+            fields.insert("scaling_groups".into(), J::Array(scaling_groups));
+        }
+        position_of.insert(v, output.len());
+        output.push((fields, n, relationships));
     }
-    // Other relationships.
+
+    // The group instance of `group` above virtual instance `v`, if any.
+    let group_instance = |mut v: usize, group: usize| -> Option<usize> {
+        loop {
+            let parent = virtuals[v].parent?;
+            if virtuals[parent].item == Item::Group(group) {
+                return Some(parent);
+            }
+            v = parent;
+        }
+    };
+    // The groups above a node in the plan's containment forest, nearest first.
+    let containing_groups = |n: usize| -> Vec<usize> {
+        let mut result = Vec::new();
+        let mut current = Item::Node(n);
+        let mut steps = 0;
+        while let Some(parent) = parent_of(current) {
+            if let Item::Group(g) = parent {
+                result.push(g);
+            }
+            current = parent;
+            steps += 1;
+            if steps > items.len() {
+                break;
+            }
+        }
+        result
+    };
+    let mut virtuals_by_node: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (v, instance) in virtuals.iter().enumerate() {
+        if let Item::Node(n) = instance.item {
+            virtuals_by_node[n].push(v);
+        }
+    }
     for (source_index, node) in nodes.iter().enumerate() {
         let source = name_of(node);
         for (index, relationship) in node
@@ -562,43 +711,61 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
                 .get("target_id")
                 .and_then(J::as_str)
                 .unwrap_or_default();
+            let Some(&target_index) = by_name.get(target) else {
+                continue;
+            };
             let connection = relationship
                 .pointer("/properties/connection_type")
                 .and_then(J::as_str)
                 .unwrap_or("");
-            let mut target_ids: Vec<String> = by_name
-                .get(target)
-                .map(|&t| ids_by_node[t].clone())
-                .unwrap_or_default();
-            match connection {
-                "all_to_all" => {}
-                "all_to_one" => {
-                    target_ids.sort();
-                    target_ids.truncate(1);
-                }
-                other => {
-                    return Err(Problem::uncoded(
-                        Kind::IllegalConnectionType,
-                        None,
-                        format!("Illegal connection_type '{other}' of relationship from '{source}' to '{target}': use all_to_all or all_to_one"),
-                    ))
-                }
+            if connection != "all_to_all" && connection != "all_to_one" {
+                return Err(Problem::uncoded(
+                    Kind::IllegalConnectionType,
+                    None,
+                    format!("Illegal connection_type '{connection}' of relationship from '{source}' to '{target}': use all_to_all or all_to_one"),
+                ));
             }
-            for &position in &positions_by_node[source_index] {
-                let relationships = &mut instances[position].2;
-                for target_id in &target_ids {
+            let target_groups = containing_groups(target_index);
+            let shared = containing_groups(source_index)
+                .into_iter()
+                .find(|g| target_groups.contains(g));
+            if connection == "all_to_one" && shared.is_some() {
+                return Err(Problem::uncoded(
+                    Kind::Value,
+                    None,
+                    format!(
+                        "'all_to_one' connection type is not supported within groups, but the source node '{source}' and target node '{target}' are both in group '{}'",
+                        shared.map(|g| groups[g].0.clone()).unwrap_or_default()
+                    ),
+                ));
+            }
+            let mut targets: Vec<usize> = virtuals_by_node[target_index].clone();
+            if connection == "all_to_one" {
+                targets.sort_by(|a, b| virtuals[*a].id.cmp(&virtuals[*b].id));
+                targets.truncate(1);
+            }
+            for &v in &virtuals_by_node[source_index] {
+                let key = shared.and_then(|g| group_instance(v, g));
+                let Some(&position) = position_of.get(&v) else {
+                    continue;
+                };
+                for &t in &targets {
+                    if shared.is_some() && shared.and_then(|g| group_instance(t, g)) != key {
+                        continue;
+                    }
+                    let target_id = virtuals[t].id.clone();
+                    let relationships = &mut output[position].2;
                     // One edge per (source, target) instance pair, as in the reference's graph:
                     // a later relationship to the same target replaces an earlier one.
                     relationships.retain(|(_, r)| {
                         r.get("target_id").and_then(J::as_str) != Some(target_id.as_str())
                     });
-                    relationships.push((index, relationship_instance(relationship, target_id)));
+                    relationships.push((index, relationship_instance(relationship, &target_id)));
                 }
             }
         }
     }
-    Ok(generator
-        .instances
+    Ok(output
         .into_iter()
         .map(|(mut instance, _, mut relationships)| {
             relationships.sort_by_key(|(i, _)| *i);
@@ -609,23 +776,6 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
             J::Object(instance)
         })
         .collect())
-}
-
-struct Generator {
-    ids: IdGenerator,
-    used: HashSet<String>,
-    instances: Vec<Built>,
-}
-
-impl Generator {
-    fn new_id(&mut self, node: &str) -> String {
-        loop {
-            let id = format!("{node}_{}", self.ids.next());
-            if self.used.insert(id.clone()) {
-                return id;
-            }
-        }
-    }
 }
 
 /// A generated instance: its fields, its node's index, its relationships with their indexes.

@@ -611,15 +611,8 @@ pub fn parse_node_types(
                 problems,
             );
             let mut runtime_properties = Map::new();
+            // Documented as 1_5, but the reference never checks the version here.
             if let Some(runtime) = get(entries, "runtime_properties") {
-                gate(
-                    version,
-                    "runtime_properties",
-                    schema::key_span(entries, "runtime_properties").unwrap_or(runtime.span),
-                    1,
-                    5,
-                    problems,
-                );
                 runtime_properties =
                     parse_property_schema(Some(runtime), data_types, version, &options, problems);
             }

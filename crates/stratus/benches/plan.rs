@@ -78,10 +78,50 @@ fn plan(
     stratus_dsl::prepare(&blueprint, inputs).expect("plan");
 }
 
+/// `cargo bench -p stratus --bench plan -- FILE…`: time just these files and print
+/// `FILE<TAB>median seconds` (used by `bench/dsl`). Inputs come from
+/// `crates/stratus-dsl/tests/data/corpus/NAME.inputs.json` when present.
+fn time_files(files: &[String], data: &Path) {
+    let cache = DocumentCache::new();
+    for file in files {
+        let path = PathBuf::from(file);
+        let text = std::fs::read_to_string(&path).expect("read blueprint");
+        let name = path
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .to_string();
+        let inputs: Map<String, Value> =
+            std::fs::read_to_string(data.join(format!("{name}.inputs.json")))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+        let loader = Loader::offline().with_blueprint_root(path.parent().expect("parent"));
+        let location = path.to_string_lossy().to_string();
+        let first = Instant::now();
+        plan(&text, &location, &loader, &cache, &inputs);
+        let runs = if first.elapsed() > Duration::from_millis(200) {
+            3
+        } else {
+            50
+        };
+        let median = time(runs, || plan(&text, &location, &loader, &cache, &inputs));
+        println!("{file}\t{:.6}", median.as_secs_f64());
+    }
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let corpus = root.join("../shared/corpus/onap-frankfurt");
     let data = root.join("crates/stratus-dsl/tests/data/corpus");
+    let files: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if !files.is_empty() {
+        time_files(&files, &data);
+        return;
+    }
     let cache = DocumentCache::new();
     println!("{:<34} {:>12}", "blueprint", "parse+plan");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
@@ -114,11 +154,11 @@ fn main() {
     }
     medians.sort();
     if !medians.is_empty() {
-    println!(
-        "{:<34} {:>9.3} ms",
-        "corpus median",
-        medians[medians.len() / 2].as_secs_f64() * 1e3
-    );
+        println!(
+            "{:<34} {:>9.3} ms",
+            "corpus median",
+            medians[medians.len() / 2].as_secs_f64() * 1e3
+        );
     }
     let out = root.join("target/bench-blueprints");
     std::fs::create_dir_all(&out).expect("bench dir");

@@ -114,6 +114,20 @@ fn normalize(plan: &Value) -> Value {
                     rename(v);
                 }
             }
+            // Scaling group instance ids are random too.
+            for group in instance
+                .get_mut("scaling_groups")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                let name = group
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                group["id"] = Value::String(format!("{name}_X"));
+            }
             for relationship in instance
                 .get_mut("relationships")
                 .and_then(Value::as_array_mut)
