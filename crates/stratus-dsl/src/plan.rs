@@ -359,7 +359,6 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
             }
         }
     }
-    let env = PlanEnvironment::new(plan, &blueprint.version, blueprint.function_spans.clone());
     let unused = Cell::new(false);
     for (key, scope, inner) in [
         ("outputs", Scope::Outputs, None),

@@ -363,13 +363,13 @@ fn parse_node_template(
         catalogs.version,
         problems,
     );
+    let no_interfaces = Map::new();
     let type_interfaces = node_type
         .get("interfaces")
         .and_then(J::as_object)
-        .cloned()
-        .unwrap_or_default();
+        .unwrap_or(&no_interfaces);
     let interfaces = merge_template_interfaces(
-        &type_interfaces,
+        type_interfaces,
         &template_interfaces,
         template.span,
         problems,
@@ -587,12 +587,12 @@ fn parse_relationship(
             catalogs.version,
             problems,
         );
+        let no_interfaces = Map::new();
         let type_side = relationship_type
             .get(side)
             .and_then(J::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let merged = merge_template_interfaces(&type_side, &instance, item.span, problems);
+            .unwrap_or(&no_interfaces);
+        let merged = merge_template_interfaces(type_side, &instance, item.span, problems);
         let (operations, copied) = process_interfaces(
             &merged,
             catalogs.plugins,

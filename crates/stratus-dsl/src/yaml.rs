@@ -472,7 +472,63 @@ fn resolve_plain(text: &str) -> Value {
             return Value::Float(f);
         }
     }
+    if let Some(timestamp) = timestamp(text) {
+        return Value::Str(timestamp.into());
+    }
     Value::Str(text.into())
+}
+
+/// A YAML 1.1 timestamp, as the reference prints the `datetime` PyYAML makes of it
+/// (`str(datetime)`): `2001-12-14 21:59:43.100000-05:00`, or `2002-12-14` for a date.
+fn timestamp(text: &str) -> Option<String> {
+    use std::sync::OnceLock;
+    static DATE: OnceLock<regex::Regex> = OnceLock::new();
+    static FULL: OnceLock<regex::Regex> = OnceLock::new();
+    let date = DATE.get_or_init(|| {
+        regex::Regex::new(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$").expect("date pattern")
+    });
+    if let Some(c) = date.captures(text) {
+        return Some(format!("{}-{}-{}", &c[1], &c[2], &c[3]));
+    }
+    let full = FULL.get_or_init(|| {
+        regex::Regex::new(
+            r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[Tt]|[ \t]+)([0-9]{1,2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]*))?(?:[ \t]*(Z|([-+])([0-9]{1,2})(?::([0-9]{2}))?))?$",
+        )
+        .expect("timestamp pattern")
+    });
+    let c = full.captures(text)?;
+    let number = |i: usize| {
+        c.get(i)
+            .map_or(0, |m| m.as_str().parse::<u32>().unwrap_or(0))
+    };
+    let mut out = format!(
+        "{}-{:02}-{:02} {:02}:{:02}:{:02}",
+        &c[1],
+        number(2),
+        number(3),
+        number(4),
+        number(5),
+        number(6)
+    );
+    if let Some(fraction) = c.get(7).map(|m| m.as_str()).filter(|f| !f.is_empty()) {
+        let mut digits: String = fraction.chars().take(6).collect();
+        while digits.len() < 6 {
+            digits.push('0');
+        }
+        if digits != "000000" {
+            out.push('.');
+            out.push_str(&digits);
+        }
+    }
+    match c.get(8).map(|m| m.as_str()) {
+        None => {}
+        Some("Z") => out.push_str("+00:00"),
+        Some(_) => {
+            let sign = &c[9];
+            out.push_str(&format!("{sign}{:02}:{:02}", number(10), number(11)));
+        }
+    }
+    Some(out)
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -672,6 +728,19 @@ mod tests {
         assert!(matches!(scalar("-.inf"), Value::Float(f) if f == f64::NEG_INFINITY));
         assert_eq!(scalar("1:30.5"), Value::Float(90.5));
         assert_eq!(scalar("y"), Value::Str("y".into()));
+        assert_eq!(scalar("2002-12-14"), Value::Str("2002-12-14".into()));
+        assert_eq!(
+            scalar("2001-12-15T02:59:43.1Z"),
+            Value::Str("2001-12-15 02:59:43.100000+00:00".into())
+        );
+        assert_eq!(
+            scalar("2001-12-14 21:59:43.10 -5"),
+            Value::Str("2001-12-14 21:59:43.100000-05:00".into())
+        );
+        assert_eq!(
+            scalar("2001-1-2 3:04:05"),
+            Value::Str("2001-01-02 03:04:05".into())
+        );
     }
 
     #[test]
