@@ -143,6 +143,20 @@ fn normalize(plan: &Value) -> Value {
         .collect();
     normalized.sort_by_key(|v| v.to_string());
     plan["node_instances"] = Value::Array(normalized);
+    // Inter-deployment dependencies name instances too; their order follows instance order.
+    if let Some(Value::Array(idds)) = plan.get_mut("inter_deployment_functions") {
+        for idd in idds.iter_mut() {
+            for value in idd
+                .get_mut("context")
+                .and_then(Value::as_object_mut)
+                .into_iter()
+                .flat_map(|c| c.values_mut())
+            {
+                rename(value);
+            }
+        }
+        idds.sort_by_key(|v| v.to_string());
+    }
     plan
 }
 
