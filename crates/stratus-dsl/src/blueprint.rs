@@ -245,7 +245,7 @@ fn build(
     };
     let groups = sections::parse_groups(section("groups"), &node_names, &policy_catalogs, problems);
     let (policies, scaling_groups) =
-        sections::parse_policies(section("policies"), &groups, problems);
+        sections::parse_policies(section("policies"), section("groups"), &groups, problems);
     let outputs = sections::parse_values(section("outputs"), problems);
     let capabilities = sections::parse_values(section("capabilities"), problems);
     let labels = sections::parse_labels(section("labels"), false, problems);

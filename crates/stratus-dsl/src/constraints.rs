@@ -41,6 +41,7 @@ fn argument_ok(operator: &str, args: &J) -> bool {
         "length" | "min_length" | "max_length" => args.as_i64().is_some_and(|n| n >= 0),
         "pattern" | "filter_id" | "deployment_id" => args.is_string(),
         "name_pattern" => args.is_object(),
+        "equal" => args.is_number(),
         _ => !args.is_array() && !args.is_object(),
     }
 }
@@ -175,13 +176,33 @@ pub fn validate_value(
     value: &J,
     span: Option<Span>,
 ) -> Result<(), Problem> {
+    let type_name = definition.get("type").and_then(J::as_str);
+    if let (Some("list"), Some(item_type), J::Array(items)) = (
+        type_name,
+        definition.get("item_type").and_then(J::as_str),
+        value,
+    ) {
+        for item in items {
+            if !crate::props::simple_type_ok(item, item_type) {
+                return Err(Problem {
+                    kind: Kind::Logic,
+                    code: Some(105),
+                    message: format!(
+                        "Property type validation failed in '{input}': the defined type is '{item_type}', yet it was assigned with the value '{}'",
+                        python_repr(item)
+                    ),
+                    span,
+                    hint: None,
+                });
+            }
+        }
+    }
     let Some(constraints) = definition.get("constraints").and_then(J::as_array) else {
         return Ok(());
     };
     if constraints.is_empty() {
         return Ok(());
     }
-    let type_name = definition.get("type").and_then(J::as_str);
     let item_type = definition.get("item_type").and_then(J::as_str);
     let values: Vec<&J> = match (type_name, item_type, value) {
         (Some("list"), Some(_), J::Array(items)) => items.iter().collect(),

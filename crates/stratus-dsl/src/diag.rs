@@ -37,6 +37,10 @@ pub enum Kind {
     /// `IllegalConnectedToConnectionType`: a relationship's `connection_type` is neither
     /// `all_to_all` nor `all_to_one`.
     IllegalConnectionType,
+    /// PyYAML's `ScannerError`: a malformed token (tab indentation, unclosed quote, …).
+    YamlScanner,
+    /// PyYAML's `ComposerError`: an alias to an undefined anchor.
+    YamlComposer,
     /// `KeyError`: a function names a node template that does not exist.
     Key,
     /// `IndexError`: an index outside a list.
@@ -59,6 +63,8 @@ impl Kind {
             Kind::FunctionEvaluation => "FunctionEvaluationError",
             Kind::FunctionValidation => "FunctionValidationError",
             Kind::IllegalConnectionType => "IllegalConnectedToConnectionType",
+            Kind::YamlScanner => "ScannerError",
+            Kind::YamlComposer => "ComposerError",
             Kind::Key => "KeyError",
             Kind::Index => "IndexError",
             Kind::Value => "ValueError",

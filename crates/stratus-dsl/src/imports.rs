@@ -62,21 +62,23 @@ struct Imported {
 /// Parses a document, turning YAML errors into problems.
 pub fn load_document(text: &str, file: u32) -> Result<Node, Problem> {
     yaml::load(text, file).map_err(|err| {
-        let kind = if err.code == 108 {
-            Kind::InputType
-        } else {
-            Kind::Format
+        let (kind, code) = match err.code {
+            108 => (Kind::InputType, Some(108)),
+            -2 => (Kind::YamlScanner, None),
+            -3 => (Kind::YamlComposer, None),
+            code => (Kind::Format, Some(code)),
         };
-        Problem::new(
+        Problem {
             kind,
-            err.code,
-            Span {
+            code,
+            message: err.message,
+            span: Some(Span {
                 file,
                 line: err.line,
                 column: err.column,
-            },
-            err.message,
-        )
+            }),
+            hint: None,
+        }
     })
 }
 
@@ -119,14 +121,7 @@ pub fn resolve(
                     ));
                     continue;
                 }
-                if version.minor < 4 && version.major == 1 {
-                    problems.push(Problem::logic(
-                        102,
-                        span,
-                        format!("namespaced imports ('{import}') are not supported in version {}, they were added in cloudify_dsl_1_4", version.raw),
-                    ));
-                    continue;
-                }
+                // Documented as 1_4+, but the reference accepts namespaces in any version.
             }
             let namespace = match (&parent_namespace, namespace) {
                 (Some(parent), Some(ns)) => Some(format!("{parent}--{ns}")),

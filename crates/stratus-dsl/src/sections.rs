@@ -10,7 +10,7 @@ use crate::schema::{self, allowed_keys, gate, get, optional_map};
 use crate::templates::parse_scalable;
 use crate::types::{parse_property_schema, SchemaOptions};
 use crate::version::DslVersion;
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, Span, Value};
 
 const PLUGIN_KEYS: &[&str] = &[
     "source",
@@ -575,6 +575,7 @@ pub fn parse_groups(
 /// Policies (only `cloudify.policies.scaling` is supported) and the scaling groups they make.
 pub fn parse_policies(
     section: Option<&Node>,
+    groups_section: Option<&Node>,
     groups: &Map<String, J>,
     problems: &mut Problems,
 ) -> (Map<String, J>, Map<String, J>) {
@@ -653,6 +654,44 @@ pub fn parse_policies(
             }
         }
         policies.insert(name.to_string(), J::Object(out));
+    }
+    // A node or group may belong to one scaling group only (code 201).
+    let mut reported: Vec<String> = Vec::new();
+    for (group, definition) in &scaling_groups {
+        for member in definition
+            .get("members")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(J::as_str)
+        {
+            let owners: Vec<&String> = scaling_groups
+                .iter()
+                .filter(|(_, d)| {
+                    d.get("members")
+                        .and_then(J::as_array)
+                        .is_some_and(|m| m.iter().any(|x| x.as_str() == Some(member)))
+                })
+                .map(|(name, _)| name)
+                .collect();
+            if owners.len() > 1 && !reported.iter().any(|r| r == member) {
+                reported.push(member.to_string());
+                let span = groups_section
+                    .and_then(|s| s.get(group))
+                    .and_then(|g| g.get("members"))
+                    .and_then(Node::as_seq)
+                    .and_then(|items| items.iter().find(|i| i.as_str() == Some(member)))
+                    .map_or(Span::default(), |n| n.span);
+                problems.push(Problem::logic(
+                    201,
+                    span,
+                    format!(
+                        "Nodes and groups cannot be members in multiple groups, but member '{member}' belongs to the following multiple groups: [{}]",
+                        owners.iter().map(|o| format!("'{o}'")).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
     }
     (policies, scaling_groups)
 }

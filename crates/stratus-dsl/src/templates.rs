@@ -430,9 +430,18 @@ fn parse_node_template(
                         })
                         .filter_map(|r| r.get("target_id").and_then(J::as_str))
                         .collect();
+                    let second = items
+                        .iter()
+                        .filter(|item| {
+                            item.get("type")
+                                .and_then(Node::as_str)
+                                .is_some_and(|t| contained_types.iter().any(|c| c == t))
+                        })
+                        .nth(1)
+                        .map_or(relationships_node.span, |item| item.span);
                     problems.push(Problem::logic(
                         112,
-                        relationships_node.span,
+                        second,
                         format!(
                             "Node '{name}' has more than one relationship that is derived from '{CONTAINED_IN}' relationship. Found: {contained_types:?} for targets: {targets:?}"
                         ),

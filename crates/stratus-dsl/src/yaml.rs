@@ -147,7 +147,9 @@ pub struct LoadError {
     pub line: u32,
     pub column: u32,
     pub message: String,
-    /// The reference's error code: -1 for YAML syntax, 108 for non-ASCII text.
+    /// -1: a YAML structure error (PyYAML's `ParserError`, which the reference reports as
+    /// code -1); -2: a token error (PyYAML's `ScannerError`, reported without a code); -3: an
+    /// undefined alias (`ComposerError`); 108: non-ASCII text.
     pub code: i32,
 }
 
@@ -167,7 +169,15 @@ pub fn load(text: &str, file: u32) -> Result<Node, LoadError> {
             line: marker.line() as u32,
             column: marker.col() as u32 + 1,
             message: format!("Failed to parse DSL: Illegal yaml; {}", err.info()),
-            code: -1,
+            code: if err.info().contains("unknown anchor") {
+                -3
+            } else if err.info().contains("while parsing")
+                || err.info().contains("did not find expected")
+            {
+                -1
+            } else {
+                -2
+            },
         });
     }
     if let Some(error) = builder.error {
@@ -358,7 +368,7 @@ impl MarkedEventReceiver for Builder {
                     let node = node.clone();
                     self.push_value(node);
                 }
-                None => self.fail(span, -1, "found undefined alias".into()),
+                None => self.fail(span, -3, "found undefined alias".into()),
             },
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
                 anchor,
