@@ -200,8 +200,10 @@ fn build(
                     .map_or(Span::default(), |(k, _)| k.span);
                 let _ = crate::interfaces::process_interfaces(
                     interfaces,
-                    &plugins,
-                    &resource_exists,
+                    &crate::interfaces::Resolvers {
+                        plugins: &plugins,
+                        resource_exists: &resource_exists,
+                    },
                     19,
                     &format!("Relationship '{name}'"),
                     span,

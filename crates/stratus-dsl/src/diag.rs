@@ -37,6 +37,10 @@ pub enum Kind {
     /// `IllegalConnectedToConnectionType`: a relationship's `connection_type` is neither
     /// `all_to_all` nor `all_to_one`.
     IllegalConnectionType,
+    /// `UnsupportedGetSecretError`: `get_secret` with no secret store to check it against.
+    UnsupportedGetSecret,
+    /// `UnknownSecretError`: a secret `get_secret` names does not exist.
+    UnknownSecret,
     /// PyYAML's `ScannerError`: a malformed token (tab indentation, unclosed quote, …).
     YamlScanner,
     /// PyYAML's `ComposerError`: an alias to an undefined anchor.
@@ -63,6 +67,8 @@ impl Kind {
             Kind::FunctionEvaluation => "FunctionEvaluationError",
             Kind::FunctionValidation => "FunctionValidationError",
             Kind::IllegalConnectionType => "IllegalConnectedToConnectionType",
+            Kind::UnsupportedGetSecret => "UnsupportedGetSecretError",
+            Kind::UnknownSecret => "UnknownSecretError",
             Kind::YamlScanner => "ScannerError",
             Kind::YamlComposer => "ComposerError",
             Kind::Key => "KeyError",

@@ -564,10 +564,16 @@ fn strip_namespace(value: &str) -> &str {
 
 /// Processes every operation of every interface: the `operations` dict of a node, keyed by
 /// `interface.op` and, where unambiguous, by the short operation name.
+/// What an operation's implementation is resolved against: the declared plugins and the
+/// files shipped with the blueprint.
+pub struct Resolvers<'a> {
+    pub plugins: &'a Map<String, J>,
+    pub resource_exists: &'a dyn Fn(&str) -> bool,
+}
+
 pub fn process_interfaces(
     interfaces: &Map<String, J>,
-    plugins: &Map<String, J>,
-    resource_exists: &dyn Fn(&str) -> bool,
+    resolvers: &Resolvers,
     error_code: i32,
     partial_message: &str,
     span: Span,
@@ -587,8 +593,8 @@ pub fn process_interfaces(
             let processed = match process_operation(
                 op_name,
                 op,
-                plugins,
-                resource_exists,
+                resolvers.plugins,
+                resolvers.resource_exists,
                 error_code,
                 &message,
                 span,

@@ -15,8 +15,32 @@ use crate::templates::CONTAINED_IN;
 use crate::yaml::Span;
 
 /// Applies deployment inputs to a parsed blueprint and produces the deployment plan.
+///
+/// With no secret store, a blueprint that uses `get_secret` cannot be planned (as in the
+/// reference); see [`prepare_with_secrets`].
 pub fn prepare(blueprint: &Blueprint, inputs: &Map<String, J>) -> Result<J, Vec<Diagnostic>> {
+    prepare_with_secrets(blueprint, inputs, None)
+}
+
+/// [`prepare`], checking that every secret `get_secret` names exists (`secret_exists`).
+pub fn prepare_with_secrets(
+    blueprint: &Blueprint,
+    inputs: &Map<String, J>,
+    secret_exists: Option<&dyn Fn(&str) -> bool>,
+) -> Result<J, Vec<Diagnostic>> {
     let locate = |p: Problem| vec![p.locate(&blueprint.files)];
+    check_secrets(&blueprint.plan, secret_exists)
+        .map_err(|mut problem| {
+            // Point at the first get_secret call.
+            problem.span = blueprint
+                .function_spans
+                .iter()
+                .filter(|(call, _)| call.starts_with("{\"get_secret\""))
+                .map(|(_, span)| *span)
+                .min_by_key(|span| (span.file, span.line, span.column));
+            problem
+        })
+        .map_err(locate)?;
     let mut plan = blueprint.plan.clone();
     let mut current = None;
     let values = set_inputs(&plan, inputs, &mut current)
@@ -970,5 +994,40 @@ fn find_capabilities(value: &J, path: &str, found: &mut dyn FnMut(&J, &str)) {
     });
     if let Some(("get_capability", args)) = functions::as_function(value) {
         found(args, path);
+    }
+}
+
+/// The secrets `get_secret` names (where the name is a literal) must exist.
+fn check_secrets(plan: &J, secret_exists: Option<&dyn Fn(&str) -> bool>) -> Result<(), Problem> {
+    let names: Vec<String> = plan
+        .pointer("/requirements/secrets")
+        .and_then(J::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| match s {
+            J::String(name) => Some(name.clone()),
+            J::Array(items) => items.first().and_then(J::as_str).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let Some(exists) = secret_exists else {
+        return Err(Problem::uncoded(Kind::UnsupportedGetSecret, None, "The get_secret intrinsic function is not supported")
+            .with_hint("this command has no secret store; create the deployment on a Stratus server, which resolves secrets"));
+    };
+    let missing: Vec<String> = names.into_iter().filter(|n| !exists(n)).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::uncoded(
+            Kind::UnknownSecret,
+            None,
+            format!(
+                "Required secrets: [{}] don't exist in this tenant",
+                missing.join(", ")
+            ),
+        ))
     }
 }

@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
-use crate::interfaces::{merge_template_interfaces, parse_template_interfaces, process_interfaces};
+use crate::interfaces::{
+    merge_template_interfaces, parse_template_interfaces, process_interfaces, Resolvers,
+};
 use crate::props::{self, DataTypes};
 use crate::schema::{self, allowed_keys, gate, get, optional_map};
 use crate::version::DslVersion;
@@ -376,8 +378,10 @@ fn parse_node_template(
     );
     let (operations, copied) = process_interfaces(
         &interfaces,
-        catalogs.plugins,
-        catalogs.resource_exists,
+        &Resolvers {
+            plugins: catalogs.plugins,
+            resource_exists: catalogs.resource_exists,
+        },
         10,
         &format!("in node '{name}' of type '{type_name}'"),
         get(entries, "interfaces").map_or(template.span, |n| n.span),
@@ -604,8 +608,10 @@ fn parse_relationship(
         let merged = merge_template_interfaces(type_side, &instance, item.span, problems);
         let (operations, copied) = process_interfaces(
             &merged,
-            catalogs.plugins,
-            catalogs.resource_exists,
+            &Resolvers {
+                plugins: catalogs.plugins,
+                resource_exists: catalogs.resource_exists,
+            },
             19,
             &format!(
                 "in relationship of type '{type_name}' in node '{}'",
