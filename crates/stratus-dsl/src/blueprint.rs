@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value as J};
 
-use crate::cache::DocumentCache;
+use crate::cache::{fingerprint, DocumentCache};
 use crate::diag::{Diagnostic, Problem, Problems};
 use crate::functions::{self, Context, Environment, Scope};
 use crate::import::ImportLoader;
@@ -124,7 +124,14 @@ pub fn parse(
     let files = merged.files.clone();
     let mut spans = HashMap::new();
     function_spans(&merged.document, &mut spans);
-    let plan = build(&merged.document, &version, loader, &spans, &mut problems);
+    let plan = build(
+        &merged.document,
+        &version,
+        loader,
+        &spans,
+        cache,
+        &mut problems,
+    );
     let input_spans = merged
         .document
         .get("inputs")
@@ -155,6 +162,7 @@ fn build(
     version: &DslVersion,
     loader: &dyn ImportLoader,
     spans: &HashMap<String, Span>,
+    cache: &DocumentCache,
     problems: &mut Problems,
 ) -> J {
     let Some(entries) = schema::map(document, problems) else {
@@ -178,9 +186,41 @@ fn build(
     let resource_exists = |path: &str| loader.resource_exists(path);
 
     let data_types = types::parse_data_types(section("data_types"), version, problems);
-    let node_types = types::parse_node_types(section("node_types"), &data_types, version, problems);
-    let relationships =
-        types::parse_relationships(section("relationships"), &data_types, version, problems);
+    // Type sections resolve the same way for the same definitions: reuse earlier results.
+    let data_types_text = J::Object(data_types.clone()).to_string();
+    let salt = [version.raw.as_ref(), data_types_text.as_str()];
+    let node_types = cache.resolve_section(
+        fingerprint(
+            section("node_types"),
+            &[&salt[..], &["node_types"]].concat(),
+        ),
+        || {
+            let mut found = Problems::default();
+            let resolved =
+                types::parse_node_types(section("node_types"), &data_types, version, &mut found);
+            let clean = found.is_empty();
+            problems.list.extend(found.list);
+            (resolved, clean)
+        },
+    );
+    let relationships = cache.resolve_section(
+        fingerprint(
+            section("relationships"),
+            &[&salt[..], &["relationships"]].concat(),
+        ),
+        || {
+            let mut found = Problems::default();
+            let resolved = types::parse_relationships(
+                section("relationships"),
+                &data_types,
+                version,
+                &mut found,
+            );
+            let clean = found.is_empty();
+            problems.list.extend(found.list);
+            (resolved, clean)
+        },
+    );
     let plugins = sections::parse_plugins(section("plugins"), version, problems);
     let inputs = sections::parse_inputs(section("inputs"), &data_types, version, problems);
     let catalogs = Catalogs {
@@ -192,7 +232,7 @@ fn build(
         resource_exists: &resource_exists,
     };
     // Relationship type operations must resolve too (code 19).
-    for (name, relationship) in &relationships {
+    for (name, relationship) in relationships.iter() {
         for side in ["source_interfaces", "target_interfaces"] {
             if let Some(interfaces) = relationship.get(side).and_then(J::as_object) {
                 let span = section("relationships")
@@ -280,7 +320,7 @@ fn build(
         section("metadata").map_or(J::Null, Node::to_json),
     );
     plan.insert("nodes".into(), J::Array(nodes));
-    plan.insert("relationships".into(), J::Object(relationships));
+    plan.insert("relationships".into(), J::Object((*relationships).clone()));
     plan.insert("workflows".into(), J::Object(workflows));
     plan.insert("policy_types".into(), J::Object(policy_types));
     plan.insert("policy_triggers".into(), J::Object(policy_triggers));

@@ -14,14 +14,42 @@ use crate::yaml::{Node, Span};
 
 type Entries = HashMap<(String, usize), (Arc<str>, Arc<Node>)>;
 
+/// Resolved type sections, by fingerprint of what they were resolved from.
+type Resolved = HashMap<u64, Arc<serde_json::Map<String, serde_json::Value>>>;
+
 #[derive(Default)]
 pub struct DocumentCache {
     entries: Mutex<Entries>,
+    resolved: Mutex<Resolved>,
 }
 
 impl DocumentCache {
     pub fn new() -> DocumentCache {
         DocumentCache::default()
+    }
+
+    /// A type section resolved before from the same definitions (see [`fingerprint`]), or
+    /// `resolve`'s result, kept when it reported no problem. Every blueprint importing
+    /// Cloudify's `types.yaml` resolves the same node types; this does it once.
+    pub fn resolve_section(
+        &self,
+        key: u64,
+        resolve: impl FnOnce() -> (serde_json::Map<String, serde_json::Value>, bool),
+    ) -> Arc<serde_json::Map<String, serde_json::Value>> {
+        if let Some(found) = self.resolved.lock().ok().and_then(|r| r.get(&key).cloned()) {
+            return found;
+        }
+        let (value, clean) = resolve();
+        let value = Arc::new(value);
+        if clean {
+            if let Ok(mut resolved) = self.resolved.lock() {
+                if resolved.len() > 4096 {
+                    resolved.clear();
+                }
+                resolved.insert(key, value.clone());
+            }
+        }
+        value
     }
 
     /// The parsed document, with every span's file set to `file`.
@@ -66,4 +94,36 @@ fn set_file(node: &mut Node, file: u32) {
         }),
         _ => {}
     }
+}
+
+/// A structural hash of a YAML section (positions ignored) and of the other inputs its
+/// resolution depends on.
+pub fn fingerprint(section: Option<&Node>, salt: &[&str]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    salt.hash(&mut hasher);
+    fn walk(node: &Node, hasher: &mut std::collections::hash_map::DefaultHasher) {
+        match &node.value {
+            crate::yaml::Value::Null => 0u8.hash(hasher),
+            crate::yaml::Value::Bool(b) => (1u8, b).hash(hasher),
+            crate::yaml::Value::Int(i) => (2u8, i).hash(hasher),
+            crate::yaml::Value::Float(f) => (3u8, f.to_bits()).hash(hasher),
+            crate::yaml::Value::Str(s) => (4u8, &**s).hash(hasher),
+            crate::yaml::Value::Seq(items) => {
+                (5u8, items.len()).hash(hasher);
+                items.iter().for_each(|i| walk(i, hasher));
+            }
+            crate::yaml::Value::Map(entries) => {
+                (6u8, entries.len()).hash(hasher);
+                for (k, v) in entries {
+                    walk(k, hasher);
+                    walk(v, hasher);
+                }
+            }
+        }
+    }
+    if let Some(section) = section {
+        walk(section, &mut hasher);
+    }
+    hasher.finish()
 }

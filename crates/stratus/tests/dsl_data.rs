@@ -373,3 +373,45 @@ fn err_cases_report_the_reference_error_at_the_right_place() {
         "expected at least 40 invalid-blueprint cases, found {count}"
     );
 }
+
+/// The shared cache (parsed imports, resolved type sections) must not change any result: a
+/// second parse through a warm cache plans exactly as a cold one.
+#[test]
+fn warm_cache_plans_equal_cold_ones() {
+    let cache = DocumentCache::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .expect("corpus dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .to_string();
+        let inputs =
+            inputs_for(&data_dir().join(format!("corpus/{name}.inputs.json"))).unwrap_or_default();
+        let text = std::fs::read_to_string(&file).expect("read");
+        let location = std::fs::canonicalize(&file).expect("canonical");
+        let loader = Loader::offline().with_blueprint_root(location.parent().expect("parent"));
+        let plan_with = |cache: &DocumentCache| {
+            let blueprint = stratus_dsl::parse(&text, &location.to_string_lossy(), &loader, cache)
+                .expect("parse");
+            normalize(&stratus_dsl::prepare(&blueprint, &inputs).expect("plan"))
+        };
+        let cold = plan_with(&DocumentCache::new());
+        let first = plan_with(&cache);
+        let warm = plan_with(&cache);
+        assert_eq!(
+            first_difference(&warm, &cold, ""),
+            None,
+            "{name}: warm cache differs"
+        );
+        assert_eq!(
+            first_difference(&first, &cold, ""),
+            None,
+            "{name}: shared cache differs"
+        );
+    }
+}
