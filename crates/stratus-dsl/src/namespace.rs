@@ -24,25 +24,6 @@ const DEFINITION_SECTIONS: &[&str] = &[
     "groups",
     "policies",
 ];
-const PRIMITIVE_TYPES: &[&str] = &[
-    "string",
-    "integer",
-    "float",
-    "boolean",
-    "list",
-    "dict",
-    "regex",
-    "textarea",
-    "blueprint_id",
-    "deployment_id",
-    "capability_value",
-    "scaling_group",
-    "node_id",
-    "node_type",
-    "node_instance",
-    "secret_key",
-    "operation_name",
-];
 
 pub fn prefixed(namespace: &str, name: &str) -> String {
     format!("{namespace}--{name}")
@@ -58,7 +39,7 @@ fn prefix_in_place(node: &mut Node, namespace: &str) {
 
 fn prefix_type(node: &mut Node, namespace: &str) {
     if let Value::Str(s) = &node.value {
-        if !PRIMITIVE_TYPES.contains(&&**s) {
+        if !crate::props::is_primitive(s) {
             prefix_in_place(node, namespace);
         }
     }
