@@ -299,8 +299,7 @@ pub fn validate(
             if items.iter().any(is_function) {
                 return Ok(());
             }
-            let mut ignored = false;
-            get_property(items, context, env, &mut ignored)?;
+            get_property(items, context, env)?;
         }
         "get_attribute" => {
             let J::Array(items) = args else { return Ok(()) };
@@ -379,7 +378,6 @@ fn get_property(
     items: &[J],
     context: &Context,
     env: &dyn Environment,
-    switched: &mut bool,
 ) -> Result<(J, Option<String>), Problem> {
     let node_name = items[0].as_str().unwrap_or_default();
     let path = &items[1..];
@@ -412,10 +410,7 @@ fn get_property(
                 context.target_node.clone()
             }
         }
-        other => {
-            *switched = true;
-            Some(other.to_string())
-        }
+        other => Some(other.to_string()),
     };
     let node = node.unwrap_or_default();
     let Some(properties) = env.node_properties(&node) else {
@@ -685,8 +680,7 @@ fn apply(
             }
             // The value is evaluated as its own node sees it (the reference has evaluated every
             // node's properties, in place, before anything reads them).
-            let mut switched = false;
-            let (value, node) = get_property(items, context, env, &mut switched)?;
+            let (value, node) = get_property(items, context, env)?;
             Ok((value, node))
         }
         "concat" => {

@@ -33,8 +33,7 @@ pub trait ImportLoader {
     /// Whether `path` (relative to the main blueprint's directory) names a file shipped with
     /// the blueprint. An operation implementation that names such a file runs through the
     /// script plugin. The default knows no resources.
-    fn resource_exists(&self, path: &str) -> bool {
-        let _ = path;
+    fn resource_exists(&self, _path: &str) -> bool {
         false
     }
 }

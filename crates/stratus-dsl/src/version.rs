@@ -48,7 +48,7 @@ pub fn describe(major: u32, minor: u32) -> String {
 
 /// Reads the main document's version; `document` is the whole main document.
 pub fn extract(document: &Node) -> Result<DslVersion, Problem> {
-    let Some((key, node)) = document.get_entry("tosca_definitions_version") else {
+    let Some((_, node)) = document.get_entry("tosca_definitions_version") else {
         return Err(Problem::logic(
             27,
             document.span,
@@ -58,7 +58,6 @@ pub fn extract(document: &Node) -> Result<DslVersion, Problem> {
             "start the blueprint with `tosca_definitions_version: cloudify_dsl_1_3` (or 1_0 … 1_5)",
         ));
     };
-    let _ = key;
     let Some(raw) = node.as_str() else {
         if node.is_null() {
             return Err(Problem::logic(

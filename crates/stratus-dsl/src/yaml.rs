@@ -274,12 +274,7 @@ impl Builder {
         }
     }
 
-    fn finish_map(
-        &mut self,
-        entries: Vec<(Node, Node)>,
-        merges: Vec<Node>,
-        span: Span,
-    ) -> Vec<(Node, Node)> {
+    fn finish_map(&mut self, entries: Vec<(Node, Node)>, merges: Vec<Node>) -> Vec<(Node, Node)> {
         if merges.is_empty() {
             return entries;
         }
@@ -313,7 +308,6 @@ impl Builder {
                 ),
             }
         }
-        let _ = span;
         let mut result: Vec<(Node, Node)> = Vec::with_capacity(merged.len() + entries.len());
         for (k, v) in merged.into_iter().chain(entries) {
             insert(&mut result, k, v);
@@ -404,7 +398,7 @@ impl MarkedEventReceiver for Builder {
                     ..
                 }) = self.stack.pop()
                 {
-                    let entries = self.finish_map(entries, merges, span);
+                    let entries = self.finish_map(entries, merges);
                     let node = Node::new(Value::Map(entries), span);
                     self.remember(anchor, &node);
                     self.push_value(node);
