@@ -55,6 +55,9 @@ pub struct Blueprint {
     pub function_spans: std::sync::Arc<HashMap<String, Span>>,
     /// Where each input is declared.
     pub input_spans: HashMap<String, Span>,
+    /// Script-plugin operations whose interface inputs are kept as written (see
+    /// [`crate::plan::take_script_operations`]).
+    pub script_operations: HashMap<String, Vec<String>>,
 }
 
 /// Records the position of every function call in a document.
@@ -124,7 +127,7 @@ pub fn parse(
     let files = merged.files.clone();
     let mut spans = HashMap::new();
     function_spans(&merged.document, &mut spans);
-    let plan = build(
+    let mut plan = build(
         &merged.document,
         &version,
         loader,
@@ -132,6 +135,7 @@ pub fn parse(
         cache,
         &mut problems,
     );
+    let script_operations = crate::plan::take_script_operations(&mut plan);
     let input_spans = merged
         .document
         .get("inputs")
@@ -147,6 +151,7 @@ pub fn parse(
             files,
             function_spans: std::sync::Arc::new(spans),
             input_spans,
+            script_operations,
         })
     } else {
         Err(problems
@@ -461,14 +466,6 @@ impl Environment for PlanEnvironment {
 
 /// Calls `visit` for every function call in the places the reference scans.
 pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
-    let base = |scope, path: String| Context {
-        scope,
-        self_node: None,
-        source_node: None,
-        target_node: None,
-        path,
-        span: Span::default(),
-    };
     for node in plan
         .get("nodes")
         .and_then(J::as_array)
@@ -480,8 +477,7 @@ pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
             .and_then(J::as_str)
             .unwrap_or_default()
             .to_string();
-        let mut context = base(Scope::NodeTemplate, format!("nodes.{name}.properties"));
-        context.self_node = Some(name.clone());
+        let context = Context::for_node(&name, format!("nodes.{name}.properties"));
         scan_value(node.get("properties").unwrap_or(&J::Null), &context, visit);
         for operation in node
             .get("operations")
@@ -497,12 +493,7 @@ pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
             .into_iter()
             .flatten()
         {
-            let mut context = base(Scope::Relationship, format!("nodes.{name}.relationships"));
-            context.source_node = Some(name.clone());
-            context.target_node = relationship
-                .get("target_id")
-                .and_then(J::as_str)
-                .map(str::to_string);
+            let context = Context::for_relationship(&name, relationship);
             for key in ["source_operations", "target_operations"] {
                 for operation in relationship
                     .get(key)
@@ -521,7 +512,7 @@ pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
         ("labels", Scope::Labels),
     ] {
         for (name, value) in plan.get(key).and_then(J::as_object).into_iter().flatten() {
-            scan_value(value, &base(scope, format!("{key}.{name}")), visit);
+            scan_value(value, &Context::new(scope, format!("{key}.{name}")), visit);
         }
     }
     for (name, policy) in plan
@@ -532,7 +523,7 @@ pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
     {
         scan_value(
             policy.get("properties").unwrap_or(&J::Null),
-            &base(Scope::Policies, format!("policies.{name}.properties")),
+            &Context::new(Scope::Policies, format!("policies.{name}.properties")),
             visit,
         );
     }
@@ -544,7 +535,7 @@ pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
     {
         scan_value(
             group.get("properties").unwrap_or(&J::Null),
-            &base(
+            &Context::new(
                 Scope::ScalingGroups,
                 format!("scaling_groups.{name}.properties"),
             ),
@@ -553,7 +544,7 @@ pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
     }
     scan_value(
         plan.get("deployment_settings").unwrap_or(&J::Null),
-        &base(Scope::DeploymentSettings, "deployment_settings".into()),
+        &Context::new(Scope::DeploymentSettings, "deployment_settings".into()),
         visit,
     );
 }

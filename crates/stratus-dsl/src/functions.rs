@@ -128,6 +128,40 @@ pub struct Context {
     pub span: Span,
 }
 
+impl Context {
+    /// A context with no node: outputs, capabilities, policies, …
+    pub fn new(scope: Scope, path: String) -> Context {
+        Context {
+            scope,
+            self_node: None,
+            source_node: None,
+            target_node: None,
+            path,
+            span: Span::default(),
+        }
+    }
+
+    /// The context of a node template's own values: `SELF` is the node.
+    pub fn for_node(name: &str, path: String) -> Context {
+        Context {
+            self_node: Some(name.to_string()),
+            ..Context::new(Scope::NodeTemplate, path)
+        }
+    }
+
+    /// The context of a relationship's operations: `SOURCE` is the node, `TARGET` its target.
+    pub fn for_relationship(source: &str, relationship: &J) -> Context {
+        Context {
+            source_node: Some(source.to_string()),
+            target_node: relationship
+                .get("target_id")
+                .and_then(J::as_str)
+                .map(str::to_string),
+            ..Context::new(Scope::Relationship, format!("nodes.{source}.relationships"))
+        }
+    }
+}
+
 fn value_error(context: &Context, message: String) -> Problem {
     Problem::uncoded(Kind::Value, Some(context.span), message)
 }

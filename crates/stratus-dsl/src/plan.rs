@@ -3,6 +3,8 @@
 
 use std::cell::Cell;
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value as J};
 
 use crate::blueprint::{Blueprint, PlanEnvironment};
@@ -59,32 +61,55 @@ pub fn prepare_with_secrets(
     map.insert("node_instances".into(), J::Array(instances));
     let idds = crate::dependencies::inter_deployment_functions(map);
     map.insert("inter_deployment_functions".into(), J::Array(idds));
-    strip_bookkeeping(&mut plan);
     Ok(plan)
 }
 
-/// Removes the parser's private keys.
-pub fn strip_bookkeeping(plan: &mut J) {
+/// Moves the parser's bookkeeping out of the plan: for each node (key `NODE`) and each of its
+/// relationships (key `NODE#INDEX`), the operations whose inputs the script plugin copied, so
+/// their `interfaces` entries keep the inputs as written (the reference aliases the others).
+pub fn take_script_operations(plan: &mut J) -> HashMap<String, Vec<String>> {
+    let take = |value: &mut J| -> Vec<String> {
+        match value
+            .as_object_mut()
+            .and_then(|m| m.shift_remove("__script_interfaces"))
+        {
+            Some(J::Array(items)) => items
+                .into_iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut table = HashMap::new();
     for node in plan
         .get_mut("nodes")
         .and_then(J::as_array_mut)
         .into_iter()
         .flatten()
     {
-        if let J::Object(n) = node {
-            n.shift_remove("__script_interfaces");
+        let name = node
+            .get("name")
+            .and_then(J::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let own = take(node);
+        if !own.is_empty() {
+            table.insert(name.clone(), own);
         }
-        for relationship in node
+        for (index, relationship) in node
             .get_mut("relationships")
             .and_then(J::as_array_mut)
             .into_iter()
             .flatten()
+            .enumerate()
         {
-            if let J::Object(r) = relationship {
-                r.shift_remove("__script_interfaces");
+            let copied = take(relationship);
+            if !copied.is_empty() {
+                table.insert(format!("{name}#{index}"), copied);
             }
         }
     }
+    table
 }
 
 /// `current` is left naming the input a problem is about.
@@ -302,14 +327,6 @@ fn evaluate_interfaces(
 }
 
 fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
-    let base = |scope, path: String| Context {
-        scope,
-        self_node: None,
-        source_node: None,
-        target_node: None,
-        path,
-        span: Span::default(),
-    };
     let node_count = plan.get("nodes").and_then(J::as_array).map_or(0, Vec::len);
     // Other nodes' properties are read as they were before evaluation; whatever functions
     // they hold are evaluated in turn, so the result is the same and no node waits on another.
@@ -321,8 +338,7 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
             .and_then(J::as_str)
             .unwrap_or_default()
             .to_string();
-        let mut context = base(Scope::NodeTemplate, format!("nodes.{name}.properties"));
-        context.self_node = Some(name.clone());
+        let mut context = Context::for_node(&name, format!("nodes.{name}.properties"));
         let unused = Cell::new(false);
         if let Some(properties) = node.get_mut("properties") {
             evaluate_in_place(properties, &context, &env, &unused)?;
@@ -334,35 +350,26 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
         if let Some(J::Object(operations)) = node.get_mut("operations") {
             evaluate_operations(operations, &context, &env)?;
         }
-        let skip: Vec<String> = node
-            .get("__script_interfaces")
-            .and_then(J::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect();
+        let no_scripts = Vec::new();
+        let skip = blueprint
+            .script_operations
+            .get(&name)
+            .unwrap_or(&no_scripts);
         if let Some(interfaces) = node.get_mut("interfaces") {
-            evaluate_interfaces(interfaces, &skip, "", &context, &env)?;
+            evaluate_interfaces(interfaces, skip, "", &context, &env)?;
         }
-        for relationship in node
+        for (index, relationship) in node
             .get_mut("relationships")
             .and_then(J::as_array_mut)
             .into_iter()
             .flatten()
+            .enumerate()
         {
-            let mut context = base(Scope::Relationship, format!("nodes.{name}.relationships"));
-            context.source_node = Some(name.clone());
-            context.target_node = relationship
-                .get("target_id")
-                .and_then(J::as_str)
-                .map(str::to_string);
-            let skip: Vec<String> = relationship
-                .get("__script_interfaces")
-                .and_then(J::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect();
+            let context = Context::for_relationship(&name, relationship);
+            let skip = blueprint
+                .script_operations
+                .get(&format!("{name}#{index}"))
+                .unwrap_or(&no_scripts);
             for (interfaces_key, operations_key) in [
                 ("source_interfaces", "source_operations"),
                 ("target_interfaces", "target_operations"),
@@ -373,7 +380,7 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
                 if let Some(interfaces) = relationship.get_mut(interfaces_key) {
                     evaluate_interfaces(
                         interfaces,
-                        &skip,
+                        skip,
                         &format!("{interfaces_key}:"),
                         &context,
                         &env,
@@ -394,7 +401,7 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
             continue;
         };
         for (name, entry) in entries.iter_mut() {
-            let context = base(scope, format!("{key}.{name}"));
+            let context = Context::new(scope, format!("{key}.{name}"));
             match inner {
                 Some(field) => {
                     if let Some(value) = entry.get_mut(field) {
@@ -408,7 +415,7 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
     if let Some(settings) = plan.get("deployment_settings").cloned() {
         let evaluated = evaluate_value(
             &settings,
-            &base(Scope::DeploymentSettings, "deployment_settings".into()),
+            &Context::new(Scope::DeploymentSettings, "deployment_settings".into()),
             &env,
             &unused,
         )?;

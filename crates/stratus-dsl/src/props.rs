@@ -33,6 +33,18 @@ pub const PRIMITIVE_TYPES: &[&str] = &[
     "operation_name",
 ];
 
+/// The object-based input types added in DSL 1_4 (`operation_name` came in 1_5).
+pub const OBJECT_TYPES_1_4: &[&str] = &[
+    "blueprint_id",
+    "deployment_id",
+    "capability_value",
+    "scaling_group",
+    "node_id",
+    "node_type",
+    "node_instance",
+    "secret_key",
+];
+
 pub fn is_primitive(type_name: &str) -> bool {
     PRIMITIVE_TYPES.contains(&type_name)
 }

@@ -346,17 +346,7 @@ fn check_type_name(
         );
         return;
     }
-    const DSL_1_4: &[&str] = &[
-        "blueprint_id",
-        "deployment_id",
-        "capability_value",
-        "scaling_group",
-        "node_id",
-        "node_type",
-        "node_instance",
-        "secret_key",
-    ];
-    if DSL_1_4.contains(&type_name) {
+    if props::OBJECT_TYPES_1_4.contains(&type_name) {
         gate(
             version,
             &format!("type '{type_name}'"),
@@ -642,9 +632,8 @@ pub fn parse_node_types(
                 let parent_interfaces = parent
                     .get("interfaces")
                     .and_then(J::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                interfaces = merge_type_interfaces(&parent_interfaces, &interfaces);
+                    .unwrap_or(&empty);
+                interfaces = merge_type_interfaces(parent_interfaces, &interfaces);
             }
             if let Some(derived) = node.get("derived_from").and_then(Node::as_str) {
                 result.insert("derived_from".into(), J::String(derived.into()));
@@ -716,15 +705,13 @@ pub fn parse_relationships(
                 let parent_source = parent
                     .get("source_interfaces")
                     .and_then(J::as_object)
-                    .cloned()
-                    .unwrap_or_default();
+                    .unwrap_or(&empty);
                 let parent_target = parent
                     .get("target_interfaces")
                     .and_then(J::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                source = merge_type_interfaces(&parent_source, &source);
-                target = merge_type_interfaces(&parent_target, &target);
+                    .unwrap_or(&empty);
+                source = merge_type_interfaces(parent_source, &source);
+                target = merge_type_interfaces(parent_target, &target);
             }
             let mut result = Map::new();
             if let Some(derived) = node.get("derived_from").and_then(Node::as_str) {
