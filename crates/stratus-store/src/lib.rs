@@ -1,0 +1,164 @@
+//! Durable state for the manager: one [`Store`] contract, two backends (SQLite embedded,
+//! PostgreSQL beyond one machine), migrations embedded and applied on open.
+//!
+//! The store knows nothing of Cloudify's resources. It keeps *records* — an opaque JSON body
+//! under `(kind, tenant, id)` with a version counter — plus an append-only event log and
+//! blobs (blueprint and plugin archives). The server owns the meaning of kinds and bodies and
+//! keeps the committed state in memory for reads; the store is what makes a write count.
+//!
+//! *Invariants:*
+//! - `apply` is atomic and durable: when it returns `Ok`, every write in the batch is
+//!   committed (SQLite WAL with `synchronous=FULL`; PostgreSQL commit); when it returns `Err`,
+//!   none is.
+//! - A record's `version` starts at 1 and grows by one on every `Put`; an `expected_version`
+//!   that does not match fails the whole batch with [`StoreError::VersionMismatch`].
+//! - Event ids are assigned by the store, strictly increasing in commit order.
+//! - Every method may be called from plain threads and from `tokio::task::spawn_blocking`;
+//!   none may be called on an async worker thread.
+
+use serde_json::Value;
+
+/// A stored resource. `tenant` is `""` for resources that belong to no tenant (users, tenants).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub kind: String,
+    pub tenant: String,
+    pub id: String,
+    pub version: i64,
+    pub body: Value,
+}
+
+/// One write of an atomic batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Creates a record at version 1; [`StoreError::Conflict`] if `(kind, tenant, id)` exists.
+    Insert {
+        kind: String,
+        tenant: String,
+        id: String,
+        body: Value,
+    },
+    /// Creates (version 1) or replaces (version + 1) a record. With `expected_version`, the
+    /// record must exist at exactly that version, else [`StoreError::VersionMismatch`]
+    /// (or [`StoreError::NotFound`] if it does not exist).
+    Put {
+        kind: String,
+        tenant: String,
+        id: String,
+        body: Value,
+        expected_version: Option<i64>,
+    },
+    /// Removes a record; [`StoreError::NotFound`] if it does not exist.
+    Delete {
+        kind: String,
+        tenant: String,
+        id: String,
+    },
+    /// Removes every record of `kind` in `tenant` whose body has `field` equal to `value`
+    /// (e.g. all node instances of one deployment). Removing none is not an error.
+    DeleteWhere {
+        kind: String,
+        tenant: String,
+        field: String,
+        value: Value,
+    },
+    /// Appends an event; its `id` is ignored and assigned by the store.
+    AppendEvent(Event),
+    /// Removes every event of one deployment.
+    DeleteEvents { tenant: String, deployment_id: String },
+    /// Stores bytes under `key`, replacing any previous value.
+    PutBlob { key: String, bytes: Vec<u8> },
+    /// Removes a blob; removing a missing blob is not an error.
+    DeleteBlob { key: String },
+}
+
+/// An entry of the event log (Cloudify events and logs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Assigned by the store on append.
+    pub id: i64,
+    pub tenant: String,
+    pub deployment_id: String,
+    pub execution_id: String,
+    /// RFC 3339 UTC with milliseconds, e.g. `2026-11-24T20:17:55.123Z`; sorts as text.
+    pub timestamp: String,
+    /// `cloudify_event` or `cloudify_log`.
+    pub kind: String,
+    /// For events, e.g. `workflow_started`; for logs, the level (`info`, …).
+    pub event_type: String,
+    pub body: Value,
+}
+
+/// Which events to return. Empty lists mean "any"; `tenant: None` means every tenant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventQuery {
+    pub tenant: Option<String>,
+    pub deployment_ids: Vec<String>,
+    pub execution_ids: Vec<String>,
+    pub kinds: Vec<String>,
+    pub event_types: Vec<String>,
+    /// Inclusive bounds on `timestamp` (text comparison).
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Newest first when true; by id ascending otherwise.
+    pub descending: bool,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// A page of events and how many match in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    pub total: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{kind} '{id}' already exists in tenant '{tenant}'")]
+    Conflict {
+        kind: String,
+        tenant: String,
+        id: String,
+    },
+    #[error("{kind} '{id}' not found in tenant '{tenant}'")]
+    NotFound {
+        kind: String,
+        tenant: String,
+        id: String,
+    },
+    #[error("{kind} '{id}' is at version {actual}, not {expected}")]
+    VersionMismatch {
+        kind: String,
+        id: String,
+        expected: i64,
+        actual: i64,
+    },
+    /// The database was written by a newer Stratus (its schema version is higher than any
+    /// migration this build knows).
+    #[error("the database has schema version {found}; this Stratus knows up to {known}")]
+    TooNew { found: i64, known: i64 },
+    /// Another live Stratus holds the database.
+    #[error("the database is in use by another Stratus ({0})")]
+    Locked(String),
+    /// The backend failed (I/O, connection, corrupt data); the message says which and why.
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// The contract every backend meets; `tests/conformance.rs` checks it against each.
+pub trait Store: Send + Sync {
+    /// `sqlite` or `postgresql`, and where (path or host/database, never a password).
+    fn describe(&self) -> String;
+    /// Applies `batch` atomically and durably. Returns, for each write, the record version it
+    /// produced (`Insert`/`Put`), the event id it was given (`AppendEvent`), or 0.
+    fn apply(&self, batch: &[Write]) -> Result<Vec<i64>, StoreError>;
+    /// One record.
+    fn get(&self, kind: &str, tenant: &str, id: &str) -> Result<Option<Record>, StoreError>;
+    /// Every record of `kind` in every tenant, in insertion order (for loading at start).
+    fn load(&self, kind: &str) -> Result<Vec<Record>, StoreError>;
+    fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn events(&self, query: &EventQuery) -> Result<EventPage, StoreError>;
+    /// The schema version after migrations (for status and snapshots).
+    fn schema_version(&self) -> Result<i64, StoreError>;
+}
