@@ -18,6 +18,12 @@
 
 use serde_json::Value;
 
+mod common;
+mod migrate;
+mod sqlite;
+
+pub use crate::sqlite::SqliteStore;
+
 /// A stored resource. `tenant` is `""` for resources that belong to no tenant (users, tenants).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -65,7 +71,10 @@ pub enum Write {
     /// Appends an event; its `id` is ignored and assigned by the store.
     AppendEvent(Event),
     /// Removes every event of one deployment.
-    DeleteEvents { tenant: String, deployment_id: String },
+    DeleteEvents {
+        tenant: String,
+        deployment_id: String,
+    },
     /// Stores bytes under `key`, replacing any previous value.
     PutBlob { key: String, bytes: Vec<u8> },
     /// Removes a blob; removing a missing blob is not an error.
@@ -102,7 +111,9 @@ pub struct EventQuery {
     pub to: Option<String>,
     /// Newest first when true; by id ascending otherwise.
     pub descending: bool,
+    /// How many matching events to skip, in the chosen order.
     pub offset: u64,
+    /// At most this many events are returned; `0` returns none (only `total`).
     pub size: u64,
 }
 

@@ -1,0 +1,455 @@
+//! The embedded backend: one SQLite file beside the manager, for a single machine.
+//!
+//! Shaped for durability first: WAL with `synchronous=FULL`, so a committed batch survives a
+//! power cut, and one writer connection behind a mutex, so batches never interleave and event
+//! ids follow commit order. Reads go through a second, read-only connection, so listing
+//! events does not wait behind a write (WAL lets a reader see the last commit while a writer
+//! works). An exclusive `flock` on `<path>.lock`, held for the life of the store, keeps a
+//! second Stratus (or a second store in this process) off the same file: SQLite's own locks
+//! would let two writers take turns and each trust its in-memory state.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{
+    params, params_from_iter, Connection, OpenFlags, OptionalExtension, Transaction,
+    TransactionBehavior,
+};
+
+use crate::common::{self, Failure};
+use crate::migrate;
+use crate::{Event, EventPage, EventQuery, Record, Store, StoreError, Write};
+
+/// How long a statement waits for a lock held by another connection (a checkpoint, the reader).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    /// Held, never read: the `flock` lasts as long as this handle is open.
+    _lock: File,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Fails with [`StoreError::Locked`] while another store holds the same file, and with
+    /// [`StoreError::TooNew`] if a newer Stratus migrated it.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let fail = |error: &dyn std::fmt::Display| {
+            StoreError::Backend(format!("open sqlite database {}: {error}", path.display()))
+        };
+        let lock = lock_file(path)?;
+        let mut writer = Connection::open(path).map_err(|error| fail(&error))?;
+        writer
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|error| fail(&error))?;
+        let mode: String = writer
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|error| fail(&error))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(fail(&format!("journal_mode is {mode}, not wal")));
+        }
+        writer
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(|error| fail(&error))?;
+        migrate_sqlite(&mut writer).map_err(|failure| match failure {
+            Failure::Contract(error) => error,
+            Failure::Backend(error) => fail(&format!("migrate: {error}")),
+        })?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|error| fail(&error))?;
+        reader
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|error| fail(&error))?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            _lock: lock,
+        })
+    }
+
+    fn backend(&self, action: &str, error: impl std::fmt::Display) -> StoreError {
+        StoreError::Backend(format!(
+            "{action} in sqlite database {}: {error}",
+            self.path.display()
+        ))
+    }
+
+    fn database(&self) -> String {
+        format!("sqlite database {}", self.path.display())
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock rolled its transaction back on unwind; the
+        // connection is still sound.
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.reader
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Takes the exclusive lock on `<path>.lock`, creating the file if needed.
+fn lock_file(path: &Path) -> Result<File, StoreError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|error| {
+            StoreError::Backend(format!(
+                "open sqlite database {}: create lock file {}: {error}",
+                path.display(),
+                lock_path.display()
+            ))
+        })?;
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => Ok(file),
+        Err(fs4::TryLockError::WouldBlock) => Err(StoreError::Locked(format!(
+            "sqlite database {} is locked through {}",
+            path.display(),
+            lock_path.display()
+        ))),
+        Err(fs4::TryLockError::Error(error)) => Err(StoreError::Backend(format!(
+            "open sqlite database {}: lock {}: {error}",
+            path.display(),
+            lock_path.display()
+        ))),
+    }
+}
+
+fn migrate_sqlite(connection: &mut Connection) -> Result<(), Failure<rusqlite::Error>> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    transaction.execute_batch(migrate::META_TABLE)?;
+    let found: Option<i64> = transaction
+        .query_row("SELECT schema_version FROM meta", [], |row| row.get(0))
+        .optional()?;
+    let steps = migrate::pending(migrate::SQLITE, found.unwrap_or(0)).map_err(Failure::Contract)?;
+    let Some(last) = steps.last() else {
+        return Ok(());
+    };
+    for step in steps {
+        transaction.execute_batch(step.sql)?;
+    }
+    transaction.execute("DELETE FROM meta", [])?;
+    transaction.execute(
+        "INSERT INTO meta (schema_version) VALUES (?1)",
+        [last.version],
+    )?;
+    transaction.commit()?;
+    Ok(())
+}
+
+fn apply_write(
+    transaction: &Transaction<'_>,
+    write: &Write,
+    database: &str,
+) -> Result<i64, Failure<rusqlite::Error>> {
+    match write {
+        Write::Insert {
+            kind,
+            tenant,
+            id,
+            body,
+        } => {
+            let body = common::encode_body(body).map_err(Failure::Contract)?;
+            let inserted = transaction.execute(
+                "INSERT INTO records (kind, tenant, id, version, body) VALUES (?1, ?2, ?3, 1, ?4) \
+                 ON CONFLICT (kind, tenant, id) DO NOTHING",
+                params![kind, tenant, id, body],
+            )?;
+            if inserted == 0 {
+                return Err(Failure::Contract(StoreError::Conflict {
+                    kind: kind.clone(),
+                    tenant: tenant.clone(),
+                    id: id.clone(),
+                }));
+            }
+            Ok(1)
+        }
+        Write::Put {
+            kind,
+            tenant,
+            id,
+            body,
+            expected_version,
+        } => {
+            let body = common::encode_body(body).map_err(Failure::Contract)?;
+            let current: Option<i64> = transaction
+                .query_row(
+                    "SELECT version FROM records WHERE kind = ?1 AND tenant = ?2 AND id = ?3",
+                    params![kind, tenant, id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            common::check_expected(kind, tenant, id, current, *expected_version)?;
+            match current {
+                Some(version) => {
+                    transaction.execute(
+                        "UPDATE records SET version = ?4, body = ?5 WHERE kind = ?1 AND tenant = ?2 AND id = ?3",
+                        params![kind, tenant, id, version + 1, body],
+                    )?;
+                    Ok(version + 1)
+                }
+                None => {
+                    transaction.execute(
+                        "INSERT INTO records (kind, tenant, id, version, body) VALUES (?1, ?2, ?3, 1, ?4)",
+                        params![kind, tenant, id, body],
+                    )?;
+                    Ok(1)
+                }
+            }
+        }
+        Write::Delete { kind, tenant, id } => {
+            let deleted = transaction.execute(
+                "DELETE FROM records WHERE kind = ?1 AND tenant = ?2 AND id = ?3",
+                params![kind, tenant, id],
+            )?;
+            if deleted == 0 {
+                return Err(Failure::Contract(StoreError::NotFound {
+                    kind: kind.clone(),
+                    tenant: tenant.clone(),
+                    id: id.clone(),
+                }));
+            }
+            Ok(0)
+        }
+        Write::DeleteWhere {
+            kind,
+            tenant,
+            field,
+            value,
+        } => {
+            let needle = common::delete_where_needle(value).unwrap_or_default();
+            let mut select = transaction.prepare(
+                "SELECT seq, id, body FROM records WHERE kind = ?1 AND tenant = ?2 AND instr(body, ?3) > 0",
+            )?;
+            let candidates = select
+                .query_map(params![kind, tenant, needle], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut doomed = Vec::new();
+            for (seq, id, text) in candidates {
+                let what = format!("record {kind}/{tenant}/{id}");
+                let body =
+                    common::decode_body(&text, &what, database).map_err(Failure::Contract)?;
+                if common::delete_where_matches(&body, field, value) {
+                    doomed.push(seq);
+                }
+            }
+            let mut delete = transaction.prepare("DELETE FROM records WHERE seq = ?1")?;
+            for seq in doomed {
+                delete.execute([seq])?;
+            }
+            Ok(0)
+        }
+        Write::AppendEvent(event) => {
+            let body = common::encode_body(&event.body).map_err(Failure::Contract)?;
+            transaction.execute(
+                "INSERT INTO events (tenant, deployment_id, execution_id, timestamp, kind, event_type, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    event.tenant,
+                    event.deployment_id,
+                    event.execution_id,
+                    event.timestamp,
+                    event.kind,
+                    event.event_type,
+                    body
+                ],
+            )?;
+            Ok(transaction.last_insert_rowid())
+        }
+        Write::DeleteEvents {
+            tenant,
+            deployment_id,
+        } => {
+            transaction.execute(
+                "DELETE FROM events WHERE tenant = ?1 AND deployment_id = ?2",
+                params![tenant, deployment_id],
+            )?;
+            Ok(0)
+        }
+        Write::PutBlob { key, bytes } => {
+            transaction.execute(
+                "INSERT INTO blobs (key, bytes) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET bytes = excluded.bytes",
+                params![key, bytes],
+            )?;
+            Ok(0)
+        }
+        Write::DeleteBlob { key } => {
+            transaction.execute("DELETE FROM blobs WHERE key = ?1", [key])?;
+            Ok(0)
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn describe(&self) -> String {
+        format!("sqlite {}", self.path.display())
+    }
+
+    fn apply(&self, batch: &[Write]) -> Result<Vec<i64>, StoreError> {
+        let mut connection = self.writer();
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|error| self.backend("begin batch", error))?;
+        let database = self.database();
+        let mut produced = Vec::with_capacity(batch.len());
+        for (index, write) in batch.iter().enumerate() {
+            match apply_write(&transaction, write, &database) {
+                Ok(value) => produced.push(value),
+                Err(Failure::Contract(error)) => return Err(error),
+                Err(Failure::Backend(error)) => {
+                    let action = format!(
+                        "write {} of the batch ({})",
+                        index + 1,
+                        common::describe_write(write)
+                    );
+                    return Err(self.backend(&action, error));
+                }
+            }
+        }
+        transaction
+            .commit()
+            .map_err(|error| self.backend("commit batch", error))?;
+        Ok(produced)
+    }
+
+    fn get(&self, kind: &str, tenant: &str, id: &str) -> Result<Option<Record>, StoreError> {
+        let connection = self.reader();
+        let row: Option<(i64, String)> = connection
+            .query_row(
+                "SELECT version, body FROM records WHERE kind = ?1 AND tenant = ?2 AND id = ?3",
+                params![kind, tenant, id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|error| self.backend(&format!("read record {kind}/{tenant}/{id}"), error))?;
+        let Some((version, text)) = row else {
+            return Ok(None);
+        };
+        let body = common::decode_body(
+            &text,
+            &format!("record {kind}/{tenant}/{id}"),
+            &self.database(),
+        )?;
+        Ok(Some(Record {
+            kind: kind.to_owned(),
+            tenant: tenant.to_owned(),
+            id: id.to_owned(),
+            version,
+            body,
+        }))
+    }
+
+    fn load(&self, kind: &str) -> Result<Vec<Record>, StoreError> {
+        let connection = self.reader();
+        let fail =
+            |error: rusqlite::Error| self.backend(&format!("load records of kind {kind}"), error);
+        let mut statement = connection
+            .prepare("SELECT tenant, id, version, body FROM records WHERE kind = ?1 ORDER BY seq")
+            .map_err(fail)?;
+        let mut rows = statement.query([kind]).map_err(fail)?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next().map_err(fail)? {
+            let (tenant, id, version, text): (String, String, i64, String) = (
+                row.get(0).map_err(fail)?,
+                row.get(1).map_err(fail)?,
+                row.get(2).map_err(fail)?,
+                row.get(3).map_err(fail)?,
+            );
+            let body = common::decode_body(
+                &text,
+                &format!("record {kind}/{tenant}/{id}"),
+                &self.database(),
+            )?;
+            records.push(Record {
+                kind: kind.to_owned(),
+                tenant,
+                id,
+                version,
+                body,
+            });
+        }
+        Ok(records)
+    }
+
+    fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.reader()
+            .query_row("SELECT bytes FROM blobs WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(|error| self.backend(&format!("read blob {key}"), error))
+    }
+
+    fn events(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        let mut connection = self.reader();
+        let fail = |error: rusqlite::Error| self.backend("list events", error);
+        // One read transaction, so the total and the page see the same commit.
+        let transaction = connection.transaction().map_err(fail)?;
+        let (filter, params) = common::event_filter(query, &|n| format!("?{n}"));
+        let total: i64 = transaction
+            .query_row(
+                &format!("SELECT COUNT(*) FROM events{filter}"),
+                params_from_iter(&params),
+                |row| row.get(0),
+            )
+            .map_err(fail)?;
+        let sql = format!(
+            "SELECT id, tenant, deployment_id, execution_id, timestamp, kind, event_type, body FROM events{filter}{}",
+            common::event_order_and_page(query)
+        );
+        let mut statement = transaction.prepare(&sql).map_err(fail)?;
+        let mut rows = statement.query(params_from_iter(&params)).map_err(fail)?;
+        let mut events = Vec::new();
+        while let Some(row) = rows.next().map_err(fail)? {
+            let id: i64 = row.get(0).map_err(fail)?;
+            let text: String = row.get(7).map_err(fail)?;
+            let body = common::decode_body(&text, &format!("event {id}"), &self.database())?;
+            events.push(Event {
+                id,
+                tenant: row.get(1).map_err(fail)?,
+                deployment_id: row.get(2).map_err(fail)?,
+                execution_id: row.get(3).map_err(fail)?,
+                timestamp: row.get(4).map_err(fail)?,
+                kind: row.get(5).map_err(fail)?,
+                event_type: row.get(6).map_err(fail)?,
+                body,
+            });
+        }
+        Ok(EventPage {
+            events,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        self.reader()
+            .query_row("SELECT schema_version FROM meta", [], |row| row.get(0))
+            .map_err(|error| self.backend("read schema version", error))
+    }
+}
