@@ -1,5 +1,6 @@
 //! The config file: YAML, read with the DSL's own loader (PyYAML semantics, positions in
-//! errors). Only `import_resolver` is used so far.
+//! errors): `import_resolver` (Cloudify's own section) and the server's options
+//! (`data_dir`, `listen`, `database_url`, `admin_password`, `max_body_bytes`).
 
 use std::path::Path;
 
@@ -10,6 +11,50 @@ use stratus_dsl::yaml::{self, Node, Value};
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub resolver: ResolverConfig,
+    pub server: ServerConfig,
+}
+
+/// `stratus serve` options from the config file (flags and `STRATUS_*` variables win).
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    pub data_dir: Option<std::path::PathBuf>,
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub admin_password: Option<String>,
+    pub max_body_bytes: Option<usize>,
+}
+
+fn text(document: &Node, key: &str) -> Result<Option<String>> {
+    match document.get(key) {
+        None => Ok(None),
+        Some(node) => match (&node.value, node.as_str()) {
+            (Value::Null, _) => Ok(None),
+            (_, Some(text)) => Ok(Some(text.to_string())),
+            _ => bail!("line {}: `{key}` must be a string", node.span.line),
+        },
+    }
+}
+
+fn parse_server(document: &Node) -> Result<ServerConfig> {
+    let max_body_bytes = match document.get("max_body_bytes") {
+        None => None,
+        Some(node) => match node.value {
+            Value::Int(n) if n > 0 => {
+                Some(usize::try_from(n).context("max_body_bytes is too large")?)
+            }
+            _ => bail!(
+                "line {}: `max_body_bytes` must be a positive integer",
+                node.span.line
+            ),
+        },
+    };
+    Ok(ServerConfig {
+        data_dir: text(document, "data_dir")?.map(Into::into),
+        listen: text(document, "listen")?,
+        database_url: text(document, "database_url")?,
+        admin_password: text(document, "admin_password")?,
+        max_body_bytes,
+    })
 }
 
 impl Config {
@@ -28,7 +73,11 @@ impl Config {
                 err.message
             )
         })?;
-        let mut config = Config::default();
+        let mut config = Config {
+            server: parse_server(&document)
+                .with_context(|| format!("config file {}", path.display()))?,
+            ..Config::default()
+        };
         if let Some(resolver) = document.get("import_resolver") {
             config.resolver = parse_resolver(resolver)
                 .with_context(|| format!("config file {}: import_resolver", path.display()))?;

@@ -4,6 +4,7 @@
 mod blueprint_cmd;
 mod catalog_cmd;
 mod config;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,8 @@ enum Command {
     /// The built-in type catalog.
     #[command(subcommand)]
     Catalog(catalog_cmd::CatalogCommand),
+    /// Run the manager: the Cloudify REST API over the durable store.
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Blueprint(command) => blueprint_cmd::run(command, &config),
         Command::Catalog(command) => catalog_cmd::run(command),
+        Command::Serve(args) => serve_cmd::run(args, &config),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,199 @@
+//! `stratus serve`: opens the store, bootstraps the admin user, and serves the REST API until
+//! SIGTERM or Ctrl-C, then drains requests and exits. Every option comes from a flag, a
+//! `STRATUS_*` environment variable or the config file, in that order of precedence.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use stratus_server::bootstrap::AdminOutcome;
+use stratus_server::{AdminPassword, Settings};
+use stratus_store::Store;
+
+use crate::config::Config;
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Where state lives (SQLite database, unpacked blueprints, keys).
+    #[arg(long, env = "STRATUS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "STRATUS_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// `postgres://user@host:port/db` to keep state in PostgreSQL instead of SQLite.
+    #[arg(long, env = "STRATUS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The admin user's password (else CMPASS, else /opt/onap/cm-secrets/password, else generated).
+    #[arg(long, env = "STRATUS_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "STRATUS_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+}
+
+/// The options after merging flags, environment and the config file.
+pub struct Resolved {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub database_url: Option<String>,
+    pub admin_password: AdminPassword,
+    pub max_body_bytes: usize,
+}
+
+const ONAP_PASSWORD_FILE: &str = "/opt/onap/cm-secrets/password";
+
+pub fn resolve(args: ServeArgs, config: &Config) -> Result<Resolved> {
+    let server = &config.server;
+    let data_dir = args
+        .data_dir
+        .or_else(|| server.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./stratus-data"));
+    let listen = match args.listen {
+        Some(listen) => listen,
+        None => server
+            .listen
+            .as_deref()
+            .unwrap_or("127.0.0.1:8100")
+            .parse()
+            .context("config `listen` must be ADDRESS:PORT")?,
+    };
+    let admin_password = if let Some(password) = args
+        .admin_password
+        .or_else(|| server.admin_password.clone())
+    {
+        AdminPassword::Given {
+            password,
+            source: "--admin-password / STRATUS_ADMIN_PASSWORD / config".into(),
+        }
+    } else if let Some(password) = std::env::var("CMPASS").ok().filter(|p| !p.is_empty()) {
+        AdminPassword::Given {
+            password,
+            source: "CMPASS".into(),
+        }
+    } else if let Ok(text) = std::fs::read_to_string(ONAP_PASSWORD_FILE) {
+        AdminPassword::Given {
+            password: text.trim_end_matches(['\n', '\r']).to_string(),
+            source: ONAP_PASSWORD_FILE.into(),
+        }
+    } else {
+        AdminPassword::None
+    };
+    Ok(Resolved {
+        data_dir,
+        listen,
+        database_url: args.database_url.or_else(|| server.database_url.clone()),
+        admin_password,
+        max_body_bytes: args
+            .max_body_bytes
+            .or(server.max_body_bytes)
+            .unwrap_or(512 * 1024 * 1024),
+    })
+}
+
+/// The 32-byte key that seals secrets: `DATA_DIR/secret.key`, created on first start.
+fn secret_key(data_dir: &Path) -> Result<[u8; 32]> {
+    let path = data_dir.join("secret.key");
+    match std::fs::read(&path) {
+        Ok(bytes) => bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{} must hold exactly 32 bytes", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = stratus_server::crypto::random_bytes::<32>();
+            write_private(&path, &key).with_context(|| format!("create {}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+fn open_store(resolved: &Resolved) -> Result<Arc<dyn Store>> {
+    match &resolved.database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let _ = url;
+            bail!("PostgreSQL support is being wired in")
+        }
+        Some(_) => bail!("--database-url must start with postgres:// or postgresql://"),
+        None => {
+            let path = resolved.data_dir.join("stratus.db");
+            Ok(Arc::new(stratus_store::SqliteStore::open(&path)?))
+        }
+    }
+}
+
+pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
+    let started = std::time::Instant::now();
+    let resolved = resolve(args, config)?;
+    std::fs::create_dir_all(&resolved.data_dir)
+        .with_context(|| format!("create data directory {}", resolved.data_dir.display()))?;
+    let store = open_store(&resolved)?;
+    let settings = Settings {
+        data_dir: resolved.data_dir.clone(),
+        resolver: config.resolver.clone(),
+        secret_key: secret_key(&resolved.data_dir)?,
+        max_body_bytes: resolved.max_body_bytes,
+        status_notes: Vec::new(),
+    };
+    let app = stratus_server::open(store.clone(), settings)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(async move {
+        let outcome = stratus_server::bootstrap(&app, resolved.admin_password.clone(), &resolved.data_dir)
+            .await
+            .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.message))?;
+        match outcome {
+            AdminOutcome::Kept => {}
+            AdminOutcome::SetFrom(source) => eprintln!("stratus: admin password set from {source}"),
+            AdminOutcome::Generated(path) => eprintln!(
+                "stratus: no admin password was given; generated one and stored it in {}",
+                path.display()
+            ),
+        }
+        let listener = tokio::net::TcpListener::bind(resolved.listen)
+            .await
+            .with_context(|| format!("listen on {}", resolved.listen))?;
+        let address = listener.local_addr()?;
+        eprintln!(
+            "stratus: serving the Cloudify REST API on http://{address}/api/v3.1 (state: {}; ready in {} ms)",
+            store.describe(),
+            started.elapsed().as_millis()
+        );
+        stratus_server::serve(listener, app, shutdown_signal()).await?;
+        eprintln!("stratus: stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
