@@ -15,7 +15,7 @@ use crate::{EventQuery, StoreError, Write};
 
 /// A write that failed either by the contract (conflict, version, …) or in the backend.
 pub(crate) enum Failure<E> {
-    Contract(StoreError),
+    Store(StoreError),
     Backend(E),
 }
 
@@ -51,13 +51,13 @@ pub(crate) fn check_expected<E>(
 ) -> Result<(), Failure<E>> {
     match (expected, current) {
         (None, _) => Ok(()),
-        (Some(_), None) => Err(Failure::Contract(StoreError::NotFound {
+        (Some(_), None) => Err(Failure::Store(StoreError::NotFound {
             kind: kind.to_owned(),
             tenant: tenant.to_owned(),
             id: id.to_owned(),
         })),
         (Some(expected), Some(actual)) if expected != actual => {
-            Err(Failure::Contract(StoreError::VersionMismatch {
+            Err(Failure::Store(StoreError::VersionMismatch {
                 kind: kind.to_owned(),
                 id: id.to_owned(),
                 expected,

@@ -6,6 +6,10 @@
 //! blobs (blueprint and plugin archives). The server owns the meaning of kinds and bodies and
 //! keeps the committed state in memory for reads; the store is what makes a write count.
 //!
+//! Open one with [`SqliteStore::open`] (a file; `<file>.lock` beside it keeps a second
+//! Stratus out) or [`PostgresStore::connect`] (a URL; an advisory lock does the same); both
+//! return [`StoreError::Locked`] or [`StoreError::TooNew`] instead of sharing or guessing.
+//!
 //! *Invariants:*
 //! - `apply` is atomic and durable: when it returns `Ok`, every write in the batch is
 //!   committed (SQLite WAL with `synchronous=FULL`; PostgreSQL commit); when it returns `Err`,
@@ -20,8 +24,10 @@ use serde_json::Value;
 
 mod common;
 mod migrate;
+mod postgres;
 mod sqlite;
 
+pub use crate::postgres::PostgresStore;
 pub use crate::sqlite::SqliteStore;
 
 /// A stored resource. `tenant` is `""` for resources that belong to no tenant (users, tenants).

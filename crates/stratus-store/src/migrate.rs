@@ -19,7 +19,6 @@ pub(crate) const SQLITE: &[Migration] = &[Migration {
     sql: include_str!("migrations/sqlite/0001_init.sql"),
 }];
 
-#[allow(dead_code)] // the PostgreSQL backend lands next
 pub(crate) const POSTGRES: &[Migration] = &[Migration {
     version: 1,
     sql: include_str!("migrations/postgres/0001_init.sql"),

@@ -56,7 +56,7 @@ impl SqliteStore {
             .pragma_update(None, "synchronous", "FULL")
             .map_err(|error| fail(&error))?;
         migrate_sqlite(&mut writer).map_err(|failure| match failure {
-            Failure::Contract(error) => error,
+            Failure::Store(error) => error,
             Failure::Backend(error) => fail(&format!("migrate: {error}")),
         })?;
         let reader = Connection::open_with_flags(
@@ -141,7 +141,7 @@ fn migrate_sqlite(connection: &mut Connection) -> Result<(), Failure<rusqlite::E
     let found: Option<i64> = transaction
         .query_row("SELECT schema_version FROM meta", [], |row| row.get(0))
         .optional()?;
-    let steps = migrate::pending(migrate::SQLITE, found.unwrap_or(0)).map_err(Failure::Contract)?;
+    let steps = migrate::pending(migrate::SQLITE, found.unwrap_or(0)).map_err(Failure::Store)?;
     let Some(last) = steps.last() else {
         return Ok(());
     };
@@ -169,14 +169,14 @@ fn apply_write(
             id,
             body,
         } => {
-            let body = common::encode_body(body).map_err(Failure::Contract)?;
+            let body = common::encode_body(body).map_err(Failure::Store)?;
             let inserted = transaction.execute(
                 "INSERT INTO records (kind, tenant, id, version, body) VALUES (?1, ?2, ?3, 1, ?4) \
                  ON CONFLICT (kind, tenant, id) DO NOTHING",
                 params![kind, tenant, id, body],
             )?;
             if inserted == 0 {
-                return Err(Failure::Contract(StoreError::Conflict {
+                return Err(Failure::Store(StoreError::Conflict {
                     kind: kind.clone(),
                     tenant: tenant.clone(),
                     id: id.clone(),
@@ -191,7 +191,7 @@ fn apply_write(
             body,
             expected_version,
         } => {
-            let body = common::encode_body(body).map_err(Failure::Contract)?;
+            let body = common::encode_body(body).map_err(Failure::Store)?;
             let current: Option<i64> = transaction
                 .query_row(
                     "SELECT version FROM records WHERE kind = ?1 AND tenant = ?2 AND id = ?3",
@@ -223,7 +223,7 @@ fn apply_write(
                 params![kind, tenant, id],
             )?;
             if deleted == 0 {
-                return Err(Failure::Contract(StoreError::NotFound {
+                return Err(Failure::Store(StoreError::NotFound {
                     kind: kind.clone(),
                     tenant: tenant.clone(),
                     id: id.clone(),
@@ -253,8 +253,7 @@ fn apply_write(
             let mut doomed = Vec::new();
             for (seq, id, text) in candidates {
                 let what = format!("record {kind}/{tenant}/{id}");
-                let body =
-                    common::decode_body(&text, &what, database).map_err(Failure::Contract)?;
+                let body = common::decode_body(&text, &what, database).map_err(Failure::Store)?;
                 if common::delete_where_matches(&body, field, value) {
                     doomed.push(seq);
                 }
@@ -266,7 +265,7 @@ fn apply_write(
             Ok(0)
         }
         Write::AppendEvent(event) => {
-            let body = common::encode_body(&event.body).map_err(Failure::Contract)?;
+            let body = common::encode_body(&event.body).map_err(Failure::Store)?;
             transaction.execute(
                 "INSERT INTO events (tenant, deployment_id, execution_id, timestamp, kind, event_type, body) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -321,7 +320,7 @@ impl Store for SqliteStore {
         for (index, write) in batch.iter().enumerate() {
             match apply_write(&transaction, write, &database) {
                 Ok(value) => produced.push(value),
-                Err(Failure::Contract(error)) => return Err(error),
+                Err(Failure::Store(error)) => return Err(error),
                 Err(Failure::Backend(error)) => {
                     let action = format!(
                         "write {} of the batch ({})",
