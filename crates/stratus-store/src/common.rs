@@ -25,9 +25,34 @@ impl<E> From<E> for Failure<E> {
     }
 }
 
+/// How deep arrays and objects may nest in a body: `serde_json` reads back no deeper, and a
+/// row that cannot be read back would fail every `load` of its kind.
+pub(crate) const MAX_BODY_DEPTH: usize = 127;
+
 pub(crate) fn encode_body(body: &Value) -> Result<String, StoreError> {
+    if nesting(body) > MAX_BODY_DEPTH {
+        return Err(StoreError::Backend(format!(
+            "encode body: arrays and objects nest deeper than {MAX_BODY_DEPTH} levels"
+        )));
+    }
     serde_json::to_string(body)
         .map_err(|error| StoreError::Backend(format!("encode body: {error}")))
+}
+
+/// Levels of arrays and objects, iteratively (a deep body must not overflow the stack here).
+fn nesting(body: &Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(body, 0usize)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(fields) => Box::new(fields.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
 }
 
 /// Decodes a stored body; `what` names the row for the error ("record deployments/t/d").
@@ -191,6 +216,33 @@ mod tests {
         }
         assert_eq!(delete_where_needle(&json!({"a": 1})), None);
         assert_eq!(delete_where_needle(&json!([1])), None);
+    }
+
+    #[test]
+    fn bodies_nest_only_as_deep_as_they_read_back() {
+        let nested = |levels: usize| {
+            (0..levels).fold(json!("leaf"), |inner, level| {
+                if level % 2 == 0 {
+                    json!([inner])
+                } else {
+                    json!({ "k": inner })
+                }
+            })
+        };
+        let deepest =
+            encode_body(&nested(MAX_BODY_DEPTH)).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            serde_json::from_str::<Value>(&deepest).ok(),
+            Some(nested(MAX_BODY_DEPTH))
+        );
+        assert!(encode_body(&nested(MAX_BODY_DEPTH + 1)).is_err());
+        let too_deep = serde_json::to_string(&nested(MAX_BODY_DEPTH + 1)).unwrap_or_default();
+        assert!(
+            serde_json::from_str::<Value>(&too_deep).is_err(),
+            "the limit is serde_json's"
+        );
+        assert_eq!(nesting(&json!(1)), 0);
+        assert_eq!(nesting(&json!({"a": [1, {"b": []}], "c": 2})), 4);
     }
 
     #[test]
