@@ -57,6 +57,16 @@ impl<'a> Budget<'a> {
         Ok(())
     }
 
+    /// Fails fast when an index (a zip's central directory) already lists too many entries.
+    pub(crate) fn check_entry_count(&self, listed: usize) -> Result<(), ArchiveError> {
+        if listed > self.limits.max_entries {
+            return Err(ArchiveError::TooManyEntries {
+                limit: self.limits.max_entries,
+            });
+        }
+        Ok(())
+    }
+
     /// Fails fast on an entry whose header already declares more than the entry limit.
     pub(crate) fn check_declared(&self, path: &str, declared: u64) -> Result<(), ArchiveError> {
         if declared > self.limits.max_entry_bytes {

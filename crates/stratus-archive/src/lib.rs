@@ -64,7 +64,11 @@ pub use pack::pack_tar_gz;
 use entry::Layout;
 
 /// What an upload may cost. Every limit is enforced while reading, so a lying header or a
-/// decompression bomb is refused after at most the limit's worth of work and memory.
+/// decompression bomb is refused after at most the limit's worth of work and memory: beyond
+/// the input, memory holds at most `max_total_bytes` of kept data (growing one file's buffer
+/// briefly holds its old and new copies) plus the readers' small buffers; a tar long-name or
+/// pax record is buffered whole by the `tar` crate but counts against the stream bound below.
+/// `tests/memory.rs` measures it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Most bytes all files together may unpack to (copies made for links included).

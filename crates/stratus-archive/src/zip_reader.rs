@@ -21,6 +21,9 @@ const S_IFLNK: u32 = 0o120_000;
 
 pub(crate) fn read(bytes: &[u8], budget: &mut Budget<'_>) -> Result<Vec<RawEntry>, ArchiveError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_error)?;
+    // The central directory is already parsed (its size is bounded by the input's): refuse
+    // too many entries before decompressing any.
+    budget.check_entry_count(archive.len())?;
     if let Some(name) = first_repeated_name(bytes, archive.central_directory_start()) {
         return Err(ArchiveError::DuplicateEntry(name));
     }
@@ -41,12 +44,19 @@ pub(crate) fn read(bytes: &[u8], budget: &mut Budget<'_>) -> Result<Vec<RawEntry
                 reason: "a file must have a name",
             });
         } else if file_type == S_IFLNK {
-            // The entry's data is the link target; refuse anything longer than a path.
-            let mut target = Vec::new();
-            (&mut file)
-                .take(MAX_NAME_BYTES as u64)
-                .read_to_end(&mut target)
-                .map_err(|error| read_error(&path, error))?;
+            // The entry's data is the link target: a path, charged like any data.
+            let target = budget.read_file(
+                (&mut file).take(MAX_NAME_BYTES as u64 + 1),
+                &path,
+                0,
+                |error| read_error(&path, error),
+            )?;
+            if target.len() > MAX_NAME_BYTES {
+                return Err(ArchiveError::InvalidName {
+                    path: shown(&path),
+                    reason: "its link target is longer than 4096 bytes",
+                });
+            }
             EntryKind::SymbolicLink(String::from_utf8_lossy(&target).into_owned())
         } else {
             // Any other mode (including device bits, which zip tools should never write) is
