@@ -32,7 +32,12 @@ pub(crate) fn read(
     };
 
     let first = read_first_block(&mut stream).map_err(|error| fail(error, ""))?;
-    if !is_tar_header(&first) && (first.len() < BLOCK || first.iter().any(|byte| *byte != 0)) {
+    if first.len() < BLOCK {
+        return Err(ArchiveError::Corrupt(format!(
+            "{what}: the data is not a tar archive (shorter than one tar header)"
+        )));
+    }
+    if !is_tar_header(&first) && first.iter().any(|byte| *byte != 0) {
         return Err(ArchiveError::Corrupt(format!(
             "{what}: the data is not a tar archive"
         )));

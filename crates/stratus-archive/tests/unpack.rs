@@ -465,11 +465,18 @@ fn empty_and_unknown_input() {
         unpack_default(&[0u8; 4096]),
         Err(ArchiveError::UnknownFormat)
     );
-    let yaml_gz = gzip(b"tosca_definitions_version: cloudify_dsl_1_4\n");
+    let yaml_gz = gzip(&b"tosca_definitions_version: cloudify_dsl_1_4\n".repeat(20));
     assert_eq!(
         unpack_default(&yaml_gz),
         Err(ArchiveError::Corrupt(
             "tar.gz: the data is not a tar archive".into()
+        ))
+    );
+    let short = bzip2(b"hello");
+    assert_eq!(
+        unpack_default(&short),
+        Err(ArchiveError::Corrupt(
+            "tar.bz2: the data is not a tar archive (shorter than one tar header)".into()
         ))
     );
     assert!(matches!(
