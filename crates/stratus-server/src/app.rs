@@ -111,6 +111,10 @@ fn api() -> Router<App> {
         .route("/status", get(manager::handle_status))
         .route("/provider/context", get(manager::handle_provider_context))
         .route("/config", get(manager::handle_config))
+        .route("/managers", get(manager::handle_managers))
+        .route("/brokers", get(manager::handle_brokers))
+        .route("/db-nodes", get(manager::handle_db_nodes))
+        .route("/maintenance", get(manager::handle_maintenance))
         .route("/blueprints", get(blueprints::handle_list))
         .route(
             "/blueprints/{id}",
@@ -173,7 +177,9 @@ fn api() -> Router<App> {
         .route("/tenants", get(tenants::handle_list))
         .route(
             "/tenants/users",
-            put(tenants::handle_add_user).delete(tenants::handle_remove_user),
+            put(tenants::handle_add_user)
+                .patch(tenants::handle_add_user)
+                .delete(tenants::handle_remove_user),
         )
         .route(
             "/tenants/{name}",

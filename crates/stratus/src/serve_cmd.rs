@@ -126,8 +126,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn open_store(resolved: &Resolved) -> Result<Arc<dyn Store>> {
     match &resolved.database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let _ = url;
-            bail!("PostgreSQL support is being wired in")
+            Ok(Arc::new(stratus_store::PostgresStore::connect(url)?))
         }
         Some(_) => bail!("--database-url must start with postgres:// or postgresql://"),
         None => {

@@ -68,6 +68,7 @@ pub fn blob_key(tenant: &str, id: &str) -> String {
 pub fn archive_error(error: ArchiveError) -> ApiError {
     match error {
         ArchiveError::TooLarge { .. }
+        | ArchiveError::EntryTooLarge { .. }
         | ArchiveError::Bomb { .. }
         | ArchiveError::TooManyEntries { .. } => {
             ApiError::too_large(format!("blueprint archive refused: {error}"))

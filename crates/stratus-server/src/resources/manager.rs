@@ -89,3 +89,43 @@ pub async fn handle_config(
         json!({"items": items, "metadata": {"pagination": {"total": total, "size": total, "offset": 0}}}),
     ))
 }
+
+fn single_item_list(item: Value) -> Response {
+    super::respond(
+        StatusCode::OK,
+        json!({"items": [item], "metadata": {"pagination": {"total": 1, "size": 1000, "offset": 0}}}),
+    )
+}
+
+/// Stratus is an all-in-one manager: one manager, one "broker", one database node, on the
+/// same host. `cfy profiles use` asks for these to tell a cluster from a single manager.
+pub async fn handle_managers(Extension(_caller): Extension<Caller>) -> Response {
+    single_item_list(json!({
+        "id": 1, "hostname": "stratus", "private_ip": "127.0.0.1", "public_ip": "127.0.0.1",
+        "version": COMPATIBLE_VERSION, "edition": "community", "distribution": "stratus",
+        "distro_release": env!("CARGO_PKG_VERSION"), "fs_sync_node_id": "", "networks": {"default": "127.0.0.1"},
+        "node_id": "stratus", "last_seen": null, "status_report": null,
+    }))
+}
+
+pub async fn handle_brokers(Extension(_caller): Extension<Caller>) -> Response {
+    single_item_list(
+        json!({"name": "stratus", "host": "127.0.0.1", "management_host": "127.0.0.1",
+                            "port": null, "networks": {"default": "127.0.0.1"}, "node_id": "stratus", "is_external": false}),
+    )
+}
+
+pub async fn handle_db_nodes(Extension(_caller): Extension<Caller>) -> Response {
+    single_item_list(
+        json!({"name": "stratus", "host": "127.0.0.1", "node_id": "stratus", "is_external": false}),
+    )
+}
+
+/// Maintenance mode is never on in Stratus.
+pub async fn handle_maintenance(Extension(_caller): Extension<Caller>) -> Response {
+    super::respond(
+        StatusCode::OK,
+        json!({"status": "deactivated", "activated_at": "", "activation_requested_at": "",
+               "remaining_executions": null, "requested_by": ""}),
+    )
+}

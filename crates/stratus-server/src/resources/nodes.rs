@@ -221,10 +221,12 @@ pub async fn handle_update_instance(
             if !force {
                 match version {
                     Some(v) if v == row.version => {}
-                    Some(v) => return Err(ApiError::conflict(format!(
+                    Some(v) => {
+                        return Err(ApiError::conflict(format!(
                         "Node instance update conflict [current version={}, updated version={v}]",
                         row.version
-                    ))),
+                    )))
+                    }
                     None if runtime_properties.is_some() => {
                         return Err(ApiError::bad_parameters(
                             "version is required when updating runtime_properties",
