@@ -364,14 +364,13 @@ fn build(
     let mut plan = J::Object(plan);
 
     validate_input_defaults(&plan, section("inputs"), problems);
-    validate_functions(
+    let requirements = validate_functions(
         &plan,
         version,
         spans,
         section("node_templates").map_or(Span::default(), |n| n.span),
         problems,
     );
-    let requirements = find_requirements(&plan);
     if let J::Object(map) = &mut plan {
         map.insert("requirements".into(), requirements);
     }
@@ -396,26 +395,44 @@ fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Prob
 }
 
 /// What function evaluation can see: inputs and node properties, indexed once so lookups
-/// stay O(1) on blueprints with thousands of nodes.
-pub struct PlanEnvironment {
-    inputs: Map<String, J>,
-    properties: std::collections::HashMap<String, J>,
+/// stay O(1) on blueprints with thousands of nodes. Borrows the plan it was made from.
+pub struct PlanEnvironment<'a> {
+    inputs: &'a Map<String, J>,
+    properties: HashMap<&'a str, &'a J>,
     major: u32,
     minor: u32,
-    spans: std::sync::Arc<HashMap<String, Span>>,
+    spans: Option<&'a HashMap<String, Span>>,
 }
 
-impl PlanEnvironment {
-    pub fn new(
-        plan: &J,
-        version: &DslVersion,
-        spans: std::sync::Arc<HashMap<String, Span>>,
-    ) -> PlanEnvironment {
+impl<'a> PlanEnvironment<'a> {
+    /// The plan's own `inputs` and node properties.
+    pub fn new(plan: &'a J, version: &DslVersion) -> PlanEnvironment<'a> {
+        static EMPTY: std::sync::OnceLock<Map<String, J>> = std::sync::OnceLock::new();
         let inputs = plan
             .get("inputs")
             .and_then(J::as_object)
-            .cloned()
-            .unwrap_or_default();
+            .unwrap_or_else(|| EMPTY.get_or_init(Map::new));
+        PlanEnvironment::with_inputs(inputs, plan, version, None)
+    }
+
+    /// `inputs` (deployment input values) and the node properties of `plan`; function
+    /// calls are located through `spans`.
+    pub fn over(
+        inputs: &'a Map<String, J>,
+        plan: &'a J,
+        version: &DslVersion,
+        spans: &'a HashMap<String, Span>,
+    ) -> PlanEnvironment<'a> {
+        PlanEnvironment::with_inputs(inputs, plan, version, Some(spans))
+    }
+
+    fn with_inputs(
+        inputs: &'a Map<String, J>,
+        plan: &'a J,
+        version: &DslVersion,
+        spans: Option<&'a HashMap<String, Span>>,
+    ) -> PlanEnvironment<'a> {
+        static NULL: J = J::Null;
         let properties = plan
             .get("nodes")
             .and_then(J::as_array)
@@ -423,8 +440,8 @@ impl PlanEnvironment {
             .flatten()
             .filter_map(|n| {
                 Some((
-                    n.get("name")?.as_str()?.to_string(),
-                    n.get("properties").cloned().unwrap_or(J::Null),
+                    n.get("name")?.as_str()?,
+                    n.get("properties").unwrap_or(&NULL),
                 ))
             })
             .collect();
@@ -438,7 +455,7 @@ impl PlanEnvironment {
     }
 }
 
-impl Environment for PlanEnvironment {
+impl Environment for PlanEnvironment<'_> {
     fn input(&self, name: &str) -> Option<J> {
         self.inputs.get(name).cloned()
     }
@@ -448,7 +465,7 @@ impl Environment for PlanEnvironment {
     }
 
     fn node_properties(&self, node: &str) -> Option<J> {
-        self.properties.get(node).cloned()
+        self.properties.get(node).map(|p| (*p).clone())
     }
 
     fn has_node(&self, node: &str) -> bool {
@@ -460,7 +477,7 @@ impl Environment for PlanEnvironment {
     }
 
     fn span_of(&self, function: &J) -> Option<Span> {
-        self.spans.get(&function.to_string()).copied()
+        self.spans?.get(&function.to_string()).copied()
     }
 }
 
@@ -564,37 +581,39 @@ fn scan_value(value: &J, context: &Context, visit: &mut dyn FnMut(&J, &Context))
     }
 }
 
+/// Checks every function call (the reference's parse-time checks) and returns the plan's
+/// `requirements`: the secrets and parent capabilities the calls name.
 fn validate_functions(
     plan: &J,
     version: &DslVersion,
     spans: &HashMap<String, Span>,
     span: Span,
     problems: &mut Problems,
-) {
-    let environment = PlanEnvironment::new(plan, version, Default::default());
+) -> J {
+    let environment = PlanEnvironment::new(plan, version);
     let mut found: Vec<Problem> = Vec::new();
+    let mut secrets: Vec<J> = Vec::new();
+    let mut parent_capabilities: Vec<J> = Vec::new();
     scan_plan(plan, &mut |value, context| {
         let Some((name, args)) = functions::as_function(value) else {
             return;
         };
-        let mut context = context.clone();
-        context.span = spans.get(&value.to_string()).copied().unwrap_or(span);
-        if let Err(problem) = functions::validate(name, args, &context, &environment) {
-            found.push(problem);
+        match name {
+            "get_secret" => secrets.push(args.clone()),
+            "get_environment_capability" => parent_capabilities.push(args.clone()),
+            _ => {}
+        }
+        // The check only reads the context's span when it fails: place it then.
+        if functions::validate(name, args, context, &environment).is_err() {
+            let mut context = context.clone();
+            context.span = spans.get(&value.to_string()).copied().unwrap_or(span);
+            if let Err(problem) = functions::validate(name, args, &context, &environment) {
+                found.push(problem);
+            }
         }
     });
     for problem in found {
         problems.push(problem);
     }
-}
-
-fn find_requirements(plan: &J) -> J {
-    let mut secrets: Vec<J> = Vec::new();
-    let mut parent_capabilities: Vec<J> = Vec::new();
-    scan_plan(plan, &mut |value, _| match functions::as_function(value) {
-        Some(("get_secret", args)) => secrets.push(args.clone()),
-        Some(("get_environment_capability", args)) => parent_capabilities.push(args.clone()),
-        _ => {}
-    });
     serde_json::json!({"parent_capabilities": parent_capabilities, "secrets": secrets})
 }

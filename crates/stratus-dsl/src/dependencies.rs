@@ -47,9 +47,9 @@ pub fn inter_deployment_functions(plan: &Map<String, J>) -> Vec<J> {
         .flatten()
     {
         let name = node.get("name").and_then(J::as_str).unwrap_or_default();
-        scan_children(
+        scan_place(
             node.get("properties"),
-            &format!("nodes.{name}.properties"),
+            || format!("nodes.{name}.properties"),
             &mut |v, p| scan(v, p, Some(name), None),
         );
         for (op_name, op) in node
@@ -58,9 +58,9 @@ pub fn inter_deployment_functions(plan: &Map<String, J>) -> Vec<J> {
             .into_iter()
             .flatten()
         {
-            scan_children(
+            scan_place(
                 op.get("inputs"),
-                &format!("nodes.{name}.operations.{op_name}.inputs"),
+                || format!("nodes.{name}.operations.{op_name}.inputs"),
                 &mut |v, p| scan(v, p, Some(name), None),
             );
         }
@@ -85,9 +85,9 @@ pub fn inter_deployment_functions(plan: &Map<String, J>) -> Vec<J> {
                     .into_iter()
                     .flatten()
                 {
-                    scan_children(
+                    scan_place(
                         op.get("inputs"),
-                        &format!("nodes.{name}.{rel_type}.{op_name}.inputs"),
+                        || format!("nodes.{name}.{rel_type}.{op_name}.inputs"),
                         &mut |v, p| scan(v, p, Some(name), Some((target, rel_type))),
                     );
                 }
@@ -96,23 +96,25 @@ pub fn inter_deployment_functions(plan: &Map<String, J>) -> Vec<J> {
     }
     for key in ["outputs", "capabilities", "labels"] {
         for (entry_name, entry) in plan.get(key).and_then(J::as_object).into_iter().flatten() {
-            scan_children(Some(entry), &format!("{key}.{entry_name}"), &mut |v, p| {
-                scan(v, p, None, None)
-            });
-        }
-    }
-    for key in ["policies", "scaling_groups"] {
-        for (entry_name, entry) in plan.get(key).and_then(J::as_object).into_iter().flatten() {
-            scan_children(
-                entry.get("properties"),
-                &format!("{key}.{entry_name}.properties"),
+            scan_place(
+                Some(entry),
+                || format!("{key}.{entry_name}"),
                 &mut |v, p| scan(v, p, None, None),
             );
         }
     }
-    scan_children(
+    for key in ["policies", "scaling_groups"] {
+        for (entry_name, entry) in plan.get(key).and_then(J::as_object).into_iter().flatten() {
+            scan_place(
+                entry.get("properties"),
+                || format!("{key}.{entry_name}.properties"),
+                &mut |v, p| scan(v, p, None, None),
+            );
+        }
+    }
+    scan_place(
         plan.get("deployment_settings"),
-        "deployment_settings",
+        || "deployment_settings".to_string(),
         &mut |v, p| scan(v, p, None, None),
     );
 
@@ -162,6 +164,28 @@ pub fn inter_deployment_functions(plan: &Map<String, J>) -> Vec<J> {
         }
     }
     result
+}
+
+/// Whether a `get_capability` call appears anywhere in `value` (checked before any path is
+/// spelled out, as almost no value has one).
+fn mentions_capability(value: Option<&J>) -> bool {
+    match value {
+        Some(J::Object(map)) => {
+            matches!(
+                functions::as_function(value.unwrap_or(&J::Null)),
+                Some(("get_capability", _))
+            ) || map.values().any(|v| mentions_capability(Some(v)))
+        }
+        Some(J::Array(items)) => items.iter().any(|v| mentions_capability(Some(v))),
+        _ => false,
+    }
+}
+
+/// [`scan_children`] of a top-level place, whose path is spelled out only if needed.
+fn scan_place(value: Option<&J>, path: impl FnOnce() -> String, visit: &mut dyn FnMut(&J, &str)) {
+    if mentions_capability(value) {
+        scan_children(value, &path(), visit);
+    }
 }
 
 /// The reference's `scan_properties`: visit each child of a mapping or list with its path.

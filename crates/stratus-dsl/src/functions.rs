@@ -186,7 +186,7 @@ fn legal_nested_path(args: &J) -> bool {
 
 /// Checks a function's arguments (the reference's `parse_args`).
 pub fn check_arguments(name: &str, args: &J, context: &Context) -> Result<(), Problem> {
-    let text = python_repr(args);
+    let text = || python_repr(args);
     match name {
         "get_input" => {
             let ok = args.is_string()
@@ -194,7 +194,8 @@ pub fn check_arguments(name: &str, args: &J, context: &Context) -> Result<(), Pr
                 || matches!(args, J::Array(items) if !items.is_empty() && legal_path_items(items));
             if !ok {
                 return Err(value_error(context, format!(
-                    "Illegal argument(s) passed to get_input function. Expected either a string, or a function, or a list [input_name\\function [, key1\\index1\\function [,...]]] but got {text}"
+                    "Illegal argument(s) passed to get_input function. Expected either a string, or a function, or a list [input_name\\function [, key1\\index1\\function [,...]]] but got {text}",
+                    text = text()
                 )));
             }
         }
@@ -203,14 +204,16 @@ pub fn check_arguments(name: &str, args: &J, context: &Context) -> Result<(), Pr
                 let what = if name == "get_property" { "property_name" } else { "attribute_name" };
                 let nested = if name == "get_property" { "nested-property-1" } else { "nested-attribute-1" };
                 return Err(value_error(context, format!(
-                    "Illegal arguments passed to {name} function. Expected: [ node_name\\function, {what}\\function [, {nested}\\function, ... ] but got: {text}."
+                    "Illegal arguments passed to {name} function. Expected: [ node_name\\function, {what}\\function [, {nested}\\function, ... ] but got: {text}.",
+                    text = text()
                 )));
             }
         }
         "concat" | "merge" if !args.is_array() => {
             {
                 return Err(value_error(context, format!(
-                    "Illegal arguments passed to {name} function. Expected: [arg1\\function1, arg2\\function2, ...]but got: {text}."
+                    "Illegal arguments passed to {name} function. Expected: [arg1\\function1, arg2\\function2, ...]but got: {text}.",
+                    text = text()
                 )));
             }
         }
@@ -219,7 +222,8 @@ pub fn check_arguments(name: &str, args: &J, context: &Context) -> Result<(), Pr
             if !ok {
                 return Err(Problem::uncoded(Kind::FunctionValidation, Some(context.span), format!(
                     "`get_secret` function argument should be a list with at least 2 elements, a string, or a dict (a function). Instead it is a {} with the value: {text}.",
-                    python_type(args)
+                    python_type(args),
+                    text = text()
                 )));
             }
         }
@@ -244,7 +248,8 @@ pub fn check_arguments(name: &str, args: &J, context: &Context) -> Result<(), Pr
             _ => {
                 return Err(value_error(context, format!(
                     "`get_capability` function argument should be a list. Instead it is a {} with the value: {text}.",
-                    python_type(args)
+                    python_type(args),
+                    text = text()
                 )))
             }
         },
@@ -511,13 +516,66 @@ pub fn evaluate(value: &J, context: &Context, env: &dyn Environment) -> Result<(
         return Ok((value.clone(), false));
     }
     let mut runtime = false;
-    let result = evaluate_depth(value, context, env, &mut runtime, 0)?;
+    let result = evaluate_depth(value.clone(), context, env, &mut runtime, 0)?;
     Ok((result, runtime))
+}
+
+/// [`evaluate`] on an owned value, in place.
+pub fn evaluate_owned(
+    value: &mut J,
+    context: &Context,
+    env: &dyn Environment,
+) -> Result<bool, Problem> {
+    if !contains_function(value) {
+        return Ok(false);
+    }
+    let mut runtime = false;
+    let owned = std::mem::take(value);
+    *value = evaluate_depth(owned, context, env, &mut runtime, 0)?;
+    Ok(runtime)
+}
+
+/// The deepest nesting below `value` is at most `budget` levels and no function is written
+/// in it: evaluating it (at a depth leaving `budget` levels before the recursion limit)
+/// returns it unchanged.
+fn inert(value: &J, budget: usize) -> bool {
+    match value {
+        J::Object(map) => {
+            budget > 0 && !is_function(value) && map.values().all(|v| inert(v, budget - 1))
+        }
+        J::Array(items) => budget > 0 && items.iter().all(|v| inert(v, budget - 1)),
+        _ => true,
+    }
+}
+
+/// Evaluates the children of `current` in place (the ones that can change).
+fn evaluate_children(
+    current: &mut J,
+    context: &Context,
+    env: &dyn Environment,
+    runtime: &mut bool,
+    depth: usize,
+) -> Result<(), Problem> {
+    // A child at `depth + 1` may nest `50 - (depth + 1)` more levels before the limit.
+    let budget = 50usize.saturating_sub(depth + 1);
+    let mut visit = |child: &mut J| -> Result<(), Problem> {
+        if depth < 50 && inert(child, budget) {
+            return Ok(());
+        }
+        let owned = std::mem::take(child);
+        *child = evaluate_depth(owned, context, env, runtime, depth + 1)?;
+        Ok(())
+    };
+    match current {
+        J::Object(map) => map.values_mut().try_for_each(&mut visit),
+        J::Array(items) => items.iter_mut().try_for_each(&mut visit),
+        _ => Ok(()),
+    }
 }
 
 #[allow(clippy::only_used_in_recursion)]
 fn evaluate_depth(
-    value: &J,
+    value: J,
     context: &Context,
     env: &dyn Environment,
     runtime: &mut bool,
@@ -530,67 +588,44 @@ fn evaluate_depth(
             format!("The recursion limit (50) has been reached while evaluating the deployment. Limit was reached with the following path - {}", context.path),
         ));
     }
-    let mut current = value.clone();
-    let mut context = context.clone();
+    let mut current = value;
+    // The context changes only when get_property moves to another node.
+    let mut switched: Option<Context> = None;
     let mut scanned = false;
     loop {
-        current = match current {
-            J::Object(map) => {
-                let mut out = Map::with_capacity(map.len());
-                for (k, v) in map {
-                    let evaluated = evaluate_depth(&v, &context, env, runtime, depth + 1)?;
-                    out.insert(k, evaluated);
-                }
-                J::Object(out)
-            }
-            J::Array(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    out.push(evaluate_depth(&item, &context, env, runtime, depth + 1)?);
-                }
-                J::Array(out)
-            }
-            other => other,
-        };
+        let context = switched.as_ref().unwrap_or(context);
+        evaluate_children(&mut current, context, env, runtime, depth)?;
         let Some((name, args)) = as_function(&current) else {
             break;
         };
-        let (name, args) = (name.to_string(), args.clone());
-        let return_type = current.get("type").and_then(J::as_str).map(str::to_string);
+        let return_type = current.get("type").and_then(J::as_str);
         let place = |mut problem: Problem| {
             if problem.span.is_none_or(|s| s == Span::default()) {
                 problem.span = env.span_of(&current).or(problem.span);
             }
             problem
         };
-        check_arguments(&name, &args, &context).map_err(place)?;
-        let previous = current.clone();
-        if RUNTIME.contains(&name.as_str()) {
+        check_arguments(name, args, context).map_err(place)?;
+        let changed = if RUNTIME.contains(&name) {
             *runtime = true;
+            false
         } else {
-            let (next, new_context) = apply(
-                &name,
-                &args,
-                &current,
-                &context,
-                env,
-                return_type.as_deref(),
-            )
-            .map_err(place)?;
-            current = next;
+            let (next, new_context) =
+                apply(name, args, &current, context, env, return_type).map_err(place)?;
             if let Some(node) = new_context {
-                context.scope = Scope::NodeTemplate;
-                context.self_node = Some(node);
+                let mut moved = context.clone();
+                moved.scope = Scope::NodeTemplate;
+                moved.self_node = Some(node);
+                switched = Some(moved);
             }
-        }
-        if scanned && previous == current {
+            let changed = next != current;
+            current = next;
+            changed
+        };
+        if scanned && !changed {
             break;
         }
         scanned = true;
-        if !is_function(&current) {
-            // One more pass evaluates functions nested in the result.
-            continue;
-        }
     }
     Ok(current)
 }

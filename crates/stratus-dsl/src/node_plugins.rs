@@ -1,6 +1,8 @@
 //! After every node template is parsed: the plugins each node needs (by executor, with the
 //! host-agent plugins its host installs) and the check that relationships form no cycle.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
@@ -16,140 +18,121 @@ pub fn assign_plugins(
     plugins: &Map<String, J>,
     problems: &mut Problems,
 ) {
+    static NULL: J = J::Null;
     // (plugin, executor) of every operation, per node that runs it, in discovery order.
-    let by_name = index_by_name(nodes);
-    let uses = |operations: Option<&J>| -> Vec<(String, J)> {
-        operations
+    fn uses<'a>(operations: Option<&'a J>, out: &mut Vec<(&'a str, &'a J)>) {
+        for op in operations
             .and_then(J::as_object)
             .into_iter()
             .flat_map(|m| m.values())
-            .filter_map(|op| {
-                let plugin = op
-                    .get("plugin")
-                    .and_then(J::as_str)
-                    .filter(|p| !p.is_empty())?;
-                Some((
-                    plugin.to_string(),
-                    op.get("executor").cloned().unwrap_or(J::Null),
-                ))
-            })
-            .collect()
-    };
-    let mut operation_lists: Vec<Vec<(String, J)>> = vec![Vec::new(); nodes.len()];
-    for (index, node) in nodes.iter().enumerate() {
-        operation_lists[index].extend(uses(node.get("operations")));
-        for relationship in node
-            .get("relationships")
-            .and_then(J::as_array)
-            .into_iter()
-            .flatten()
         {
-            operation_lists[index].extend(uses(relationship.get("source_operations")));
-            let target = relationship
-                .get("target_id")
+            if let Some(plugin) = op
+                .get("plugin")
                 .and_then(J::as_str)
-                .unwrap_or_default();
-            if let Some(&target_index) = by_name.get(target) {
-                operation_lists[target_index].extend(uses(relationship.get("target_operations")));
+                .filter(|p| !p.is_empty())
+            {
+                out.push((plugin, op.get("executor").unwrap_or(&NULL)));
             }
         }
     }
-    for (index, node) in nodes.iter_mut().enumerate() {
-        let mut used: Vec<((String, J), J)> = Vec::new();
-        for key in std::mem::take(&mut operation_lists[index]) {
-            let Some(plugin) = plugins.get(&key.0) else {
-                continue;
-            };
-            if !used.iter().any(|(k, _)| *k == key) {
-                let mut plugin = plugin.clone();
-                if let J::Object(p) = &mut plugin {
-                    p.insert("executor".into(), key.1.clone());
-                }
-                used.push((key, plugin));
-            }
-        }
-        node.insert(
-            "plugins".into(),
-            J::Array(used.into_iter().map(|(_, p)| p).collect()),
-        );
-    }
-    let snapshot: Vec<(Option<String>, Vec<J>)> = nodes
-        .iter()
-        .map(|n| {
-            (
-                n.get("host_id").and_then(J::as_str).map(str::to_string),
-                n.get("plugins")
-                    .and_then(J::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
-            )
-        })
-        .collect();
-    for node in nodes.iter_mut() {
-        let id = node
-            .get("id")
-            .and_then(J::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let node_type = node
-            .get("type")
-            .and_then(J::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if host_types.contains(&node_type) {
-            let mut to_install: Vec<(String, J)> = Vec::new();
-            for (host, node_plugins) in &snapshot {
-                if host.as_deref() == Some(id.as_str()) {
-                    for plugin in node_plugins {
-                        if plugin.get("executor").and_then(J::as_str) == Some("host_agent") {
-                            let plugin_name = plugin
-                                .get("name")
-                                .and_then(J::as_str)
-                                .unwrap_or_default()
-                                .to_string();
-                            match to_install.iter_mut().find(|(n, _)| *n == plugin_name) {
-                                Some(slot) => slot.1 = plugin.clone(),
-                                None => to_install.push((plugin_name, plugin.clone())),
-                            }
-                        }
-                    }
-                }
-            }
-            node.insert(
-                "plugins_to_install".into(),
-                J::Array(to_install.into_iter().map(|(_, p)| p).collect()),
-            );
-        }
-        let mut deployment: Vec<(String, J)> = Vec::new();
-        for plugin in node
-            .get("plugins")
-            .and_then(J::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if plugin.get("executor").and_then(J::as_str) == Some("central_deployment_agent") {
-                let plugin_name = plugin
-                    .get("name")
-                    .and_then(J::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                match deployment.iter_mut().find(|(n, _)| *n == plugin_name) {
-                    Some(slot) => slot.1 = plugin.clone(),
-                    None => deployment.push((plugin_name, plugin.clone())),
-                }
-            }
-        }
-        node.insert(
-            "deployment_plugins_to_install".into(),
-            J::Array(deployment.into_iter().map(|(_, p)| p).collect()),
-        );
-        if !node.contains_key("host_id") {
-            for plugin in node
-                .get("plugins")
+    let as_str = |node: &Map<String, J>, key: &str| -> Option<String> {
+        node.get(key).and_then(J::as_str).map(str::to_string)
+    };
+    // Everything below is read from the nodes before any of them is changed.
+    let (lists, host_ids): (Vec<Vec<J>>, Vec<Option<String>>) = {
+        let nodes: &[Map<String, J>] = nodes;
+        let by_name: HashMap<&str, usize> = nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((n.get("name")?.as_str()?, i)))
+            .collect();
+        let mut operation_lists: Vec<Vec<(&str, &J)>> = vec![Vec::new(); nodes.len()];
+        for (index, node) in nodes.iter().enumerate() {
+            uses(node.get("operations"), &mut operation_lists[index]);
+            for relationship in node
+                .get("relationships")
                 .and_then(J::as_array)
                 .into_iter()
                 .flatten()
             {
+                uses(
+                    relationship.get("source_operations"),
+                    &mut operation_lists[index],
+                );
+                let target = relationship
+                    .get("target_id")
+                    .and_then(J::as_str)
+                    .unwrap_or_default();
+                if let Some(&target_index) = by_name.get(target) {
+                    uses(
+                        relationship.get("target_operations"),
+                        &mut operation_lists[target_index],
+                    );
+                }
+            }
+        }
+        let lists = operation_lists
+            .iter()
+            .map(|keys| {
+                let mut used: Vec<((&str, &J), J)> = Vec::new();
+                for &key in keys {
+                    let Some(plugin) = plugins.get(key.0) else {
+                        continue;
+                    };
+                    if !used.iter().any(|(k, _)| *k == key) {
+                        let mut plugin = plugin.clone();
+                        if let J::Object(p) = &mut plugin {
+                            p.insert("executor".into(), key.1.clone());
+                        }
+                        used.push((key, plugin));
+                    }
+                }
+                used.into_iter().map(|(_, p)| p).collect()
+            })
+            .collect();
+        let host_ids = nodes.iter().map(|n| as_str(n, "host_id")).collect();
+        (lists, host_ids)
+    };
+    // The nodes each host hosts, in document order.
+    let mut hosted: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, host) in host_ids.iter().enumerate() {
+        if let Some(host) = host {
+            hosted.entry(host.as_str()).or_default().push(index);
+        }
+    }
+    let by_executor = |list: &[J], executor: &str, into: &mut Vec<(String, J)>| {
+        for plugin in list {
+            if plugin.get("executor").and_then(J::as_str) == Some(executor) {
+                let plugin_name = plugin.get("name").and_then(J::as_str).unwrap_or_default();
+                match into.iter_mut().find(|(n, _)| n == plugin_name) {
+                    Some(slot) => slot.1 = plugin.clone(),
+                    None => into.push((plugin_name.to_string(), plugin.clone())),
+                }
+            }
+        }
+    };
+    let mut additions: Vec<(Option<Vec<J>>, Vec<J>)> = Vec::with_capacity(nodes.len());
+    for node in nodes.iter() {
+        let id = node.get("id").and_then(J::as_str).unwrap_or_default();
+        let node_type = node.get("type").and_then(J::as_str).unwrap_or_default();
+        let index = additions.len();
+        let to_install = host_types.iter().any(|t| t == node_type).then(|| {
+            let mut to_install: Vec<(String, J)> = Vec::new();
+            for &hosted_index in hosted.get(id).into_iter().flatten() {
+                by_executor(&lists[hosted_index], "host_agent", &mut to_install);
+            }
+            to_install.into_iter().map(|(_, p)| p).collect()
+        });
+        let mut deployment: Vec<(String, J)> = Vec::new();
+        by_executor(&lists[index], "central_deployment_agent", &mut deployment);
+        additions.push((to_install, deployment.into_iter().map(|(_, p)| p).collect()));
+    }
+    for (((node, list), (to_install, deployment)), host) in
+        nodes.iter_mut().zip(lists).zip(additions).zip(host_ids)
+    {
+        if host.is_none() {
+            let id = node.get("id").and_then(J::as_str).unwrap_or_default();
+            for plugin in &list {
                 if plugin.get("executor").and_then(J::as_str) == Some("host_agent") {
                     problems.push(Problem::uncoded(
                         crate::diag::Kind::Logic,
@@ -165,6 +148,11 @@ pub fn assign_plugins(
                 }
             }
         }
+        node.insert("plugins".into(), J::Array(list));
+        if let Some(to_install) = to_install {
+            node.insert("plugins_to_install".into(), J::Array(to_install));
+        }
+        node.insert("deployment_plugins_to_install".into(), J::Array(deployment));
     }
 }
 

@@ -52,8 +52,16 @@ pub fn prepare_with_secrets(
             problem
         })
         .map_err(locate)?;
+    // Functions see the inputs and every node's properties as they were before evaluation:
+    // those of the parsed blueprint.
+    let env = PlanEnvironment::over(
+        &values,
+        &blueprint.plan,
+        &blueprint.version,
+        &blueprint.function_spans,
+    );
+    evaluate_plan(&mut plan, &env, blueprint).map_err(locate)?;
     plan["inputs"] = J::Object(values);
-    evaluate_plan(&mut plan, blueprint).map_err(locate)?;
     let instances = crate::instances::node_instances(&plan).map_err(locate)?;
     let J::Object(map) = &mut plan else {
         return Ok(plan);
@@ -264,23 +272,10 @@ fn evaluate_in_place(
     env: &dyn Environment,
     runtime: &Cell<bool>,
 ) -> Result<(), Problem> {
-    if functions::contains_function(value) {
-        *value = evaluate_value(value, context, env, runtime)?;
-    }
-    Ok(())
-}
-
-fn evaluate_value(
-    value: &J,
-    context: &Context,
-    env: &dyn Environment,
-    runtime: &Cell<bool>,
-) -> Result<J, Problem> {
-    let (result, has_runtime) = functions::evaluate(value, context, env)?;
-    if has_runtime {
+    if functions::evaluate_owned(value, context, env)? {
         runtime.set(true);
     }
-    Ok(result)
+    Ok(())
 }
 
 fn evaluate_operations(
@@ -300,6 +295,17 @@ fn evaluate_operations(
     Ok(())
 }
 
+/// Whether `skip` lists `{prefix}{interface}.{operation}`.
+fn listed(skip: &[String], prefix: &str, interface: &str, operation: &str) -> bool {
+    skip.iter().any(|entry| {
+        entry
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix(interface))
+            .and_then(|rest| rest.strip_prefix('.'))
+            == Some(operation)
+    })
+}
+
 fn evaluate_interfaces(
     interfaces: &mut J,
     skip: &[String],
@@ -315,7 +321,7 @@ fn evaluate_interfaces(
             continue;
         };
         for (op_name, operation) in operations.iter_mut() {
-            if skip.contains(&format!("{prefix}{interface_name}.{op_name}")) {
+            if listed(skip, prefix, interface_name, op_name) {
                 continue;
             }
             if let Some(inputs) = operation.get_mut("inputs") {
@@ -326,13 +332,20 @@ fn evaluate_interfaces(
     Ok(())
 }
 
-fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
-    let node_count = plan.get("nodes").and_then(J::as_array).map_or(0, Vec::len);
+fn evaluate_plan(
+    plan: &mut J,
+    env: &PlanEnvironment,
+    blueprint: &Blueprint,
+) -> Result<(), Problem> {
     // Other nodes' properties are read as they were before evaluation; whatever functions
     // they hold are evaluated in turn, so the result is the same and no node waits on another.
-    let env = PlanEnvironment::new(plan, &blueprint.version, blueprint.function_spans.clone());
-    for index in 0..node_count {
-        let node = &mut plan["nodes"][index];
+    let no_scripts = Vec::new();
+    for node in plan
+        .get_mut("nodes")
+        .and_then(J::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
         let name = node
             .get("name")
             .and_then(J::as_str)
@@ -341,22 +354,21 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
         let mut context = Context::for_node(&name, format!("nodes.{name}.properties"));
         let unused = Cell::new(false);
         if let Some(properties) = node.get_mut("properties") {
-            evaluate_in_place(properties, &context, &env, &unused)?;
+            evaluate_in_place(properties, &context, env, &unused)?;
         }
         if let Some(scalable) = node.pointer_mut("/capabilities/scalable/properties") {
-            evaluate_in_place(scalable, &context, &env, &unused)?;
+            evaluate_in_place(scalable, &context, env, &unused)?;
         }
         context.path = format!("nodes.{name}.operations");
         if let Some(J::Object(operations)) = node.get_mut("operations") {
-            evaluate_operations(operations, &context, &env)?;
+            evaluate_operations(operations, &context, env)?;
         }
-        let no_scripts = Vec::new();
         let skip = blueprint
             .script_operations
             .get(&name)
             .unwrap_or(&no_scripts);
         if let Some(interfaces) = node.get_mut("interfaces") {
-            evaluate_interfaces(interfaces, skip, "", &context, &env)?;
+            evaluate_interfaces(interfaces, skip, "", &context, env)?;
         }
         for (index, relationship) in node
             .get_mut("relationships")
@@ -366,25 +378,31 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
             .enumerate()
         {
             let context = Context::for_relationship(&name, relationship);
-            let skip = blueprint
-                .script_operations
-                .get(&format!("{name}#{index}"))
-                .unwrap_or(&no_scripts);
-            for (interfaces_key, operations_key) in [
-                ("source_interfaces", "source_operations"),
-                ("target_interfaces", "target_operations"),
+            let skip = if blueprint.script_operations.is_empty() {
+                &no_scripts
+            } else {
+                blueprint
+                    .script_operations
+                    .get(&format!("{name}#{index}"))
+                    .unwrap_or(&no_scripts)
+            };
+            for (interfaces_key, operations_key, prefix) in [
+                (
+                    "source_interfaces",
+                    "source_operations",
+                    "source_interfaces:",
+                ),
+                (
+                    "target_interfaces",
+                    "target_operations",
+                    "target_interfaces:",
+                ),
             ] {
                 if let Some(J::Object(operations)) = relationship.get_mut(operations_key) {
-                    evaluate_operations(operations, &context, &env)?;
+                    evaluate_operations(operations, &context, env)?;
                 }
                 if let Some(interfaces) = relationship.get_mut(interfaces_key) {
-                    evaluate_interfaces(
-                        interfaces,
-                        skip,
-                        &format!("{interfaces_key}:"),
-                        &context,
-                        &env,
-                    )?;
+                    evaluate_interfaces(interfaces, skip, prefix, &context, env)?;
                 }
             }
         }
@@ -405,21 +423,20 @@ fn evaluate_plan(plan: &mut J, blueprint: &Blueprint) -> Result<(), Problem> {
             match inner {
                 Some(field) => {
                     if let Some(value) = entry.get_mut(field) {
-                        evaluate_in_place(value, &context, &env, &unused)?;
+                        evaluate_in_place(value, &context, env, &unused)?;
                     }
                 }
-                None => evaluate_in_place(entry, &context, &env, &unused)?,
+                None => evaluate_in_place(entry, &context, env, &unused)?,
             }
         }
     }
-    if let Some(settings) = plan.get("deployment_settings").cloned() {
-        let evaluated = evaluate_value(
-            &settings,
+    if let Some(settings) = plan.get_mut("deployment_settings") {
+        evaluate_in_place(
+            settings,
             &Context::new(Scope::DeploymentSettings, "deployment_settings".into()),
-            &env,
+            env,
             &unused,
         )?;
-        plan["deployment_settings"] = evaluated;
     }
     Ok(())
 }

@@ -24,6 +24,42 @@ pub struct Catalogs<'a> {
     pub resource_exists: &'a dyn Fn(&str) -> bool,
 }
 
+/// A type's interfaces merged and resolved, as `(interfaces, operations, copied)`.
+type ResolvedInterfaces = (Map<String, J>, Map<String, J>, Vec<(String, String)>);
+
+/// Interfaces resolved for a node or relationship type where the template adds none of its
+/// own: every such template of the type gets the same result, so it is resolved once per
+/// parse. Only problem-free results are kept (problems name the template and point at it).
+#[derive(Default)]
+struct InterfaceMemo {
+    entries: HashMap<(String, &'static str), ResolvedInterfaces>,
+}
+
+impl InterfaceMemo {
+    /// `key` is `None` when the template writes interfaces of its own.
+    fn resolve(
+        &mut self,
+        key: Option<(&str, &'static str)>,
+        problems: &mut Problems,
+        resolve: impl FnOnce(&mut Problems) -> ResolvedInterfaces,
+    ) -> ResolvedInterfaces {
+        let Some((name, side)) = key else {
+            return resolve(problems);
+        };
+        if let Some(found) = self.entries.get(&(name.to_string(), side)) {
+            return found.clone();
+        }
+        let mut found = Problems::default();
+        let resolved = resolve(&mut found);
+        if found.is_empty() {
+            self.entries
+                .insert((name.to_string(), side), resolved.clone());
+        }
+        problems.list.extend(found.list);
+        resolved
+    }
+}
+
 pub const CONTAINED_IN: &str = "cloudify.relationships.contained_in";
 const HOST_TYPE: &str = "cloudify.nodes.Compute";
 
@@ -142,11 +178,12 @@ pub fn parse_node_templates(
     let names: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
     let mut nodes: Vec<Map<String, J>> = Vec::new();
     let mut contained_in: Vec<Option<String>> = Vec::new();
+    let mut memo = InterfaceMemo::default();
     for (key, template) in entries {
         let name = key.as_str().unwrap_or_default();
-        if let Some((node, container)) =
-            parse_node_template(name, key.span, template, &names, catalogs, problems)
-        {
+        if let Some((node, container)) = parse_node_template(
+            name, key.span, template, &names, catalogs, &mut memo, problems,
+        ) {
             nodes.push(node);
             contained_in.push(container);
         }
@@ -214,6 +251,7 @@ fn parse_node_template(
     template: &Node,
     names: &HashSet<&str>,
     catalogs: &Catalogs,
+    memo: &mut InterfaceMemo,
     problems: &mut Problems,
 ) -> Option<(Map<String, J>, Option<String>)> {
     let entries = schema::map(template, problems)?;
@@ -359,35 +397,37 @@ fn parse_node_template(
     };
 
     // interfaces and operations
-    let template_interfaces = parse_template_interfaces(
-        get(entries, "interfaces"),
-        catalogs.data_types,
-        catalogs.version,
-        problems,
-    );
-    let no_interfaces = Map::new();
-    let type_interfaces = node_type
-        .get("interfaces")
-        .and_then(J::as_object)
-        .unwrap_or(&no_interfaces);
-    let interfaces = merge_template_interfaces(
-        type_interfaces,
-        &template_interfaces,
-        template.span,
-        problems,
-    );
-    let (operations, copied) = process_interfaces(
-        &interfaces,
-        &Resolvers {
-            plugins: catalogs.plugins,
-            resource_exists: catalogs.resource_exists,
-        },
-        10,
-        &format!("in node '{name}' of type '{type_name}'"),
-        get(entries, "interfaces").map_or(template.span, |n| n.span),
-        get(entries, "interfaces"),
-        problems,
-    );
+    let written = get(entries, "interfaces");
+    let own = written.is_some_and(|n| !n.is_null());
+    let (interfaces, operations, copied) =
+        memo.resolve((!own).then_some((type_name, "")), problems, |problems| {
+            let template_interfaces =
+                parse_template_interfaces(written, catalogs.data_types, catalogs.version, problems);
+            let no_interfaces = Map::new();
+            let type_interfaces = node_type
+                .get("interfaces")
+                .and_then(J::as_object)
+                .unwrap_or(&no_interfaces);
+            let interfaces = merge_template_interfaces(
+                type_interfaces,
+                &template_interfaces,
+                template.span,
+                problems,
+            );
+            let (operations, copied) = process_interfaces(
+                &interfaces,
+                &Resolvers {
+                    plugins: catalogs.plugins,
+                    resource_exists: catalogs.resource_exists,
+                },
+                10,
+                &format!("in node '{name}' of type '{type_name}'"),
+                written.map_or(template.span, |n| n.span),
+                written,
+                problems,
+            );
+            (interfaces, operations, copied)
+        });
 
     // relationships
     let mut relationships = Vec::new();
@@ -399,7 +439,7 @@ fn parse_node_template(
             Some(items) => {
                 for item in items {
                     if let Some(relationship) =
-                        parse_relationship(name, item, names, catalogs, problems)
+                        parse_relationship(name, item, names, catalogs, memo, problems)
                     {
                         let hierarchy = relationship
                             .get("type_hierarchy")
@@ -498,6 +538,7 @@ fn parse_relationship(
     item: &Node,
     names: &HashSet<&str>,
     catalogs: &Catalogs,
+    memo: &mut InterfaceMemo,
     problems: &mut Problems,
 ) -> Option<Map<String, J>> {
     let entries = schema::map(item, problems)?;
@@ -594,37 +635,43 @@ fn parse_relationship(
         ("source_interfaces", "source_operations"),
         ("target_interfaces", "target_operations"),
     ] {
-        let instance = parse_template_interfaces(
-            get(entries, side),
-            catalogs.data_types,
-            catalogs.version,
-            problems,
-        );
-        let no_interfaces = Map::new();
-        let type_side = relationship_type
-            .get(side)
-            .and_then(J::as_object)
-            .unwrap_or(&no_interfaces);
-        let merged = merge_template_interfaces(type_side, &instance, item.span, problems);
-        let (operations, copied) = process_interfaces(
-            &merged,
-            &Resolvers {
-                plugins: catalogs.plugins,
-                resource_exists: catalogs.resource_exists,
-            },
-            19,
-            &format!(
-                "in relationship of type '{type_name}' in node '{}'",
-                if side == "source_interfaces" {
-                    source
-                } else {
-                    target
-                }
-            ),
-            item.span,
-            get(entries, side),
-            problems,
-        );
+        let written = get(entries, side);
+        let own = written.is_some_and(|n| !n.is_null());
+        let (merged, operations, copied) =
+            memo.resolve((!own).then_some((type_name, side)), problems, |problems| {
+                let instance = parse_template_interfaces(
+                    written,
+                    catalogs.data_types,
+                    catalogs.version,
+                    problems,
+                );
+                let no_interfaces = Map::new();
+                let type_side = relationship_type
+                    .get(side)
+                    .and_then(J::as_object)
+                    .unwrap_or(&no_interfaces);
+                let merged = merge_template_interfaces(type_side, &instance, item.span, problems);
+                let (operations, copied) = process_interfaces(
+                    &merged,
+                    &Resolvers {
+                        plugins: catalogs.plugins,
+                        resource_exists: catalogs.resource_exists,
+                    },
+                    19,
+                    &format!(
+                        "in relationship of type '{type_name}' in node '{}'",
+                        if side == "source_interfaces" {
+                            source
+                        } else {
+                            target
+                        }
+                    ),
+                    item.span,
+                    written,
+                    problems,
+                );
+                (merged, operations, copied)
+            });
         copied_all.extend(
             copied
                 .into_iter()

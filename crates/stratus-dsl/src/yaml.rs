@@ -205,8 +205,9 @@ enum Frame {
         entries: Vec<(Node, Node)>,
         merges: Vec<Node>,
         key: Option<Node>,
-        /// Position of each key in `entries`, for mappings too big for a linear search.
-        index: std::collections::HashMap<String, usize>,
+        /// Position of each key in `entries`, once the mapping is too big for a linear
+        /// search.
+        index: std::collections::HashMap<KeyId, usize>,
     },
 }
 
@@ -260,12 +261,18 @@ impl Builder {
                     if k.as_str() == Some("<<") {
                         merges.push(node);
                     } else {
-                        let identity = format!("{:?}", k.value);
-                        match index.get(&identity) {
-                            Some(&position) => entries[position].1 = node,
+                        match find_key(entries, index, &k.value) {
+                            Some(position) => entries[position].1 = node,
                             None => {
-                                index.insert(identity, entries.len());
+                                if !index.is_empty() {
+                                    index.insert(KeyId::of(&k.value), entries.len());
+                                }
                                 entries.push((k, node));
+                                if index.is_empty() && entries.len() > INDEXED {
+                                    for (position, (key, _)) in entries.iter().enumerate() {
+                                        index.entry(KeyId::of(&key.value)).or_insert(position);
+                                    }
+                                }
                             }
                         }
                     }
@@ -313,6 +320,64 @@ impl Builder {
             insert(&mut result, k, v);
         }
         result
+    }
+}
+
+/// Mappings with more keys than this look string keys up in an index.
+const INDEXED: usize = 16;
+
+/// A mapping key's identity: two keys are the same key when they print the same (`{:?}`),
+/// so floats compare by their bits (every NaN alike) and collections with their positions.
+#[derive(PartialEq, Eq, Hash)]
+enum KeyId {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    Str(Arc<str>),
+    Other(String),
+}
+
+impl KeyId {
+    fn of(value: &Value) -> KeyId {
+        match value {
+            Value::Null => KeyId::Null,
+            Value::Bool(b) => KeyId::Bool(*b),
+            Value::Int(i) => KeyId::Int(*i),
+            Value::Float(f) if f.is_nan() => KeyId::Float(f64::NAN.to_bits()),
+            Value::Float(f) => KeyId::Float(f.to_bits()),
+            Value::Str(s) => KeyId::Str(s.clone()),
+            other => KeyId::Other(format!("{other:?}")),
+        }
+    }
+}
+
+fn same_key(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Null, Value::Null) => true,
+        (Value::Float(x), Value::Float(y)) => {
+            (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits()
+        }
+        (Value::Seq(_), Value::Seq(_)) | (Value::Map(_), Value::Map(_)) => {
+            format!("{a:?}") == format!("{b:?}")
+        }
+        _ => false,
+    }
+}
+
+/// The position of `key` among a mapping's entries so far.
+fn find_key(
+    entries: &[(Node, Node)],
+    index: &std::collections::HashMap<KeyId, usize>,
+    key: &Value,
+) -> Option<usize> {
+    if index.is_empty() {
+        entries.iter().position(|(k, _)| same_key(&k.value, key))
+    } else {
+        index.get(&KeyId::of(key)).copied()
     }
 }
 
@@ -486,6 +551,11 @@ fn resolve_plain(text: &str) -> Value {
 /// (`str(datetime)`): `2001-12-14 21:59:43.100000-05:00`, or `2002-12-14` for a date.
 fn timestamp(text: &str) -> Option<String> {
     use std::sync::OnceLock;
+    // Both patterns start with four digits and a dash: most strings are ruled out here.
+    let b = text.as_bytes();
+    if b.len() < 10 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return None;
+    }
     static DATE: OnceLock<regex::Regex> = OnceLock::new();
     static FULL: OnceLock<regex::Regex> = OnceLock::new();
     let date = DATE.get_or_init(|| {
