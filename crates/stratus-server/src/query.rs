@@ -197,9 +197,19 @@ pub fn page(mut rows: Vec<Arc<Row>>, params: &ListParams, render: fn(&Row) -> Va
     let total = rows.len() as u64;
     let start = params.offset.min(total) as usize;
     let end = (params.offset.saturating_add(params.size)).min(total) as usize;
-    let mut out = Vec::with_capacity(64 + (end - start) * 512);
+    render_page(&rows[start..end], total, params, render)
+}
+
+/// The envelope around one page of rows, `total` being the count of all matching rows.
+pub fn render_page(
+    rows: &[Arc<Row>],
+    total: u64,
+    params: &ListParams,
+    render: fn(&Row) -> Value,
+) -> Response {
+    let mut out = Vec::with_capacity(96 + rows.len() * 1024);
     out.extend_from_slice(b"{\"items\":[");
-    for (i, row) in rows[start..end].iter().enumerate() {
+    for (i, row) in rows.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -225,6 +235,13 @@ pub fn page(mut rows: Vec<Arc<Row>>, params: &ListParams, render: fn(&Row) -> Va
         .as_bytes(),
     );
     ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+}
+
+impl ListParams {
+    /// Whether the list is a plain page in creation order (no filter, range or sort).
+    pub fn is_plain(&self) -> bool {
+        self.filters.is_empty() && self.ranges.is_empty() && self.sort.is_empty()
+    }
 }
 
 /// Keeps only the `_include`d top-level fields of a single item.

@@ -10,7 +10,7 @@
 //! *Invariant:* the tables equal what the store would load right now (one process owns the
 //! store; the backends refuse a second one).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use indexmap::IndexMap;
@@ -86,24 +86,124 @@ impl Row {
     }
 }
 
-/// The records of one kind in creation order.
+/// The records of one kind: per tenant in creation order, plus an index of the global ones
+/// (visible from every tenant) and a count of private ones, so the common list — one tenant's
+/// rows, a page of them — costs only the page.
 #[derive(Debug, Default)]
 pub struct Table {
-    rows: IndexMap<(String, String), Arc<Row>>,
+    tenants: BTreeMap<String, IndexMap<String, Arc<Row>>>,
+    globals: IndexMap<(String, String), Arc<Row>>,
+    private_count: usize,
 }
 
 impl Table {
     pub fn get(&self, tenant: &str, id: &str) -> Option<&Arc<Row>> {
-        self.rows.get(&(tenant.to_string(), id.to_string()))
+        self.tenants.get(tenant)?.get(id)
     }
+    /// Every row, tenant by tenant, each in creation order.
     pub fn rows(&self) -> impl Iterator<Item = &Arc<Row>> {
-        self.rows.values()
+        self.tenants.values().flat_map(IndexMap::values)
+    }
+    /// One tenant's rows in creation order.
+    pub fn tenant_rows(&self, tenant: &str) -> Option<&IndexMap<String, Arc<Row>>> {
+        self.tenants.get(tenant)
+    }
+    /// Global rows of every tenant.
+    pub fn global_rows(&self) -> impl Iterator<Item = &Arc<Row>> {
+        self.globals.values()
+    }
+    pub fn has_private_rows(&self) -> bool {
+        self.private_count > 0
     }
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.tenants.values().map(IndexMap::len).sum()
     }
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
+    }
+
+    fn insert(&mut self, row: Row) {
+        self.remove(&row.tenant.clone(), &row.id.clone());
+        let row = Arc::new(row);
+        match row.str_field("visibility") {
+            "global" => {
+                self.globals
+                    .insert((row.tenant.clone(), row.id.clone()), row.clone());
+            }
+            "private" => self.private_count += 1,
+            _ => {}
+        }
+        let rows = self.tenants.entry(row.tenant.clone()).or_default();
+        // A replaced row keeps its place (remove above shifted it out; put it back there).
+        rows.insert(row.id.clone(), row);
+    }
+
+    fn remove(&mut self, tenant: &str, id: &str) -> Option<Arc<Row>> {
+        let rows = self.tenants.get_mut(tenant)?;
+        let row = rows.shift_remove(id)?;
+        self.forget(&row);
+        Some(row)
+    }
+
+    fn forget(&mut self, row: &Row) {
+        match row.str_field("visibility") {
+            "global" => {
+                self.globals
+                    .shift_remove(&(row.tenant.clone(), row.id.clone()));
+            }
+            "private" => self.private_count -= 1,
+            _ => {}
+        }
+    }
+
+    fn replace(&mut self, row: Row) {
+        let existing = self
+            .tenants
+            .get(&row.tenant)
+            .and_then(|rows| rows.get(&row.id))
+            .cloned();
+        match existing {
+            Some(old) => {
+                self.forget(&old);
+                let row = Arc::new(row);
+                match row.str_field("visibility") {
+                    "global" => {
+                        self.globals
+                            .insert((row.tenant.clone(), row.id.clone()), row.clone());
+                    }
+                    "private" => self.private_count += 1,
+                    _ => {}
+                }
+                if let Some(slot) = self
+                    .tenants
+                    .get_mut(&row.tenant)
+                    .and_then(|rows| rows.get_mut(&row.id))
+                {
+                    *slot = row;
+                }
+            }
+            None => self.insert(row),
+        }
+    }
+
+    fn retain(&mut self, tenant: &str, keep: impl Fn(&Row) -> bool) {
+        let removed: Vec<Arc<Row>> = match self.tenants.get_mut(tenant) {
+            Some(rows) => {
+                let doomed: Vec<String> = rows
+                    .values()
+                    .filter(|row| !keep(row))
+                    .map(|row| row.id.clone())
+                    .collect();
+                doomed
+                    .iter()
+                    .filter_map(|id| rows.shift_remove(id))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        for row in removed {
+            self.forget(&row);
+        }
     }
 }
 
@@ -150,13 +250,11 @@ impl Tables {
                     body,
                     ..
                 } => {
-                    let row = Row::new(tenant.clone(), id.clone(), version, body);
                     self.table_mut(&kind)
-                        .rows
-                        .insert((tenant, id), Arc::new(row));
+                        .replace(Row::new(tenant, id, version, body));
                 }
                 Write::Delete { kind, tenant, id } => {
-                    self.table_mut(&kind).rows.shift_remove(&(tenant, id));
+                    self.table_mut(&kind).remove(&tenant, &id);
                 }
                 Write::DeleteWhere {
                     kind,
@@ -164,9 +262,8 @@ impl Tables {
                     field,
                     value,
                 } => {
-                    self.table_mut(&kind).rows.retain(|(t, _), row| {
-                        !(*t == tenant && row.body.get(&field) == Some(&value))
-                    });
+                    self.table_mut(&kind)
+                        .retain(&tenant, |row| row.body.get(&field) != Some(&value));
                 }
                 Write::AppendEvent(_)
                 | Write::DeleteEvents { .. }
@@ -191,13 +288,12 @@ impl Shared {
         for kind in kind::ALL {
             let table = tables.table_mut(kind);
             for record in store.load(kind)? {
-                let row = Row::new(
-                    record.tenant.clone(),
-                    record.id.clone(),
+                table.insert(Row::new(
+                    record.tenant,
+                    record.id,
                     record.version,
                     record.body,
-                );
-                table.rows.insert((record.tenant, record.id), Arc::new(row));
+                ));
             }
         }
         Ok(Shared {

@@ -99,17 +99,65 @@ fn readable(caller: &Caller, row: &Row) -> bool {
 /// with `_all_tenants` those of every tenant it belongs to.
 pub fn visible_rows(app: &App, caller: &Caller, kind: &str, all_tenants: bool) -> Vec<Arc<Row>> {
     app.shared.read(|tables| {
-        tables
-            .table(kind)
-            .rows()
-            .filter(|row| {
-                (row.tenant == caller.tenant
-                    || row.str_field("visibility") == "global"
-                    || (all_tenants && caller.may_see_tenant(app, &row.tenant)))
-                    && readable(caller, row)
-            })
+        let table = tables.table(kind);
+        if all_tenants {
+            return table
+                .rows()
+                .filter(|row| {
+                    (row.tenant == caller.tenant
+                        || row.str_field("visibility") == "global"
+                        || caller.may_see_tenant(app, &row.tenant))
+                        && readable(caller, row)
+                })
+                .cloned()
+                .collect();
+        }
+        let own = table
+            .tenant_rows(&caller.tenant)
+            .into_iter()
+            .flat_map(|rows| rows.values());
+        let others = table
+            .global_rows()
+            .filter(|row| row.tenant != caller.tenant);
+        own.chain(others)
+            .filter(|row| readable(caller, row))
             .cloned()
             .collect()
+    })
+}
+
+/// A plain page (no filters, ranges or sort) straight from the tenant index: costs the page,
+/// not the table. `None` when the fast path does not apply.
+fn plain_page(
+    app: &App,
+    caller: &Caller,
+    kind: &str,
+    params: &ListParams,
+) -> Option<(Vec<Arc<Row>>, u64)> {
+    if !params.is_plain() || params.all_tenants {
+        return None;
+    }
+    app.shared.read(|tables| {
+        let table = tables.table(kind);
+        if table.has_private_rows() && !caller.sys_admin {
+            return None;
+        }
+        let own = table.tenant_rows(&caller.tenant);
+        let own_len = own.map_or(0, |rows| rows.len());
+        let others: Vec<&Arc<Row>> = table
+            .global_rows()
+            .filter(|row| row.tenant != caller.tenant)
+            .collect();
+        let total = own_len + others.len();
+        let start = (params.offset as usize).min(total);
+        let end = start.saturating_add(params.size as usize).min(total);
+        let page = (start..end)
+            .filter_map(|i| match own {
+                Some(rows) if i < own_len => rows.get_index(i).map(|(_, row)| row.clone()),
+                _ => others.get(i - own_len).map(|row| (*row).clone()),
+            })
+            .collect();
+        Some((page, total as u64))
     })
 }
 
@@ -162,6 +210,9 @@ pub fn list(
     reserved: &[&str],
 ) -> ApiResult<Response> {
     let params = ListParams::parse(pairs, reserved)?;
+    if let Some((page, total)) = plain_page(app, caller, kind, &params) {
+        return Ok(crate::query::render_page(&page, total, &params, render));
+    }
     let rows = visible_rows(app, caller, kind, params.all_tenants);
     Ok(crate::query::page(rows, &params, render))
 }
