@@ -55,7 +55,7 @@ impl Caller {
             || app.shared.read(|tables| {
                 tables
                     .get(kind::USERS, "", &self.username)
-                    .and_then(|u| u.body.get("tenant_roles")?.get(tenant).cloned())
+                    .and_then(|u| u.lookup("tenant_roles")?.get(tenant).cloned())
                     .is_some()
             })
     }
@@ -96,7 +96,7 @@ fn username(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
         let stored = app.shared.read(|tables| {
             tables
                 .get(kind::USERS, "", &user)
-                .filter(|u| u.body.get("active").and_then(|a| a.as_bool()) != Some(false))
+                .filter(|u| u.field("active").and_then(|a| a.as_bool()) != Some(false))
                 .map(|u| u.str_field("_password_hash").to_string())
         });
         let stored = stored.ok_or_else(unauthorized)?;
@@ -145,8 +145,7 @@ fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let user = tables.get(kind::USERS, "", &username);
         let sys_admin = user.is_some_and(|u| u.str_field("role") == SYS_ADMIN);
         let role = user.and_then(|u| {
-            u.body
-                .get("tenant_roles")?
+            u.lookup("tenant_roles")?
                 .get(&tenant)?
                 .as_str()
                 .map(str::to_string)

@@ -82,10 +82,13 @@ pub async fn bootstrap(
             if let Some(password) = password {
                 let mut body = users::user_body(ADMIN, &password, SYS_ADMIN, &now);
                 if let (Some(row), Value::Object(map)) = (admin, &mut body) {
-                    map.insert("created_at".into(), row.body["created_at"].clone());
+                    map.insert(
+                        "created_at".into(),
+                        row.field("created_at").cloned().unwrap_or(Value::Null),
+                    );
                     map.insert(
                         "tenant_roles".into(),
-                        row.body.get("tenant_roles").cloned().unwrap_or(json!({})),
+                        row.lookup("tenant_roles").unwrap_or(json!({})),
                     );
                 }
                 batch.push(Write::Put {

@@ -21,6 +21,14 @@ use crate::state::Row;
 /// Cloudify's largest page.
 pub const MAX_PAGE_SIZE: u64 = 1000;
 
+/// How list items are shown: the stored body minus private fields (served straight from the
+/// stored text when it has none), or a kind-specific rendering (cached per row).
+#[derive(Clone, Copy)]
+pub enum Render {
+    Stored,
+    With(fn(&Row) -> Value),
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListParams {
     pub include: Option<Vec<String>>,
@@ -164,26 +172,38 @@ fn in_range(value: Option<&Value>, from: &Option<String>, to: &Option<String>) -
 }
 
 /// Filters, sorts and pages `rows`, rendering each item with `render`.
-pub fn page(mut rows: Vec<Arc<Row>>, params: &ListParams, render: fn(&Row) -> Value) -> Response {
+pub fn page(mut rows: Vec<Arc<Row>>, params: &ListParams, render: Render) -> Response {
     if !params.filters.is_empty() || !params.ranges.is_empty() {
         rows.retain(|row| {
             params.filters.iter().all(|(field, wanted)| {
                 wanted
                     .iter()
-                    .any(|text| matches_text(row.body.get(field), text))
+                    .any(|text| matches_text(row.lookup(field).as_ref(), text))
             }) && params
                 .ranges
                 .iter()
-                .all(|(field, from, to)| in_range(row.body.get(field), from, to))
+                .all(|(field, from, to)| in_range(row.lookup(field).as_ref(), from, to))
         });
     }
     if !params.sort.is_empty() {
-        rows.sort_by(|a, b| {
+        let mut keyed: Vec<(Vec<Option<Value>>, Arc<Row>)> = rows
+            .into_iter()
+            .map(|row| {
+                let keys = params
+                    .sort
+                    .iter()
+                    .map(|(field, _)| row.lookup(field))
+                    .collect();
+                (keys, row)
+            })
+            .collect();
+        keyed.sort_by(|(a, _), (b, _)| {
             params
                 .sort
                 .iter()
-                .map(|(field, descending)| {
-                    let order = compare(a.body.get(field), b.body.get(field));
+                .zip(a.iter().zip(b.iter()))
+                .map(|((_, descending), (x, y))| {
+                    let order = compare(x.as_ref(), y.as_ref());
                     if *descending {
                         order.reverse()
                     } else {
@@ -193,6 +213,7 @@ pub fn page(mut rows: Vec<Arc<Row>>, params: &ListParams, render: fn(&Row) -> Va
                 .find(|o| o.is_ne())
                 .unwrap_or(Ordering::Equal)
         });
+        rows = keyed.into_iter().map(|(_, row)| row).collect();
     }
     let total = rows.len() as u64;
     let start = params.offset.min(total) as usize;
@@ -201,22 +222,24 @@ pub fn page(mut rows: Vec<Arc<Row>>, params: &ListParams, render: fn(&Row) -> Va
 }
 
 /// The envelope around one page of rows, `total` being the count of all matching rows.
-pub fn render_page(
-    rows: &[Arc<Row>],
-    total: u64,
-    params: &ListParams,
-    render: fn(&Row) -> Value,
-) -> Response {
+pub fn render_page(rows: &[Arc<Row>], total: u64, params: &ListParams, render: Render) -> Response {
     let mut out = Vec::with_capacity(96 + rows.len() * 1024);
     out.extend_from_slice(b"{\"items\":[");
     for (i, row) in rows.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        match &params.include {
-            None => out.extend_from_slice(&row.wire_bytes(render)),
-            Some(fields) => {
-                let rendered = render(row);
+        match (&params.include, render) {
+            (None, Render::Stored) if !row.has_private_fields() => {
+                out.extend_from_slice(row.raw().as_bytes())
+            }
+            (None, Render::Stored) => out.extend_from_slice(&row.wire_bytes(Row::public_body)),
+            (None, Render::With(f)) => out.extend_from_slice(&row.wire_bytes(f)),
+            (Some(fields), _) => {
+                let rendered = match render {
+                    Render::Stored => row.public_body(),
+                    Render::With(f) => f(row),
+                };
                 let projected: Map<String, Value> = fields
                     .iter()
                     .filter_map(|f| rendered.get(f).map(|v| (f.clone(), v.clone())))

@@ -22,18 +22,14 @@ impl Context {
             let mut nodes: HashMap<String, (Value, Vec<Value>)> = HashMap::new();
             for node in tables.table(kind::NODES).rows() {
                 if node.tenant == tenant && node.str_field("deployment_id") == deployment_id {
-                    let properties = node.body.get("properties").cloned().unwrap_or(Value::Null);
+                    let properties = node.lookup("properties").unwrap_or(Value::Null);
                     nodes.entry(node.str_field("id").to_string()).or_default().0 = properties;
                 }
             }
             for instance in tables.table(kind::NODE_INSTANCES).rows() {
                 if instance.tenant == tenant && instance.str_field("deployment_id") == deployment_id
                 {
-                    let runtime = instance
-                        .body
-                        .get("runtime_properties")
-                        .cloned()
-                        .unwrap_or(Value::Null);
+                    let runtime = instance.lookup("runtime_properties").unwrap_or(Value::Null);
                     nodes
                         .entry(instance.str_field("node_id").to_string())
                         .or_default()

@@ -10,8 +10,8 @@
 //! *Invariant:* the tables equal what the store would load right now (one process owns the
 //! store; the backends refuse a second one).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -45,28 +45,114 @@ pub mod kind {
     ];
 }
 
-/// One committed record. `wire` caches the serialized API form for lists.
+/// One committed record, kept compact: the stored JSON text plus its top-level scalar fields
+/// (ids, states, visibility — what filters, sorts and handlers look at) with interned keys.
+/// Containers (properties, workflows, runtime properties) are parsed from the text on demand,
+/// so memory stays near the size of the JSON itself. `wire` caches a rendered form for kinds
+/// whose API shape differs from the stored one.
 #[derive(Debug)]
 pub struct Row {
     pub tenant: String,
     pub id: String,
     pub version: i64,
-    pub body: Value,
+    raw: Box<str>,
+    scalars: Box<[(Arc<str>, Value)]>,
+    has_private: bool,
     wire: OnceLock<Arc<[u8]>>,
 }
 
+/// Field names repeat across every row of a kind: keep one copy of each.
+fn intern(key: &str) -> Arc<str> {
+    static KEYS: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+    let mut keys = KEYS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(existing) = keys.get(key) {
+        return existing.clone();
+    }
+    let key: Arc<str> = Arc::from(key);
+    keys.insert(key.clone());
+    key
+}
+
 impl Row {
-    fn new(tenant: String, id: String, version: i64, body: Value) -> Self {
+    pub fn new(tenant: String, id: String, version: i64, body: &Value) -> Self {
+        let raw = serde_json::to_string(body).unwrap_or_else(|_| "null".into());
+        let (scalars, has_private) = match body {
+            Value::Object(map) => (
+                map.iter()
+                    .filter(|(_, v)| !v.is_object() && !v.is_array())
+                    .map(|(k, v)| (intern(k), v.clone()))
+                    .collect(),
+                map.keys().any(|k| k.starts_with('_')),
+            ),
+            _ => (Box::default(), false),
+        };
         Row {
             tenant,
             id,
             version,
-            body,
+            raw: raw.into_boxed_str(),
+            scalars,
+            has_private,
             wire: OnceLock::new(),
         }
     }
 
-    /// The body serialized once by `render` and kept.
+    /// A row not (yet) in a table, for rendering a body just written.
+    pub fn detached(id: String, body: Value) -> Self {
+        Row::new(String::new(), id, 0, &body)
+    }
+
+    /// The whole body, parsed from the stored text.
+    pub fn body(&self) -> Value {
+        serde_json::from_str(&self.raw).unwrap_or(Value::Null)
+    }
+
+    /// The stored JSON text.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// Whether the body has private (`_`-prefixed) fields that rendering removes.
+    pub fn has_private_fields(&self) -> bool {
+        self.has_private
+    }
+
+    /// A top-level scalar field (string, number, boolean or null), without parsing.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.scalars
+            .iter()
+            .find(|(key, _)| &**key == name)
+            .map(|(_, value)| value)
+    }
+
+    /// Any top-level field: scalars directly, containers parsed.
+    pub fn lookup(&self, name: &str) -> Option<Value> {
+        match self.field(name) {
+            Some(value) => Some(value.clone()),
+            None => self.body().get(name).cloned(),
+        }
+    }
+
+    pub fn str_field(&self, field: &str) -> &str {
+        self.field(field).and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The body without its private (`_`-prefixed) fields: what the API shows.
+    pub fn public_body(&self) -> Value {
+        match self.body() {
+            Value::Object(map) if self.has_private => Value::Object(
+                map.into_iter()
+                    .filter(|(k, _)| !k.starts_with('_'))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
+    /// The body rendered once by `render` and kept.
     pub fn wire_bytes(&self, render: impl FnOnce(&Row) -> Value) -> Arc<[u8]> {
         self.wire
             .get_or_init(|| {
@@ -74,15 +160,6 @@ impl Row {
                 Arc::from(serde_json::to_vec(&value).unwrap_or_default())
             })
             .clone()
-    }
-
-    /// A row not (yet) in a table, for rendering a body just written.
-    pub fn detached(id: String, body: Value) -> Self {
-        Row::new(String::new(), id, 0, body)
-    }
-
-    pub fn str_field(&self, field: &str) -> &str {
-        self.body.get(field).and_then(Value::as_str).unwrap_or("")
     }
 }
 
@@ -251,7 +328,7 @@ impl Tables {
                     ..
                 } => {
                     self.table_mut(&kind)
-                        .replace(Row::new(tenant, id, version, body));
+                        .replace(Row::new(tenant, id, version, &body));
                 }
                 Write::Delete { kind, tenant, id } => {
                     self.table_mut(&kind).remove(&tenant, &id);
@@ -263,7 +340,7 @@ impl Tables {
                     value,
                 } => {
                     self.table_mut(&kind)
-                        .retain(&tenant, |row| row.body.get(&field) != Some(&value));
+                        .retain(&tenant, |row| row.lookup(&field).as_ref() != Some(&value));
                 }
                 Write::AppendEvent(_)
                 | Write::DeleteEvents { .. }
@@ -292,7 +369,7 @@ impl Shared {
                     record.tenant,
                     record.id,
                     record.version,
-                    record.body,
+                    &record.body,
                 ));
             }
         }

@@ -432,7 +432,7 @@ async fn secrets_are_sealed_at_rest_and_never_listed() {
             json!({"value": "hunter2-plaintext"}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(status, StatusCode::OK);
     let (_, got) = server.get("/api/v3.1/secrets/db_password").await;
     assert_eq!(got["value"], "hunter2-plaintext");
     let (_, list) = server.get("/api/v3.1/secrets").await;
@@ -573,7 +573,7 @@ async fn auth_roles_and_tenants_isolate() {
             body.clone(),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(status, StatusCode::OK);
     let (status, _) = server
         .call_as(
             ("victor", "pw", "other"),

@@ -312,8 +312,8 @@ pub async fn handle_delete(
 async fn evaluated(app: &App, caller: &Caller, id: &str, field: &str) -> ApiResult<Value> {
     let row = super::find_or_404(app, caller, kind::DEPLOYMENTS, "Deployment", id)?;
     let definitions = row
-        .body
-        .get(field)
+        .lookup(field)
+        .as_ref()
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();

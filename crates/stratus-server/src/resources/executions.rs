@@ -105,9 +105,13 @@ pub async fn handle_list(
     let params = ListParams::parse(&pairs, &["include_system_workflows"])?;
     let mut rows = super::visible_rows(&app, &caller, kind::EXECUTIONS, params.all_tenants);
     if !include_system && !params.filters.contains_key("id") {
-        rows.retain(|row| row.body.get("is_system_workflow") != Some(&Value::Bool(true)));
+        rows.retain(|row| row.field("is_system_workflow") != Some(&Value::Bool(true)));
     }
-    Ok(crate::query::page(rows, &params, super::render))
+    Ok(crate::query::page(
+        rows,
+        &params,
+        crate::query::Render::Stored,
+    ))
 }
 
 pub async fn handle_get(
@@ -208,9 +212,9 @@ pub async fn handle_start(
             let deployment = tables
                 .get(kind::DEPLOYMENTS, &caller.tenant, &deployment_id)
                 .ok_or_else(|| ApiError::not_found(format!("Requested `Deployment` with ID `{deployment_id}` was not found")))?;
-            let workflow = deployment
-                .body
-                .get("workflows")
+            let workflows = deployment.lookup("workflows");
+            let workflow = workflows
+                .as_ref()
                 .and_then(Value::as_array)
                 .and_then(|all| all.iter().find(|w| w.get("name").and_then(Value::as_str) == Some(workflow_id.as_str())))
                 .ok_or_else(|| {
@@ -251,7 +255,7 @@ pub async fn handle_start(
                 map.insert("allow_custom_parameters".into(), json!(allow_custom));
             }
             let id = execution["id"].as_str().unwrap_or_default().to_string();
-            let mut deployment_body = super::object_of(&deployment.body);
+            let mut deployment_body = super::object_of(&deployment.body());
             deployment_body.insert("latest_execution".into(), json!(id));
             let batch = vec![
                 Write::Insert {
@@ -308,7 +312,7 @@ pub async fn handle_action(
                 "resume" | "force-resume" => {
                     let resumable = matches!(status.as_str(), "cancelled" | "failed")
                         || (action == "force-resume" && status == "terminated");
-                    if !resumable || row.body.get("is_system_workflow") == Some(&Value::Bool(true)) {
+                    if !resumable || row.field("is_system_workflow") == Some(&Value::Bool(true)) {
                         return Err(illegal());
                     }
                     ("pending", "workflow_queued")
@@ -319,7 +323,7 @@ pub async fn handle_action(
                     )))
                 }
             };
-            let mut body = super::object_of(&row.body);
+            let mut body = super::object_of(&row.body());
             set_status(&mut body, new_status, &now);
             if new_status == "pending" {
                 body.insert("resume".into(), json!(true));

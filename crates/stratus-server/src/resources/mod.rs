@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::query::ListParams;
+use crate::query::{ListParams, Render};
 use crate::state::Row;
 
 /// Cloudify's rule for resource ids: letters, digits, `-`, `.`, `_`; at most 256 characters.
@@ -78,15 +78,7 @@ pub fn ownership(caller: &Caller, visibility: &str, now: &str) -> Map<String, Va
 
 /// The stored body without its private (`_`-prefixed) fields.
 pub fn render(row: &Row) -> Value {
-    match &row.body {
-        Value::Object(map) if map.keys().any(|k| k.starts_with('_')) => Value::Object(
-            map.iter()
-                .filter(|(k, _)| !k.starts_with('_'))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+    row.public_body()
 }
 
 fn readable(caller: &Caller, row: &Row) -> bool {
@@ -211,10 +203,15 @@ pub fn list(
 ) -> ApiResult<Response> {
     let params = ListParams::parse(pairs, reserved)?;
     if let Some((page, total)) = plain_page(app, caller, kind, &params) {
-        return Ok(crate::query::render_page(&page, total, &params, render));
+        return Ok(crate::query::render_page(
+            &page,
+            total,
+            &params,
+            Render::Stored,
+        ));
     }
     let rows = visible_rows(app, caller, kind, params.all_tenants);
-    Ok(crate::query::page(rows, &params, render))
+    Ok(crate::query::page(rows, &params, Render::Stored))
 }
 
 /// The object fields of a JSON value, or an empty map.

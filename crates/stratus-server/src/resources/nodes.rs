@@ -1,7 +1,8 @@
 //! Nodes and node instances of deployments. Node ids are unique per deployment (stored
 //! under `DEPLOYMENT/NODE`); node instance ids are unique per tenant. A node instance update
 //! (`PATCH`) must name the version it read: a stale version is a 409, so two writers never
-//! silently overwrite each other's runtime properties.
+//! silently overwrite each other's runtime properties. *Invariant:* a node instance's body
+//! carries its record version in `version` (1 on insert, +1 on every versioned put).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -120,6 +121,7 @@ pub fn records(
             ("index", field("index", json!(0))),
             ("has_configuration_drift", json!(false)),
             ("is_status_check_ok", json!(false)),
+            ("version", json!(1)),
         ] {
             body.insert(key.into(), value);
         }
@@ -133,15 +135,6 @@ pub fn records(
     writes
 }
 
-/// Node instances carry their record version.
-pub fn render_instance(row: &Row) -> Value {
-    let mut value = super::render(row);
-    if let Value::Object(map) = &mut value {
-        map.insert("version".into(), json!(row.version));
-    }
-    value
-}
-
 pub async fn handle_list_nodes(
     State(app): State<App>,
     Extension(caller): Extension<Caller>,
@@ -150,7 +143,11 @@ pub async fn handle_list_nodes(
     let pairs = pairs(query.as_deref());
     let params = ListParams::parse(&pairs, &["evaluate_functions"])?;
     let rows = super::visible_rows(&app, &caller, kind::NODES, params.all_tenants);
-    Ok(crate::query::page(rows, &params, super::render))
+    Ok(crate::query::page(
+        rows,
+        &params,
+        crate::query::Render::Stored,
+    ))
 }
 
 pub async fn handle_get_node(
@@ -171,7 +168,11 @@ pub async fn handle_list_instances(
 ) -> ApiResult<Response> {
     let params = ListParams::parse(&pairs(query.as_deref()), &[])?;
     let rows = super::visible_rows(&app, &caller, kind::NODE_INSTANCES, params.all_tenants);
-    Ok(crate::query::page(rows, &params, render_instance))
+    Ok(crate::query::page(
+        rows,
+        &params,
+        crate::query::Render::Stored,
+    ))
 }
 
 pub async fn handle_get_instance(
@@ -181,7 +182,7 @@ pub async fn handle_get_instance(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let row = super::find_or_404(&app, &caller, kind::NODE_INSTANCES, "NodeInstance", &id)?;
-    super::respond_item(render_instance(&row), &pairs(query.as_deref()))
+    super::respond_item(super::render(&row), &pairs(query.as_deref()))
 }
 
 pub async fn handle_update_instance(
@@ -235,7 +236,7 @@ pub async fn handle_update_instance(
                     None => {}
                 }
             }
-            let mut body = super::object_of(&row.body);
+            let mut body = super::object_of(&row.body());
             if let Some(properties) = &runtime_properties {
                 body.insert(
                     "runtime_properties".into(),
@@ -251,6 +252,7 @@ pub async fn handle_update_instance(
             if let Some(state) = &state {
                 body.insert("state".into(), json!(state));
             }
+            body.insert("version".into(), json!(row.version + 1));
             let body = Value::Object(body);
             let write = Write::Put {
                 kind: kind::NODE_INSTANCES.into(),
@@ -262,9 +264,9 @@ pub async fn handle_update_instance(
             Ok((vec![write], (body, row.version + 1)))
         })
         .await?;
-    let mut value = super::render(&Row::detached(id, row_body));
-    if let Value::Object(map) = &mut value {
-        map.insert("version".into(), json!(new_version));
-    }
-    Ok(super::respond(StatusCode::OK, value))
+    let _ = new_version;
+    Ok(super::respond(
+        StatusCode::OK,
+        super::render(&Row::detached(id, row_body)),
+    ))
 }

@@ -1,6 +1,7 @@
 //! Secrets. Values are sealed at rest (`_value`, see `crypto::SecretBox`), returned only by
 //! `GET /secrets/{key}`, never listed, never logged. A hidden value (`is_hidden_value`) is
-//! shown only to its creator and sys_admins.
+//! shown only to its creator and sys_admins. Creation answers 200, as Cloudify does (its
+//! clients expect exactly that).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -35,7 +36,7 @@ pub async fn handle_list(
 }
 
 fn may_read_value(caller: &Caller, row: &Row) -> bool {
-    row.body.get("is_hidden_value") != Some(&Value::Bool(true))
+    row.field("is_hidden_value") != Some(&Value::Bool(true))
         || caller.sys_admin
         || row.str_field("created_by") == caller.username
 }
@@ -85,7 +86,10 @@ pub async fn handle_create(
             }
             let mut body = super::ownership(&caller, &visibility, &now);
             if let Some(existing) = existing {
-                body.insert("created_at".into(), existing.body["created_at"].clone());
+                body.insert(
+                    "created_at".into(),
+                    existing.field("created_at").cloned().unwrap_or(Value::Null),
+                );
             }
             body.insert("key".into(), json!(key));
             body.insert("updated_at".into(), json!(now));
@@ -103,7 +107,7 @@ pub async fn handle_create(
         })
         .await?;
     Ok(super::respond(
-        StatusCode::CREATED,
+        StatusCode::OK,
         super::render(&Row::detached(key, body)),
     ))
 }
@@ -133,7 +137,7 @@ pub async fn handle_update(
                 .ok_or_else(|| {
                     ApiError::not_found(format!("Requested `Secret` with ID `{key}` was not found"))
                 })?;
-            let mut body = super::object_of(&row.body);
+            let mut body = super::object_of(&row.body());
             if let Some(sealed) = &sealed {
                 body.insert("_value".into(), json!(sealed));
             }

@@ -38,7 +38,11 @@ pub async fn handle_list(
             .cloned()
             .collect()
     });
-    Ok(crate::query::page(rows, &params, super::render))
+    Ok(crate::query::page(
+        rows,
+        &params,
+        crate::query::Render::Stored,
+    ))
 }
 
 pub async fn handle_get(
@@ -115,14 +119,14 @@ pub async fn handle_delete(
                 id: name.clone(),
             }];
             for user in tenant
-                .body
-                .get("users")
+                .lookup("users")
+                .as_ref()
                 .and_then(Value::as_object)
                 .into_iter()
                 .flatten()
             {
                 if let Some(row) = tables.get(kind::USERS, "", user.0) {
-                    let mut body = row.body.clone();
+                    let mut body = row.body();
                     if let Some(roles) = body.get_mut("tenant_roles").and_then(Value::as_object_mut)
                     {
                         roles.remove(&name);
@@ -163,8 +167,8 @@ pub fn membership(
             "Requested `User` with ID `{username}` was not found"
         ))
     })?;
-    let mut tenant_body = tenant_row.body.clone();
-    let mut user_body = user_row.body.clone();
+    let mut tenant_body = tenant_row.body();
+    let mut user_body = user_row.body();
     let users = tenant_body
         .as_object_mut()
         .map(|m| m.entry("users").or_insert_with(|| json!({})));

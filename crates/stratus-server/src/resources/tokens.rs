@@ -35,8 +35,7 @@ pub fn verify(app: &App, presented: &str) -> Option<String> {
     app.shared.read(|tables| {
         let row = tables.get(kind::TOKENS, "", id)?;
         let expired = row
-            .body
-            .get("expiration_date")
+            .field("expiration_date")
             .and_then(Value::as_str)
             .is_some_and(|expiry| *expiry <= *clock::now());
         (row.str_field("_secret_hash") == digest && !expired)
@@ -114,7 +113,7 @@ fn owned(app: &App, caller: &Caller, id: &str) -> ApiResult<crate::state::Row> {
     app.shared
         .read(|tables| tables.get(kind::TOKENS, "", id).cloned())
         .filter(|row| caller.sys_admin || row.str_field("username") == caller.username)
-        .map(|row| crate::state::Row::detached(row.id.clone(), row.body.clone()))
+        .map(|row| crate::state::Row::detached(row.id.clone(), row.body()))
         .ok_or_else(|| {
             ApiError::not_found(format!("Requested `Token` with ID `{id}` was not found"))
         })

@@ -79,7 +79,11 @@ pub async fn handle_list(
             .cloned()
             .collect()
     });
-    Ok(crate::query::page(rows, &params, render_user))
+    Ok(crate::query::page(
+        rows,
+        &params,
+        crate::query::Render::With(render_user),
+    ))
 }
 
 pub async fn handle_get(
@@ -164,7 +168,7 @@ pub async fn handle_update(
             let row = tables.get(kind::USERS, "", &name).ok_or_else(|| {
                 ApiError::not_found(format!("Requested `User` with ID `{name}` was not found"))
             })?;
-            let mut body = row.body.clone();
+            let mut body = row.body();
             if let Value::Object(map) = &mut body {
                 if let Some(hash) = &new_hash {
                     map.insert("_password_hash".into(), json!(hash));
@@ -203,8 +207,8 @@ pub async fn handle_delete(
             })?;
             let mut batch = Vec::new();
             for tenant in row
-                .body
-                .get("tenant_roles")
+                .lookup("tenant_roles")
+                .as_ref()
                 .and_then(Value::as_object)
                 .into_iter()
                 .flatten()
