@@ -623,7 +623,7 @@ async fn tokens_authenticate() {
             json!({"description": "ci"}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(status, StatusCode::OK);
     let value = token["value"].as_str().unwrap().to_string();
     let request = |token: &str| {
         axum::http::Request::builder()

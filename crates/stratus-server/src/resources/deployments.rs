@@ -249,7 +249,8 @@ pub async fn handle_delete(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let pairs = pairs(query.as_deref());
-    let force = flag(&pairs, "force")?;
+    // Cloudify 4 clients say `ignore_live_nodes`, 7 say `force`.
+    let force = flag(&pairs, "force")? || flag(&pairs, "ignore_live_nodes")?;
     let delete_logs = flag(&pairs, "delete_logs")?;
     let (body, _) = app
         .shared

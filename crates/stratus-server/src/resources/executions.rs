@@ -104,7 +104,13 @@ pub async fn handle_list(
         || crate::query::flag(&pairs, "include_system_workflows")?;
     let params = ListParams::parse(&pairs, &["include_system_workflows"])?;
     let mut rows = super::visible_rows(&app, &caller, kind::EXECUTIONS, params.all_tenants);
-    if !include_system && !params.filters.contains_key("id") {
+    // Like the reference, system workflows are hidden only when nothing asks for them:
+    // an explicit id, workflow_id or is_system_workflow filter shows them (ONAP's
+    // deployment-handler polls `workflow_id=create_deployment_environment`).
+    let explicit = ["id", "workflow_id", "is_system_workflow"]
+        .iter()
+        .any(|field| params.filters.contains_key(*field));
+    if !include_system && !explicit {
         rows.retain(|row| row.field("is_system_workflow") != Some(&Value::Bool(true)));
     }
     Ok(crate::query::page(

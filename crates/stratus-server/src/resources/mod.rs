@@ -218,7 +218,3 @@ pub fn list(
 pub fn object_of(value: &Value) -> Map<String, Value> {
     value.as_object().cloned().unwrap_or_default()
 }
-
-pub fn no_content() -> Response {
-    StatusCode::NO_CONTENT.into_response()
-}

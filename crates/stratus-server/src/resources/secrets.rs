@@ -172,20 +172,22 @@ pub async fn handle_delete(
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
 ) -> ApiResult<Response> {
-    app.shared
+    // 200 with the deleted secret (no value): Cloudify 4 clients parse a body, 7 accept both.
+    let (deleted, _) = app
+        .shared
         .write(|tables| {
-            if tables.get(kind::SECRETS, &caller.tenant, &key).is_none() {
-                return Err(ApiError::not_found(format!(
-                    "Requested `Secret` with ID `{key}` was not found"
-                )));
-            }
+            let row = tables
+                .get(kind::SECRETS, &caller.tenant, &key)
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("Requested `Secret` with ID `{key}` was not found"))
+                })?;
             let write = Write::Delete {
                 kind: kind::SECRETS.into(),
                 tenant: caller.tenant.clone(),
                 id: key.clone(),
             };
-            Ok((vec![write], ()))
+            Ok((vec![write], super::render(row)))
         })
         .await?;
-    Ok(super::no_content())
+    Ok(super::respond(StatusCode::OK, deleted))
 }

@@ -98,15 +98,36 @@ pub async fn handle_create(
     let description = fields.string("description")?;
     let expiration = fields.string("expiration_date")?;
     let token = create(&app, &caller, description, expiration).await?;
-    Ok(super::respond(StatusCode::CREATED, token))
+    // Cloudify answers 200 (its clients expect exactly that).
+    Ok(super::respond(StatusCode::OK, token))
 }
 
+/// `GET /tokens` means "list my tokens" to Cloudify 7 clients and "give me a token" to
+/// Cloudify 4 ones, and nothing tells them apart; one body serves both: the list envelope
+/// (without secrets) plus `value` and `role` of a fresh token.
 pub async fn handle_get_legacy(
     State(app): State<App>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Response> {
     let token = create(&app, &caller, None, None).await?;
-    Ok(super::respond(StatusCode::OK, token))
+    let items: Vec<Value> = app.shared.read(|tables| {
+        tables
+            .table(kind::TOKENS)
+            .rows()
+            .filter(|row| caller.sys_admin || row.str_field("username") == caller.username)
+            .map(|row| super::render(row))
+            .collect()
+    });
+    let total = items.len();
+    Ok(super::respond(
+        StatusCode::OK,
+        json!({
+            "items": items,
+            "metadata": {"pagination": {"total": total, "size": total, "offset": 0}},
+            "value": token["value"],
+            "role": token["role"],
+        }),
+    ))
 }
 
 fn owned(app: &App, caller: &Caller, id: &str) -> ApiResult<crate::state::Row> {
@@ -133,7 +154,7 @@ pub async fn handle_delete(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    owned(&app, &caller, &id)?;
+    let row = owned(&app, &caller, &id)?;
     app.shared
         .write(|_| {
             let write = Write::Delete {
@@ -144,5 +165,5 @@ pub async fn handle_delete(
             Ok((vec![write], ()))
         })
         .await?;
-    Ok(super::no_content())
+    Ok(super::respond(StatusCode::OK, super::render(&row)))
 }
