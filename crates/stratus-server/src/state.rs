@@ -100,6 +100,19 @@ impl Row {
         }
     }
 
+    /// A row from its stored text (at load time).
+    pub fn from_text(record: stratus_store::RawRecord) -> Result<Self, String> {
+        let body: Value = serde_json::from_str(&record.text).map_err(|e| {
+            format!(
+                "stored record {}/{} is not JSON: {e}",
+                record.tenant, record.id
+            )
+        })?;
+        let mut row = Row::new(record.tenant, record.id, record.version, &body);
+        row.raw = record.text.into_boxed_str();
+        Ok(row)
+    }
+
     /// A row not (yet) in a table, for rendering a body just written.
     pub fn detached(id: String, body: Value) -> Self {
         Row::new(String::new(), id, 0, &body)
@@ -364,13 +377,13 @@ impl Shared {
         let mut tables = Tables::default();
         for kind in kind::ALL {
             let table = tables.table_mut(kind);
-            for record in store.load(kind)? {
-                table.insert(Row::new(
-                    record.tenant,
-                    record.id,
-                    record.version,
-                    &record.body,
-                ));
+            let mut bad = None;
+            store.load_each(kind, &mut |record| match Row::from_text(record) {
+                Ok(row) => table.insert(row),
+                Err(error) => bad = bad.take().or(Some(error)),
+            })?;
+            if let Some(error) = bad {
+                return Err(stratus_store::StoreError::Backend(error));
             }
         }
         Ok(Shared {

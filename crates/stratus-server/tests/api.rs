@@ -672,3 +672,78 @@ async fn list_protocol_sorts_filters_pages_and_projects() {
         json!({"total": 3, "size": 1, "offset": 1})
     );
 }
+
+#[tokio::test]
+async fn an_uploaded_plugin_serves_plugin_imports() {
+    let server = Server::start().await;
+    let plugin_yaml = b"plugins:\n  myplug:\n    executor: central_deployment_agent\n    package_name: my-plugin\n    package_version: '1.2.3'\nnode_types:\n  my.nodes.Thing:\n    derived_from: cloudify.nodes.Root\n    properties:\n      colour: { default: blue }\n";
+    let archive = gzip(&tar(&[
+        ("my-plugin/plugin.yaml", b'0', "", plugin_yaml),
+        (
+            "my-plugin/my_plugin-1.2.3-py3-none-any.wgn",
+            b'0',
+            "",
+            b"wagon",
+        ),
+    ]));
+    let (status, plugin) = server
+        .call_as(
+            ("admin", PASSWORD, "default_tenant"),
+            Method::POST,
+            "/api/v3.1/plugins?visibility=tenant",
+            "application/octet-stream",
+            archive.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plugin}");
+    assert_eq!(
+        (
+            plugin["package_name"].as_str(),
+            plugin["package_version"].as_str()
+        ),
+        (Some("my-plugin"), Some("1.2.3"))
+    );
+    assert!(plugin.get("_yaml").is_none(), "private fields stay private");
+    let (status, _) = server
+        .call_as(
+            ("admin", PASSWORD, "default_tenant"),
+            Method::POST,
+            "/api/v3.1/plugins",
+            "application/octet-stream",
+            archive,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let blueprint = "tosca_definitions_version: cloudify_dsl_1_3\nimports:\n  - http://www.getcloudify.org/spec/cloudify/4.5.5/types.yaml\n  - plugin:my-plugin?version=>=1.0,<2\nnode_templates:\n  thing:\n    type: my.nodes.Thing\n";
+    let (status, body) = server
+        .upload("uses-plugin", blueprint_archive(blueprint, &[]))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            "/api/v3.1/deployments/p1",
+            json!({"blueprint_id": "uses-plugin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, node) = server.get("/api/v3.1/nodes/p1/thing").await;
+    assert_eq!(node["properties"]["colour"], "blue");
+    let (status, error) = server
+        .upload(
+            "too-new",
+            blueprint_archive(&blueprint.replace(">=1.0,<2", ">=2"), &[]),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&error)),
+        (StatusCode::BAD_REQUEST, "invalid_blueprint_error")
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("uploaded plugins: 1.2.3"),
+        "{error}"
+    );
+}

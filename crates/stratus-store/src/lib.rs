@@ -40,6 +40,15 @@ pub struct Record {
     pub body: Value,
 }
 
+/// A record as [`Store::load_each`] hands it over: the body is the stored JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRecord {
+    pub tenant: String,
+    pub id: String,
+    pub version: i64,
+    pub text: String,
+}
+
 /// One write of an atomic batch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
@@ -174,6 +183,9 @@ pub trait Store: Send + Sync {
     fn get(&self, kind: &str, tenant: &str, id: &str) -> Result<Option<Record>, StoreError>;
     /// Every record of `kind` in every tenant, in insertion order (for loading at start).
     fn load(&self, kind: &str) -> Result<Vec<Record>, StoreError>;
+    /// [`Store::load`] one record at a time, bodies as their stored JSON text, so a large
+    /// state is never held twice while it is loaded.
+    fn load_each(&self, kind: &str, visit: &mut dyn FnMut(RawRecord)) -> Result<(), StoreError>;
     fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn events(&self, query: &EventQuery) -> Result<EventPage, StoreError>;
     /// The schema version after migrations (for status and snapshots).

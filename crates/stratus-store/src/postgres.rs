@@ -22,7 +22,7 @@ use postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
 
 use crate::common::{self, Failure};
 use crate::migrate;
-use crate::{Event, EventPage, EventQuery, Record, Store, StoreError, Write};
+use crate::{Event, EventPage, EventQuery, RawRecord, Record, Store, StoreError, Write};
 
 /// The advisory lock key every Stratus takes on its database ("Stratus" in ASCII).
 const LOCK_KEY: i64 = 0x0053_7472_6174_7573;
@@ -438,6 +438,30 @@ impl Store for PostgresStore {
             version,
             body,
         }))
+    }
+
+    fn load_each(&self, kind: &str, visit: &mut dyn FnMut(RawRecord)) -> Result<(), StoreError> {
+        let rows = self.with_client(&format!("load records of kind {kind}"), |client| {
+            Ok(client.query(
+                "SELECT tenant, id, version, body FROM records WHERE kind = $1 ORDER BY seq",
+                &[&kind],
+            )?)
+        })?;
+        let fail = |error: postgres::Error| {
+            StoreError::Backend(format!(
+                "load records of kind {kind} from {}: {error}",
+                self.name
+            ))
+        };
+        for row in rows {
+            visit(RawRecord {
+                tenant: row.try_get(0).map_err(fail)?,
+                id: row.try_get(1).map_err(fail)?,
+                version: row.try_get(2).map_err(fail)?,
+                text: row.try_get(3).map_err(fail)?,
+            });
+        }
+        Ok(())
     }
 
     fn load(&self, kind: &str) -> Result<Vec<Record>, StoreError> {

@@ -20,7 +20,7 @@ use rusqlite::{
 
 use crate::common::{self, Failure};
 use crate::migrate;
-use crate::{Event, EventPage, EventQuery, Record, Store, StoreError, Write};
+use crate::{Event, EventPage, EventQuery, RawRecord, Record, Store, StoreError, Write};
 
 /// How long a statement waits for a lock held by another connection (a checkpoint, the reader).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -362,6 +362,25 @@ impl Store for SqliteStore {
             version,
             body,
         }))
+    }
+
+    fn load_each(&self, kind: &str, visit: &mut dyn FnMut(RawRecord)) -> Result<(), StoreError> {
+        let connection = self.reader();
+        let fail =
+            |error: rusqlite::Error| self.backend(&format!("load records of kind {kind}"), error);
+        let mut statement = connection
+            .prepare("SELECT tenant, id, version, body FROM records WHERE kind = ?1 ORDER BY seq")
+            .map_err(fail)?;
+        let mut rows = statement.query([kind]).map_err(fail)?;
+        while let Some(row) = rows.next().map_err(fail)? {
+            visit(RawRecord {
+                tenant: row.get(0).map_err(fail)?,
+                id: row.get(1).map_err(fail)?,
+                version: row.get(2).map_err(fail)?,
+                text: row.get(3).map_err(fail)?,
+            });
+        }
+        Ok(())
     }
 
     fn load(&self, kind: &str) -> Result<Vec<Record>, StoreError> {

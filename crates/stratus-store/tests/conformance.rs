@@ -371,6 +371,22 @@ fn insert_get_and_load_in_insertion_order(store: &dyn Store) {
         loaded[2].version, 1,
         "a re-inserted record starts again at version 1"
     );
+    let mut streamed = Vec::new();
+    store
+        .load_each("deployments", &mut |raw| streamed.push(raw))
+        .expect("load_each");
+    let as_records: Vec<(String, String, i64, serde_json::Value)> = loaded
+        .iter()
+        .map(|r| (r.tenant.clone(), r.id.clone(), r.version, r.body.clone()))
+        .collect();
+    let from_stream: Vec<(String, String, i64, serde_json::Value)> = streamed
+        .iter()
+        .map(|r| {
+            let body = serde_json::from_str(&r.text).expect("stored text is JSON");
+            (r.tenant.clone(), r.id.clone(), r.version, body)
+        })
+        .collect();
+    assert_eq!(from_stream, as_records, "load_each agrees with load");
     assert!(store.schema_version().expect("schema version") >= 1);
 }
 

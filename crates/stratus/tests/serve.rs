@@ -1,0 +1,255 @@
+//! `stratus serve` as a process: where the admin password comes from, config file and
+//! environment precedence, one server per data directory, and a clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct Served {
+    child: Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn command(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stratus"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("CMPASS")
+        .env_remove("STRATUS_ADMIN_PASSWORD")
+        .env_remove("STRATUS_LISTEN")
+        .env_remove("STRATUS_DATA_DIR")
+        .env_remove("STRATUS_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Spawns and waits for the "serving … on http://ADDR/api/v3.1" line.
+fn serve(mut command: Command) -> Served {
+    let mut child = command.spawn().expect("spawn stratus serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no ready line; log: {log:?}"));
+        log.push(line.clone());
+        if let Some(rest) = line.split_once("http://").map(|(_, r)| r) {
+            let port = rest
+                .split('/')
+                .next()
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+                .expect("port");
+            return Served {
+                child,
+                port,
+                lines,
+                log,
+            };
+        }
+    }
+}
+
+fn get(port: u16, path: &str, user_password: &str) -> u16 {
+    use base64_free::encode;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Basic {}\r\nConnection: close\r\n\r\n",
+        encode(user_password)
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Enough base64 for a Basic header, without a dependency.
+mod base64_free {
+    pub fn encode(text: &str) -> String {
+        const TABLE: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let bytes = text.as_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn without_a_password_one_is_generated_stored_privately_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(command(dir.path()));
+    let file = dir.path().join("admin-password");
+    assert!(
+        server
+            .log
+            .iter()
+            .any(|l| l.contains(&*file.to_string_lossy())),
+        "{:?}",
+        server.log
+    );
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert!(password.len() >= 16);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        get(
+            server.port,
+            "/api/v3.1/status",
+            &format!("admin:{password}")
+        ),
+        200
+    );
+    assert_eq!(get(server.port, "/api/v3.1/status", "admin:guess"), 401);
+    assert_eq!(get(server.port, "/api/v3.1/status", ""), 401);
+    assert_eq!(get(server.port, "/healthz", ""), 200);
+    drop(server);
+    let server = serve(command(dir.path()));
+    assert_eq!(
+        get(
+            server.port,
+            "/api/v3.1/status",
+            &format!("admin:{password}")
+        ),
+        200,
+        "kept across restarts"
+    );
+}
+
+#[test]
+fn the_password_comes_from_flag_env_cmpass_and_config_in_that_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("stratus.yaml");
+    std::fs::write(
+        &config,
+        "admin_password: from-config\nmax_body_bytes: 1000\n",
+    )
+    .unwrap();
+    let with_config = |extra: &dyn Fn(&mut Command)| {
+        let mut c = command(&dir.path().join("data"));
+        c.arg("--config").arg(&config);
+        extra(&mut c);
+        serve(c)
+    };
+    let server = with_config(&|_| {});
+    assert_eq!(
+        get(server.port, "/api/v3.1/status", "admin:from-config"),
+        200
+    );
+    drop(server);
+    let server = with_config(&|c| {
+        c.env("CMPASS", "from-cmpass");
+    });
+    assert_eq!(
+        get(server.port, "/api/v3.1/status", "admin:from-config"),
+        200,
+        "config beats CMPASS"
+    );
+    drop(server);
+    let server = with_config(&|c| {
+        c.env("STRATUS_ADMIN_PASSWORD", "from-env");
+    });
+    assert_eq!(
+        get(server.port, "/api/v3.1/status", "admin:from-env"),
+        200,
+        "env beats config"
+    );
+    assert_eq!(
+        get(server.port, "/api/v3.1/status", "admin:from-config"),
+        401
+    );
+    drop(server);
+    let mut c = command(&dir.path().join("data"));
+    c.env("CMPASS", "from-cmpass");
+    let server = serve(c);
+    assert_eq!(
+        get(server.port, "/api/v3.1/status", "admin:from-cmpass"),
+        200,
+        "CMPASS without config"
+    );
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = command(dir.path());
+    first.arg("--admin-password").arg("pw");
+    let _server = serve(first);
+    let mut second = command(dir.path());
+    second.arg("--admin-password").arg("pw");
+    let output = second.stderr(Stdio::piped()).output().unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("in use by another Stratus"), "{text}");
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = command(dir.path());
+    c.arg("--admin-password").arg("pw");
+    let mut server = serve(c);
+    assert_eq!(get(server.port, "/readyz", ""), 200);
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let rest: Vec<String> = server.lines.try_iter().collect();
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+}
