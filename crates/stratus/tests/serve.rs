@@ -48,25 +48,27 @@ fn serve(mut command: Command) -> Served {
             }
         }
     });
-    let mut log = Vec::new();
+    // Owned by `Served` from here, whose Drop kills and waits for it.
+    let mut served = Served {
+        child,
+        port: 0,
+        lines,
+        log: Vec::new(),
+    };
     loop {
-        let line = lines
+        let line = served
+            .lines
             .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no ready line; log: {log:?}"));
-        log.push(line.clone());
+            .unwrap_or_else(|_| panic!("no ready line; log: {:?}", served.log));
+        served.log.push(line.clone());
         if let Some(rest) = line.split_once("http://").map(|(_, r)| r) {
-            let port = rest
+            served.port = rest
                 .split('/')
                 .next()
                 .and_then(|a| a.rsplit(':').next())
                 .and_then(|p| p.parse().ok())
                 .expect("port");
-            return Served {
-                child,
-                port,
-                lines,
-                log,
-            };
+            return served;
         }
     }
 }
