@@ -65,13 +65,10 @@ struct Virtual {
 pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
     let empty = Vec::new();
     let nodes: &Vec<J> = plan.get("nodes").and_then(J::as_array).unwrap_or(&empty);
-    let name_of = |node: &J| {
-        node.get("name")
-            .and_then(J::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let by_name: HashMap<String, usize> = nodes
+    fn name_of(node: &J) -> &str {
+        node.get("name").and_then(J::as_str).unwrap_or_default()
+    }
+    let by_name: HashMap<&str, usize> = nodes
         .iter()
         .enumerate()
         .map(|(i, n)| (name_of(n), i))
@@ -171,16 +168,23 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
     }
     let count_of = |item: Item| -> i64 {
         let value = match item {
-            Item::Node(n) => {
-                nodes[n].pointer("/capabilities/scalable/properties/current_instances")
-            }
-            Item::Group(g) => groups[g].1.pointer("/properties/current_instances"),
+            Item::Node(n) => nodes[n]
+                .get("capabilities")
+                .and_then(|c| c.get("scalable"))
+                .and_then(|s| s.get("properties"))
+                .and_then(|p| p.get("current_instances")),
+            Item::Group(g) => groups[g]
+                .1
+                .get("properties")
+                .and_then(|p| p.get("current_instances")),
         };
         value.and_then(J::as_i64).unwrap_or(1).max(0)
     };
-    let item_name = |item: Item| match item {
-        Item::Node(n) => name_of(&nodes[n]),
-        Item::Group(g) => groups[g].0.clone(),
+    let item_name = |item: Item| -> &str {
+        match item {
+            Item::Node(n) => name_of(&nodes[n]),
+            Item::Group(g) => groups[g].0.as_str(),
+        }
     };
 
     let mut ids = IdGenerator::new();
@@ -210,7 +214,7 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
             let mut current_host = host.clone();
             if let Item::Node(n) = item {
                 let node_host = nodes[n].get("host_id").and_then(J::as_str);
-                if current_host.is_none() && node_host == Some(name.as_str()) {
+                if current_host.is_none() && node_host == Some(name) {
                     current_host = Some(id.clone());
                 }
             }
@@ -238,9 +242,9 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
         };
         let node = &nodes[n];
         let name = name_of(node);
-        let mut fields = Map::new();
-        fields.insert("name".into(), J::String(name.clone()));
-        fields.insert("node_id".into(), J::String(name.clone()));
+        let mut fields = Map::with_capacity(6);
+        fields.insert("name".into(), J::String(name.to_string()));
+        fields.insert("node_id".into(), J::String(name.to_string()));
         fields.insert("id".into(), J::String(instance.id.clone()));
         match (&instance.host, node.get("host_id").and_then(J::as_str)) {
             (Some(h), _) => {
@@ -329,7 +333,8 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
                 continue;
             };
             let connection = relationship
-                .pointer("/properties/connection_type")
+                .get("properties")
+                .and_then(|p| p.get("connection_type"))
                 .and_then(J::as_str)
                 .unwrap_or("");
             if connection != "all_to_all" && connection != "all_to_one" {

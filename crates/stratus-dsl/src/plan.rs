@@ -41,9 +41,8 @@ pub fn prepare_with_secrets(
             problem
         })
         .map_err(locate)?;
-    let mut plan = blueprint.plan.clone();
     let mut current = None;
-    let values = set_inputs(&plan, inputs, &mut current)
+    let values = set_inputs(&blueprint.plan, inputs, &mut current)
         .map_err(|mut problem| {
             if problem.span.is_none() {
                 problem.span =
@@ -60,7 +59,7 @@ pub fn prepare_with_secrets(
         &blueprint.version,
         &blueprint.function_spans,
     );
-    evaluate_plan(&mut plan, &env, blueprint).map_err(locate)?;
+    let mut plan = evaluated_plan(&env, blueprint).map_err(locate)?;
     plan["inputs"] = J::Object(values);
     let instances = crate::instances::node_instances(&plan).map_err(locate)?;
     let J::Object(map) = &mut plan else {
@@ -332,81 +331,111 @@ fn evaluate_interfaces(
     Ok(())
 }
 
-fn evaluate_plan(
-    plan: &mut J,
+/// A copy of the blueprint's plan with its plan-time functions evaluated. Each node is
+/// evaluated as soon as it is copied, while it is still in the cache.
+fn evaluated_plan(env: &PlanEnvironment, blueprint: &Blueprint) -> Result<J, Problem> {
+    let J::Object(source) = &blueprint.plan else {
+        return Ok(blueprint.plan.clone());
+    };
+    let mut plan = Map::with_capacity(source.len());
+    for (key, value) in source {
+        let copy = match value {
+            // Other nodes' properties are read as they were before evaluation (from the
+            // blueprint); whatever functions they hold are evaluated in turn, so the result
+            // is the same and no node waits on another.
+            J::Array(nodes) if key == "nodes" => {
+                let mut copies = Vec::with_capacity(nodes.len());
+                for node in nodes {
+                    let mut node = node.clone();
+                    evaluate_node(&mut node, env, blueprint)?;
+                    copies.push(node);
+                }
+                J::Array(copies)
+            }
+            other => other.clone(),
+        };
+        plan.insert(key.clone(), copy);
+    }
+    let mut plan = J::Object(plan);
+    evaluate_sections(&mut plan, env)?;
+    Ok(plan)
+}
+
+fn evaluate_node(
+    node: &mut J,
     env: &PlanEnvironment,
     blueprint: &Blueprint,
 ) -> Result<(), Problem> {
-    // Other nodes' properties are read as they were before evaluation; whatever functions
-    // they hold are evaluated in turn, so the result is the same and no node waits on another.
     let no_scripts = Vec::new();
-    for node in plan
-        .get_mut("nodes")
+    let name = node
+        .get("name")
+        .and_then(J::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mut context = Context::for_node(&name, format!("nodes.{name}.properties"));
+    let unused = Cell::new(false);
+    if let Some(properties) = node.get_mut("properties") {
+        evaluate_in_place(properties, &context, env, &unused)?;
+    }
+    if let Some(scalable) = node
+        .get_mut("capabilities")
+        .and_then(|c| c.get_mut("scalable"))
+        .and_then(|s| s.get_mut("properties"))
+    {
+        evaluate_in_place(scalable, &context, env, &unused)?;
+    }
+    context.path = format!("nodes.{name}.operations");
+    if let Some(J::Object(operations)) = node.get_mut("operations") {
+        evaluate_operations(operations, &context, env)?;
+    }
+    let skip = blueprint
+        .script_operations
+        .get(&name)
+        .unwrap_or(&no_scripts);
+    if let Some(interfaces) = node.get_mut("interfaces") {
+        evaluate_interfaces(interfaces, skip, "", &context, env)?;
+    }
+    for (index, relationship) in node
+        .get_mut("relationships")
         .and_then(J::as_array_mut)
         .into_iter()
         .flatten()
+        .enumerate()
     {
-        let name = node
-            .get("name")
-            .and_then(J::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let mut context = Context::for_node(&name, format!("nodes.{name}.properties"));
-        let unused = Cell::new(false);
-        if let Some(properties) = node.get_mut("properties") {
-            evaluate_in_place(properties, &context, env, &unused)?;
-        }
-        if let Some(scalable) = node.pointer_mut("/capabilities/scalable/properties") {
-            evaluate_in_place(scalable, &context, env, &unused)?;
-        }
-        context.path = format!("nodes.{name}.operations");
-        if let Some(J::Object(operations)) = node.get_mut("operations") {
-            evaluate_operations(operations, &context, env)?;
-        }
-        let skip = blueprint
-            .script_operations
-            .get(&name)
-            .unwrap_or(&no_scripts);
-        if let Some(interfaces) = node.get_mut("interfaces") {
-            evaluate_interfaces(interfaces, skip, "", &context, env)?;
-        }
-        for (index, relationship) in node
-            .get_mut("relationships")
-            .and_then(J::as_array_mut)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let context = Context::for_relationship(&name, relationship);
-            let skip = if blueprint.script_operations.is_empty() {
-                &no_scripts
-            } else {
-                blueprint
-                    .script_operations
-                    .get(&format!("{name}#{index}"))
-                    .unwrap_or(&no_scripts)
-            };
-            for (interfaces_key, operations_key, prefix) in [
-                (
-                    "source_interfaces",
-                    "source_operations",
-                    "source_interfaces:",
-                ),
-                (
-                    "target_interfaces",
-                    "target_operations",
-                    "target_interfaces:",
-                ),
-            ] {
-                if let Some(J::Object(operations)) = relationship.get_mut(operations_key) {
-                    evaluate_operations(operations, &context, env)?;
-                }
-                if let Some(interfaces) = relationship.get_mut(interfaces_key) {
-                    evaluate_interfaces(interfaces, skip, prefix, &context, env)?;
-                }
+        let context = Context::for_relationship(&name, relationship);
+        let skip = if blueprint.script_operations.is_empty() {
+            &no_scripts
+        } else {
+            blueprint
+                .script_operations
+                .get(&format!("{name}#{index}"))
+                .unwrap_or(&no_scripts)
+        };
+        for (interfaces_key, operations_key, prefix) in [
+            (
+                "source_interfaces",
+                "source_operations",
+                "source_interfaces:",
+            ),
+            (
+                "target_interfaces",
+                "target_operations",
+                "target_interfaces:",
+            ),
+        ] {
+            if let Some(J::Object(operations)) = relationship.get_mut(operations_key) {
+                evaluate_operations(operations, &context, env)?;
+            }
+            if let Some(interfaces) = relationship.get_mut(interfaces_key) {
+                evaluate_interfaces(interfaces, skip, prefix, &context, env)?;
             }
         }
     }
+    Ok(())
+}
+
+/// The plan-level places functions are evaluated in.
+fn evaluate_sections(plan: &mut J, env: &PlanEnvironment) -> Result<(), Problem> {
     let unused = Cell::new(false);
     for (key, scope, inner) in [
         ("outputs", Scope::Outputs, None),

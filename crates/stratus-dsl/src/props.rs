@@ -154,16 +154,10 @@ fn merge_flattened(
             )));
         }
     }
-    let mut merged = flattened.clone();
-    for (k, v) in instance {
-        merged.insert(k.clone(), v.clone());
-    }
-    let use_external = merged
-        .get("use_external_resource")
-        .cloned()
-        .unwrap_or(J::Null);
-    let use_external = truthy(&use_external);
-    if use_external && merged.get("use_external_resource").is_some_and(is_function) {
+    // The instance's values over the flattened defaults (only ever looked up by key).
+    let merged_get = |key: &str| instance.get(key).or_else(|| flattened.get(key));
+    let use_external = merged_get("use_external_resource").is_some_and(truthy);
+    if use_external && merged_get("use_external_resource").is_some_and(is_function) {
         return Err(Problem::logic(
             219,
             context.span,
@@ -172,7 +166,7 @@ fn merge_flattened(
     }
     let mut result = Map::new();
     for (key, property) in schema {
-        let Some(value) = merged.get(key) else {
+        let Some(value) = merged_get(key) else {
             let required = property
                 .get("required")
                 .and_then(J::as_bool)
