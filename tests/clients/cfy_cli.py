@@ -5,6 +5,7 @@ for the arguments and environment.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -295,7 +296,7 @@ def secrets_flow():
     out = cfy("secrets", "list")
     assert "cli_secret" not in out, out
     out = cfy("secrets", "get", "cli_secret", rc=None)
-    contains(out, "404")
+    contains(out, "was not found")
 
 
 c.run("secrets create/get/list/create -u/delete", secrets_flow)
@@ -349,4 +350,5 @@ def wrong_password():
 
 c.run("profiles use with a wrong password is refused (401)", wrong_password)
 
+shutil.rmtree(work, ignore_errors=True)
 c.finish()

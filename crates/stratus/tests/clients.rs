@@ -14,7 +14,7 @@
 //! (set by `tools/test`), where they fail. The py2 venv may be missing when the machine has no
 //! Python 2.7 (`tools/clients/setup` then writes `py2.skipped`): that skips even when required.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -58,11 +58,11 @@ fn interpreter(name: &str, test: &str) -> Option<PathBuf> {
         return Some(python);
     }
     if name == "py2" && dir.join("py2.skipped").exists() {
-        eprintln!(
-            "\n!!! SKIPPED {test}: tools/clients/setup found no Python 2.7 on this machine \
-             ({}); cloudify-rest-client 4.3.3 was not checked.\n",
+        loud(&format!(
+            "!!! SKIPPED {test}: tools/clients/setup found no Python 2.7 on this machine \
+             ({}); cloudify-rest-client 4.3.3 was not checked.",
             dir.join("py2.skipped").display()
-        );
+        ));
         return None;
     }
     let msg = format!(
@@ -73,13 +73,19 @@ fn interpreter(name: &str, test: &str) -> Option<PathBuf> {
     if required() {
         panic!("{test}: {msg} (STRATUS_REQUIRE_CLIENTS=1)");
     }
-    eprintln!(
-        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+    loud(&format!(
+        "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
          !!! SKIPPED {test}: {msg}.\n\
          !!! Set STRATUS_REQUIRE_CLIENTS=1 to make this a failure.\n\
-         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-    );
+         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    ));
     None
+}
+
+/// Writes straight to the process's stderr, past the test harness's output capture, so a
+/// skip shows even when the test passes.
+fn loud(note: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "\n{note}\n");
 }
 
 /// A running `stratus serve`, killed on drop.
