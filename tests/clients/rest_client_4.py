@@ -71,7 +71,19 @@ def bad_password():
     eq(e.status_code, 401, "status_code")
 
 
+def context():
+    ctx = client.manager.get_context()
+    assert "context" in ctx, ctx
+
+
+def user_self():
+    me = client.users.get_self()
+    eq(me.username, "admin", "username")
+
+
 c.run("manager.get_version()", version)
+c.run("manager.get_context() (GET /provider/context)", context)
+c.run("users.get_self() (GET /user)", user_self)
 c.run("manager.get_status()", status)
 c.run("a wrong password raises UserUnauthorizedError (401)", bad_password)
 

@@ -602,6 +602,68 @@ def tokens():
 c.run("users.create, tenants.create/list/add_user/get/remove_user/delete, users.delete", users_tenants)
 c.run("tokens.create, CloudifyClient(token=...), tokens.list/delete", tokens)
 
+# --- more of the manager API that cfy and the client use ----------------------------------
+
+
+def manager_misc():
+    ctx = client.manager.get_context()
+    assert "context" in ctx and "name" in ctx, ctx
+    cfg_items = list(client.manager.get_config())
+    assert all("name" in i and "value" in i for i in cfg_items), cfg_items
+    mgrs = client.manager.get_managers()
+    assert len(mgrs) >= 1, mgrs
+    assert mgrs[0].get("hostname"), mgrs[0]
+
+
+def users_self():
+    me = client.users.get_self()
+    eq(me.username, "admin", "username")
+    eq(me.role, "sys_admin", "role")
+
+
+def plugins_list():
+    lst = client.plugins.list()
+    eq(lst.metadata.pagination.total, len(lst), "total")
+
+
+def exec_flags():
+    client.deployments.create("rc7-hello", "rc7-flags", inputs={"greeting": "f"})
+    wait_env("rc7-flags")
+    first = client.executions.start("rc7-flags", "install")
+    queued = client.executions.start("rc7-flags", "install", queue=True)
+    eq(queued.status, "queued", "status of a queued execution")
+    forced = client.executions.start("rc7-flags", "install", force=True)
+    assert forced.status in ("pending", "started"), forced.status
+    dry = client.executions.get(client.executions.start("rc7-flags", "uninstall", force=True, dry_run=True).id)
+    eq(dry.is_dry_run, True, "is_dry_run")
+    eq(dry.parameters.get("ignore_failure"), False, "default parameter filled in")
+    for ex in (first, queued, dry):
+        client.executions.cancel(ex.id)
+    client.executions.cancel(forced.id, force=True)
+    for _ in range(50):
+        left = [e for e in client.executions.list(deployment_id="rc7-flags")
+                if e.status not in ("cancelled", "terminated", "failed")]
+        if not left:
+            break
+        time.sleep(0.1)
+    eq([(e.id, e.status) for e in left], [], "executions still running after cancel")
+    client.deployments.delete("rc7-flags")
+
+
+def get_all_results():
+    lst = client.deployments.list(_get_all_results=True)
+    assert "rc7-dep" in [d.id for d in lst], lst
+    lst = client.node_instances.list(deployment_id="rc7-multi-dep", _get_all_results=True)
+    eq(len(lst), 4, "instances")
+
+
+c.run("manager.get_context/get_config/get_managers", manager_misc)
+c.run("users.get_self() (GET /user)", users_self)
+c.run("plugins.list()", plugins_list)
+c.run("executions.start queue=True -> queued, force=True, dry_run=True; cancel all", exec_flags)
+c.run("list(_get_all_results=True)", get_all_results)
+
+
 # --- cleanup: deletes -----------------------------------------------------------------------
 
 
