@@ -241,6 +241,36 @@ def events_list():
 
 c.run("events list <create_deployment_environment execution>", events_list)
 
+
+
+def executions_start_get_cancel():
+    # no workflow engine yet: install stays pending, so cfy's wait (which polls the execution and
+    # its events) times out; the execution must then be visible, cancellable, and have events
+    out = cfy("executions", "start", "install", "-d", "cli-dep", "--timeout", "3", rc=None)
+    contains(out, "Executing workflow `install` on deployment `cli-dep`")
+    assert "Timed out" in out or "timed out" in out, out
+    assert "An error occurred on the server" not in out, out
+    items = cfy_json("executions", "list", "-d", "cli-dep")
+    inst = [e for e in items if e["workflow_id"] == "install"]
+    assert len(inst) == 1, items
+    ex_id = inst[0]["id"]
+    eq(inst[0]["status"], "pending", "status")
+    out = cfy("executions", "get", ex_id)
+    contains(out, "install")
+    contains(out, "pending")
+    out = cfy("deployments", "delete", "cli-dep", rc=None)
+    contains(out, "running", "delete while an execution is pending")
+    out = cfy("executions", "cancel", ex_id)
+    contains(out, "A cancel request for execution %s has been sent" % ex_id)
+    got = cfy_json("executions", "get", ex_id)
+    eq(got["status"], "cancelled", "status after cancel")
+    out = cfy("events", "list", ex_id)
+    contains(out, "Showing")
+
+
+c.run("executions start install --timeout 3 (stays pending), executions get/cancel, events list",
+      executions_start_get_cancel)
+
 # --- deleting ----------------------------------------------------------------------
 
 
