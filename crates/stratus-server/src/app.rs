@@ -188,6 +188,7 @@ fn api() -> Router<App> {
                 .delete(tenants::handle_delete),
         )
         .route("/users", get(users::handle_list).put(users::handle_create))
+        .route("/user", get(users::handle_get_self))
         .route(
             "/users/{name}",
             get(users::handle_get)

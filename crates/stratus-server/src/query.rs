@@ -235,7 +235,10 @@ pub fn render_page(rows: &[Arc<Row>], total: u64, params: &ListParams, render: R
             }
             (None, Render::Stored) => out.extend_from_slice(&row.wire_bytes(Row::public_body)),
             (None, Render::With(f)) => out.extend_from_slice(&row.wire_bytes(f)),
-            (Some(fields), _) => {
+            (Some(fields), Render::Stored) => {
+                out.extend_from_slice(&serde_json::to_vec(&row.project(fields)).unwrap_or_default())
+            }
+            (Some(fields), Render::With(_)) => {
                 let rendered = match render {
                     Render::Stored => row.public_body(),
                     Render::With(f) => f(row),

@@ -57,6 +57,8 @@ pub struct Row {
     pub version: i64,
     raw: Box<str>,
     scalars: Box<[(Arc<str>, Value)]>,
+    /// Names of the top-level fields that hold a list or a dict.
+    containers: Box<[Arc<str>]>,
     has_private: bool,
     wire: OnceLock<Arc<[u8]>>,
 }
@@ -79,15 +81,19 @@ fn intern(key: &str) -> Arc<str> {
 impl Row {
     pub fn new(tenant: String, id: String, version: i64, body: &Value) -> Self {
         let raw = serde_json::to_string(body).unwrap_or_else(|_| "null".into());
-        let (scalars, has_private) = match body {
+        let (scalars, containers, has_private) = match body {
             Value::Object(map) => (
                 map.iter()
                     .filter(|(_, v)| !v.is_object() && !v.is_array())
                     .map(|(k, v)| (intern(k), v.clone()))
                     .collect(),
+                map.iter()
+                    .filter(|(_, v)| v.is_object() || v.is_array())
+                    .map(|(k, _)| intern(k))
+                    .collect(),
                 map.keys().any(|k| k.starts_with('_')),
             ),
-            _ => (Box::default(), false),
+            _ => (Box::default(), Box::default(), false),
         };
         Row {
             tenant,
@@ -95,6 +101,7 @@ impl Row {
             version,
             raw: raw.into_boxed_str(),
             scalars,
+            containers,
             has_private,
             wire: OnceLock::new(),
         }
@@ -139,6 +146,32 @@ impl Row {
             .iter()
             .find(|(key, _)| &**key == name)
             .map(|(_, value)| value)
+    }
+
+    /// The public fields named in `fields`, in that order; parses the body only when one of
+    /// them holds a list or a dict.
+    pub fn project(&self, fields: &[String]) -> Value {
+        let public = |name: &str| !name.starts_with('_');
+        if fields
+            .iter()
+            .any(|f| self.containers.iter().any(|c| **c == **f))
+        {
+            let body = self.body();
+            return Value::Object(
+                fields
+                    .iter()
+                    .filter(|f| public(f))
+                    .filter_map(|f| body.get(f).map(|v| (f.clone(), v.clone())))
+                    .collect(),
+            );
+        }
+        Value::Object(
+            fields
+                .iter()
+                .filter(|f| public(f))
+                .filter_map(|f| self.field(f).map(|v| (f.clone(), v.clone())))
+                .collect(),
+        )
     }
 
     /// Any top-level field: scalars directly, containers parsed.

@@ -5,7 +5,8 @@
 //! - cold start: process spawn until `/readyz` answers 200 (median of 5 fresh starts);
 //! - idle RSS: `VmRSS` of the idle server, empty and after loading DEPLOYMENTS deployments;
 //! - list throughput: `wrk` against `GET /api/v3.1/deployments?_size=100` with DEPLOYMENTS
-//!   deployments (requests/s and latency percentiles).
+//!   deployments (requests/s and latency percentiles), and the same page narrowed with
+//!   `_include` to four scalar fields (the request-handling cost without the payload).
 //!
 //! Env: `STRATUS_BENCH_DEPLOYMENTS` (default 10000), `STRATUS_BENCH_SECONDS` (wrk duration,
 //! default 10), `STRATUS_BENCH_CONNECTIONS` (default 32). Needs `wrk` (Debian's package).
@@ -178,7 +179,7 @@ fn populate(port: u16, count: u64) -> Duration {
     started.elapsed()
 }
 
-fn wrk(port: u16, seconds: u64, connections: u64) -> String {
+fn wrk(port: u16, path: &str, seconds: u64, connections: u64) -> String {
     let output = Command::new("wrk")
         .args([
             "-t2",
@@ -239,7 +240,16 @@ fn main() {
         request(server.port, "GET", "/api/v3.1/deployments?_size=100", None).expect("list");
     assert_eq!(status, 200);
     let page_bytes = body.len();
-    let report = wrk(server.port, seconds, connections);
+    let report = wrk(
+        server.port,
+        "/api/v3.1/deployments?_size=100",
+        seconds,
+        connections,
+    );
+    let narrow_path =
+        "/api/v3.1/deployments?_size=100&_include=id,blueprint_id,created_at,updated_at";
+    let narrow = wrk(server.port, narrow_path, seconds, connections);
+    let (_, narrow_body) = request(server.port, "GET", narrow_path, None).expect("narrow list");
 
     println!("stratus serve benchmark (release, SQLite, this machine)\n");
     println!("| measure | value | target |");

@@ -102,6 +102,21 @@ pub async fn handle_get(
     super::respond_item(render_user(&row), &pairs(query.as_deref()))
 }
 
+/// `GET /user`: the caller itself.
+pub async fn handle_get_self(
+    State(app): State<App>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    handle_get(
+        State(app),
+        Extension(caller.clone()),
+        Path(caller.username),
+        RawQuery(query),
+    )
+    .await
+}
+
 fn check_password(password: &str) -> ApiResult<()> {
     if password.is_empty() {
         return Err(ApiError::bad_parameters("the password may not be empty"));
