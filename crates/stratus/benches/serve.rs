@@ -189,9 +189,7 @@ fn wrk(port: u16, path: &str, seconds: u64, connections: u64) -> String {
             "-H",
             &format!("Authorization: {AUTH}"),
         ])
-        .arg(format!(
-            "http://127.0.0.1:{port}/api/v3.1/deployments?_size=100"
-        ))
+        .arg(format!("http://127.0.0.1:{port}{path}"))
         .output();
     match output {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -287,6 +285,20 @@ fn main() {
         "| list latency p50 / p99 | {} / {} | p99 ≤ 10 ms |",
         field(&report, "50%"),
         field(&report, "99%")
+    );
+    println!(
+        "| list transfer | {} | — |",
+        field(&report, "Transfer/sec:")
+    );
+    println!(
+        "| same with _include=id,blueprint_id,created_at,updated_at ({} KiB/page) | {} req/s | — |",
+        narrow_body.len() / 1024,
+        field(&narrow, "Requests/sec:")
+    );
+    println!(
+        "| its latency p50 / p99 | {} / {} | — |",
+        field(&narrow, "50%"),
+        field(&narrow, "99%")
     );
     println!("\nwrk output:\n{report}");
 }
