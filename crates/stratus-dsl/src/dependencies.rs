@@ -18,6 +18,34 @@ struct IddSpec {
 /// Inter-deployment dependencies: every `get_capability` in the plan, once per node instance
 /// of the node it is written in, with the deployment it names (when it is a literal).
 pub fn inter_deployment_functions(plan: &Map<String, J>) -> Vec<J> {
+    inter_deployment_functions_of(plan, None)
+}
+
+/// Whether any place of `node` the scan below reads holds a `get_capability` call.
+pub fn node_mentions_capability(node: &J) -> bool {
+    let in_operations = |operations: Option<&J>| {
+        operations
+            .and_then(J::as_object)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .any(|op| mentions_capability(op.get("inputs")))
+    };
+    mentions_capability(node.get("properties"))
+        || in_operations(node.get("operations"))
+        || node
+            .get("relationships")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+            .any(|r| {
+                in_operations(r.get("source_operations"))
+                    || in_operations(r.get("target_operations"))
+            })
+}
+
+/// [`inter_deployment_functions`]; `mentions[i]`, when given, is
+/// [`node_mentions_capability`] of node `i` (so nodes without any are not read again).
+pub fn inter_deployment_functions_of(plan: &Map<String, J>, mentions: Option<&[bool]>) -> Vec<J> {
     let mut specs: Vec<IddSpec> = Vec::new();
     let mut scan =
         |value: &J, path: &str, node: Option<&str>, relationship: Option<(&str, &str)>| {
@@ -40,12 +68,16 @@ pub fn inter_deployment_functions(plan: &Map<String, J>) -> Vec<J> {
                 });
             });
         };
-    for node in plan
+    for (index, node) in plan
         .get("nodes")
         .and_then(J::as_array)
         .into_iter()
         .flatten()
+        .enumerate()
     {
+        if mentions.is_some_and(|m| m.get(index) == Some(&false)) {
+            continue;
+        }
         let name = node.get("name").and_then(J::as_str).unwrap_or_default();
         scan_place(
             node.get("properties"),

@@ -59,14 +59,14 @@ pub fn prepare_with_secrets(
         &blueprint.version,
         &blueprint.function_spans,
     );
-    let mut plan = evaluated_plan(&env, blueprint).map_err(locate)?;
+    let (mut plan, mentions) = evaluated_plan(&env, blueprint).map_err(locate)?;
     plan["inputs"] = J::Object(values);
     let instances = crate::instances::node_instances(&plan).map_err(locate)?;
     let J::Object(map) = &mut plan else {
         return Ok(plan);
     };
     map.insert("node_instances".into(), J::Array(instances));
-    let idds = crate::dependencies::inter_deployment_functions(map);
+    let idds = crate::dependencies::inter_deployment_functions_of(map, Some(&mentions));
     map.insert("inter_deployment_functions".into(), J::Array(idds));
     Ok(plan)
 }
@@ -331,11 +331,13 @@ fn evaluate_interfaces(
     Ok(())
 }
 
-/// A copy of the blueprint's plan with its plan-time functions evaluated. Each node is
-/// evaluated as soon as it is copied, while it is still in the cache.
-fn evaluated_plan(env: &PlanEnvironment, blueprint: &Blueprint) -> Result<J, Problem> {
+/// A copy of the blueprint's plan with its plan-time functions evaluated, and for each node
+/// whether it holds a `get_capability` call. Each node is evaluated (and looked at) as soon
+/// as it is copied, while it is still in the cache.
+fn evaluated_plan(env: &PlanEnvironment, blueprint: &Blueprint) -> Result<(J, Vec<bool>), Problem> {
+    let mut mentions = Vec::new();
     let J::Object(source) = &blueprint.plan else {
-        return Ok(blueprint.plan.clone());
+        return Ok((blueprint.plan.clone(), mentions));
     };
     let mut plan = Map::with_capacity(source.len());
     for (key, value) in source {
@@ -348,6 +350,7 @@ fn evaluated_plan(env: &PlanEnvironment, blueprint: &Blueprint) -> Result<J, Pro
                 for node in nodes {
                     let mut node = node.clone();
                     evaluate_node(&mut node, env, blueprint)?;
+                    mentions.push(crate::dependencies::node_mentions_capability(&node));
                     copies.push(node);
                 }
                 J::Array(copies)
@@ -358,7 +361,7 @@ fn evaluated_plan(env: &PlanEnvironment, blueprint: &Blueprint) -> Result<J, Pro
     }
     let mut plan = J::Object(plan);
     evaluate_sections(&mut plan, env)?;
-    Ok(plan)
+    Ok((plan, mentions))
 }
 
 fn evaluate_node(
