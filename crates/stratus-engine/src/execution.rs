@@ -21,7 +21,8 @@
 //!    dispatched again (`RunTask.redelivery = true`, same attempt number); tasks that had
 //!    succeeded, failed or been ignored are never dispatched again. An operation is thus run
 //!    at most once when it completed before the crash and at least once when it was in
-//!    flight. Declaring an operation idempotent changes nothing here: the rule is the same
+//!    flight. `Resumed` also repeats the `ScheduleWake` of the earliest pending retry
+//!    (wake-ups need not be persisted). Declaring an operation idempotent changes nothing here: the rule is the same
 //!    for all, and `redelivery` lets a non-idempotent executor check before acting again.
 
 use std::collections::BTreeSet;
@@ -464,6 +465,10 @@ impl Execution {
                     .collect();
                 for (id, attempt) in sent {
                     self.run_command(id, attempt, true, now, &mut out);
+                }
+                // Wake-ups are not persisted: ask again for the earliest pending retry.
+                if let Some(&(at, _)) = self.retries.iter().next() {
+                    out.push(Command::ScheduleWake { at });
                 }
             }
         }

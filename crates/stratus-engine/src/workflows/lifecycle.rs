@@ -402,7 +402,9 @@ impl<'a> Processor<'a> {
             &establish,
         ]
         .iter()
-        .any(|s| !s.is_empty());
+        .any(|s| !s.is_empty())
+            // `_host_post_start` always holds the host's get_state task, a NOP or not.
+            || (state != "started" && node.is_compute());
         let or = |steps: Vec<Step>, message: &str| {
             if steps.is_empty() {
                 vec![ev(message)]

@@ -1,0 +1,104 @@
+//! Graphs from Stratus's own deployment plans (`stratus_dsl::prepare`, as stored by the server):
+//! the plan parses into the engine's model, and the install and uninstall graphs have the same
+//! shape as those built from the reference's plan for the same blueprint (the instance ids
+//! differ — they are random — so keys are compared with each instance id replaced by its node
+//! and the count of ordered pairs must match).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use stratus_engine::{build, Deployment, Filter, Graph, TaskKind, Workflow};
+
+fn stratus_plan(file: &Path) -> Value {
+    let text = std::fs::read_to_string(file).unwrap();
+    let loader = stratus_catalog::Loader::offline().with_blueprint_root(file.parent().unwrap());
+    let cache = stratus_dsl::DocumentCache::new();
+    let blueprint = stratus_dsl::parse(&text, &file.to_string_lossy(), &loader, &cache)
+        .unwrap_or_else(|d| panic!("{}: {d:?}", file.display()));
+    stratus_dsl::prepare(&blueprint, &Map::new()).unwrap()
+}
+
+fn deployment(nodes: &[Value], instances: &[Value], state: &str) -> Deployment {
+    let instances: Vec<Value> = instances
+        .iter()
+        .map(|i| {
+            let mut i = i.clone();
+            i["state"] = state.into();
+            i
+        })
+        .collect();
+    Deployment::from_json(nodes, &instances).unwrap()
+}
+
+/// Task keys with instance ids replaced by node ids, counted.
+fn shape(graph: &Graph, deployment: &Deployment) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for task in &graph.tasks {
+        if !matches!(task.kind, TaskKind::Operation(_) | TaskKind::SetState { .. }) {
+            continue;
+        }
+        let key = task
+            .key()
+            .split(' ')
+            .map(|word| {
+                let (prefix, id) = word.split_once(':').unwrap_or(("", word));
+                let node = deployment.instance(id).map(|i| i.node_id.clone());
+                match (prefix, node) {
+                    ("", Some(n)) => n,
+                    (p, Some(n)) => format!("{p}:{n}"),
+                    _ => word.to_string(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        *out.entry(key).or_insert(0) += 1;
+    }
+    out
+}
+
+#[test]
+fn stratus_plans_give_the_reference_shaped_graphs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(path.with_extension("expected.json")).unwrap(),
+        )
+        .unwrap();
+        let plan = stratus_plan(&path);
+        let ours_nodes = plan["nodes"].as_array().unwrap();
+        let ours_instances = plan["node_instances"].as_array().unwrap();
+        let ref_nodes = expected["deployment"]["nodes"].as_array().unwrap();
+        let ref_instances = expected["deployment"]["node_instances"].as_array().unwrap();
+        for (workflow, state) in [
+            (Workflow::Install(Filter::default()), "uninitialized"),
+            (
+                Workflow::Uninstall {
+                    filter: Filter::default(),
+                    ignore_failure: false,
+                },
+                "started",
+            ),
+        ] {
+            let ours = deployment(ours_nodes, ours_instances, state);
+            let theirs = deployment(ref_nodes, ref_instances, state);
+            let a = build(&ours, &workflow).unwrap();
+            let b = build(&theirs, &workflow).unwrap();
+            assert_eq!(
+                shape(&a, &ours),
+                shape(&b, &theirs),
+                "{}: {}",
+                path.display(),
+                workflow.name()
+            );
+            assert_eq!(a.len(), b.len(), "{}", path.display());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 3);
+}
