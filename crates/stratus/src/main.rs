@@ -4,6 +4,7 @@
 mod blueprint_cmd;
 mod catalog_cmd;
 mod config;
+mod data_dir;
 mod serve_cmd;
 
 use std::process::ExitCode;

@@ -35,7 +35,8 @@ pub struct ServeArgs {
 
 /// The options after merging flags, environment and the config file.
 pub struct Resolved {
-    pub data_dir: PathBuf,
+    /// `None`: chosen by `data_dir::choose` (the `/cfy-persist` volume or `./stratus-data`).
+    pub data_dir: Option<PathBuf>,
     pub listen: SocketAddr,
     pub database_url: Option<String>,
     pub admin_password: AdminPassword,
@@ -46,10 +47,7 @@ const ONAP_PASSWORD_FILE: &str = "/opt/onap/cm-secrets/password";
 
 pub fn resolve(args: ServeArgs, config: &Config) -> Result<Resolved> {
     let server = &config.server;
-    let data_dir = args
-        .data_dir
-        .or_else(|| server.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("./stratus-data"));
+    let data_dir = args.data_dir.or_else(|| server.data_dir.clone());
     let listen = match args.listen {
         Some(listen) => listen,
         None => server
@@ -123,14 +121,14 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-fn open_store(resolved: &Resolved) -> Result<Arc<dyn Store>> {
+fn open_store(resolved: &Resolved, data_dir: &Path) -> Result<Arc<dyn Store>> {
     match &resolved.database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             Ok(Arc::new(stratus_store::PostgresStore::connect(url)?))
         }
         Some(_) => bail!("--database-url must start with postgres:// or postgresql://"),
         None => {
-            let path = resolved.data_dir.join("stratus.db");
+            let path = data_dir.join("stratus.db");
             Ok(Arc::new(stratus_store::SqliteStore::open(&path)?))
         }
     }
@@ -139,13 +137,22 @@ fn open_store(resolved: &Resolved) -> Result<Arc<dyn Store>> {
 pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
     let started = std::time::Instant::now();
     let resolved = resolve(args, config)?;
-    std::fs::create_dir_all(&resolved.data_dir)
-        .with_context(|| format!("create data directory {}", resolved.data_dir.display()))?;
-    let store = open_store(&resolved)?;
+    let (path, origin) = crate::data_dir::choose(resolved.data_dir.clone());
+    if let Some(warning) = crate::data_dir::ephemeral_warning(origin) {
+        eprintln!("stratus: {warning}");
+    }
+    let data_dir = crate::data_dir::adopt(path, origin)?;
+    if data_dir.initialized {
+        eprintln!(
+            "stratus: initialized data directory {}",
+            data_dir.path.display()
+        );
+    }
+    let store = open_store(&resolved, &data_dir.path)?;
     let settings = Settings {
-        data_dir: resolved.data_dir.clone(),
+        data_dir: data_dir.path.clone(),
         resolver: config.resolver.clone(),
-        secret_key: secret_key(&resolved.data_dir)?,
+        secret_key: secret_key(&data_dir.path)?,
         max_body_bytes: resolved.max_body_bytes,
         status_notes: Vec::new(),
     };
@@ -155,7 +162,7 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
         .build()
         .context("start the async runtime")?;
     runtime.block_on(async move {
-        let outcome = stratus_server::bootstrap(&app, resolved.admin_password.clone(), &resolved.data_dir)
+        let outcome = stratus_server::bootstrap(&app, resolved.admin_password.clone(), &data_dir.path)
             .await
             .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.message))?;
         match outcome {
