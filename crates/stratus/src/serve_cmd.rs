@@ -142,12 +142,20 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
         eprintln!("stratus: {warning}");
     }
     let data_dir = crate::data_dir::adopt(path, origin)?;
-    if data_dir.initialized {
-        eprintln!(
-            "stratus: initialized data directory {}",
-            data_dir.path.display()
-        );
-    }
+    eprintln!(
+        "stratus: {} data directory {} ({})",
+        if data_dir.initialized {
+            "initialized"
+        } else {
+            "using"
+        },
+        data_dir.path.display(),
+        match data_dir.origin {
+            crate::data_dir::Origin::Explicit => "as configured",
+            crate::data_dir::Origin::PersistVolume => "the volume mounted at /cfy-persist",
+            crate::data_dir::Origin::Default => "the default",
+        }
+    );
     let store = open_store(&resolved, &data_dir.path)?;
     let settings = Settings {
         data_dir: data_dir.path.clone(),
