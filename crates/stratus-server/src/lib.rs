@@ -19,6 +19,7 @@ pub mod query;
 pub mod resources;
 pub mod runtime;
 pub mod state;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! The config file: YAML, read with the DSL's own loader (PyYAML semantics, positions in
 //! errors): `import_resolver` (Cloudify's own section) and the server's options
-//! (`data_dir`, `listen`, `database_url`, `admin_password`, `max_body_bytes`).
+//! (`data_dir`, `listen`, `database_url`, `admin_password`, `max_body_bytes`, `tls_listen`,
+//! `tls_cert`, `tls_key`).
 
 use std::path::Path;
 
@@ -22,6 +23,9 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     pub admin_password: Option<String>,
     pub max_body_bytes: Option<usize>,
+    pub tls_listen: Option<String>,
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 fn text(document: &Node, key: &str) -> Result<Option<String>> {
@@ -54,6 +58,9 @@ fn parse_server(document: &Node) -> Result<ServerConfig> {
         database_url: text(document, "database_url")?,
         admin_password: text(document, "admin_password")?,
         max_body_bytes,
+        tls_listen: text(document, "tls_listen")?,
+        tls_cert: text(document, "tls_cert")?.map(Into::into),
+        tls_key: text(document, "tls_key")?.map(Into::into),
     })
 }
 

@@ -31,10 +31,37 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "STRATUS_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Also serve HTTPS on this address, with --tls-cert/--tls-key or the certificates in
+    /// /opt/onap/certs (cert.pem + key.pem, or tls.crt + tls.key); without certificates there,
+    /// HTTPS stays off.
+    #[arg(long, env = "STRATUS_TLS_LISTEN")]
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, env = "STRATUS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, env = "STRATUS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Where the original container's operators put certificates.
+const ONAP_CERTS: &str = "/opt/onap/certs";
+
+/// The certificate and key to serve HTTPS with, if any.
+fn tls_files(args_cert: Option<PathBuf>, args_key: Option<PathBuf>) -> Option<(PathBuf, PathBuf)> {
+    if let (Some(cert), Some(key)) = (args_cert, args_key) {
+        return Some((cert, key));
+    }
+    let dir = Path::new(ONAP_CERTS);
+    [("cert.pem", "key.pem"), ("tls.crt", "tls.key")]
+        .into_iter()
+        .map(|(cert, key)| (dir.join(cert), dir.join(key)))
+        .find(|(cert, key)| cert.is_file() && key.is_file())
 }
 
 /// The options after merging flags, environment and the config file.
 pub struct Resolved {
+    pub tls: Option<(SocketAddr, PathBuf, PathBuf)>,
     /// `None`: chosen by `data_dir::choose` (the `/cfy-persist` volume or `./stratus-data`).
     pub data_dir: Option<PathBuf>,
     pub listen: SocketAddr,
@@ -78,7 +105,34 @@ pub fn resolve(args: ServeArgs, config: &Config) -> Result<Resolved> {
     } else {
         AdminPassword::None
     };
+    let tls_listen = match args.tls_listen {
+        Some(listen) => Some(listen),
+        None => server
+            .tls_listen
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .context("config `tls_listen` must be ADDRESS:PORT")?,
+    };
+    let tls = match tls_listen {
+        None => None,
+        Some(listen) => {
+            let cert = args.tls_cert.or_else(|| server.tls_cert.clone());
+            let key = args.tls_key.or_else(|| server.tls_key.clone());
+            if cert.is_some() != key.is_some() {
+                bail!("HTTPS needs both a certificate (tls_cert) and a key (tls_key)");
+            }
+            match tls_files(cert, key) {
+                Some((cert, key)) => Some((listen, cert, key)),
+                None => {
+                    eprintln!("stratus: no certificates given or found in {ONAP_CERTS} (cert.pem + key.pem): HTTPS is off");
+                    None
+                }
+            }
+        }
+    };
     Ok(Resolved {
+        tls,
         data_dir,
         listen,
         database_url: args.database_url.or_else(|| server.database_url.clone()),
@@ -185,12 +239,41 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
             .await
             .with_context(|| format!("listen on {}", resolved.listen))?;
         let address = listener.local_addr()?;
+        let https = match &resolved.tls {
+            None => None,
+            Some((listen, cert, key)) => {
+                let acceptor = stratus_server::tls::acceptor(cert, key).map_err(|e| anyhow::anyhow!("HTTPS: {e}"))?;
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("listen on {listen}"))?;
+                eprintln!("stratus: serving HTTPS on https://{}/api/v3.1 with {}", listener.local_addr()?, cert.display());
+                Some((listener, acceptor))
+            }
+        };
         eprintln!(
             "stratus: serving the Cloudify REST API on http://{address}/api/v3.1 (state: {}; ready in {} ms)",
             store.describe(),
             started.elapsed().as_millis()
         );
-        stratus_server::serve(listener, app, shutdown_signal()).await?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let when_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let plain = stratus_server::serve(listener, app.clone(), when_stopped());
+        let secure = async {
+            match https {
+                Some((listener, acceptor)) => stratus_server::tls::serve_tls(listener, acceptor, app.clone(), when_stopped()).await,
+                None => Ok(()),
+            }
+        };
+        tokio::try_join!(plain, secure)?;
         eprintln!("stratus: stopped");
         Ok::<_, anyhow::Error>(())
     })?;

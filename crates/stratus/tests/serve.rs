@@ -252,6 +252,92 @@ fn sigterm_stops_the_server_cleanly() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(exit.success(), "{exit:?}");
-    let rest: Vec<String> = server.lines.try_iter().collect();
+    // The reader thread ends when the pipe closes; take everything it still has.
+    let rest: Vec<String> =
+        std::iter::from_fn(|| server.lines.recv_timeout(Duration::from_secs(5)).ok()).collect();
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+}
+
+#[test]
+fn https_is_served_with_the_given_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (Debian's openssl package) makes the test certificate");
+    assert!(made.success());
+    let mut c = command(&dir.path().join("data"));
+    c.args([
+        "--admin-password",
+        "pw",
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+    ])
+    .arg(&cert)
+    .arg("--tls-key")
+    .arg(&key);
+    let server = serve(c);
+    let https = server.log.iter().find_map(|l| {
+        l.split_once("https://")
+            .map(|(_, r)| r.split('/').next().unwrap_or("").to_string())
+    });
+    let https = https.unwrap_or_else(|| panic!("no HTTPS line: {:?}", server.log));
+    let output = Command::new("curl")
+        .args([
+            "-sk",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-u",
+            "admin:pw",
+        ])
+        .arg(format!("https://{https}/api/v3.1/status"))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "200");
+    assert_eq!(
+        get(server.port, "/api/v3.1/status", "admin:pw"),
+        200,
+        "plain HTTP keeps working"
+    );
+
+    let mut bad = command(&dir.path().join("data2"));
+    bad.args([
+        "--admin-password",
+        "pw",
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+    ])
+    .arg(&key)
+    .arg("--tls-key")
+    .arg(&key);
+    let output = bad.output().unwrap();
+    assert!(
+        !output.status.success(),
+        "a key given as the certificate must stop the start"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("HTTPS"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
