@@ -8,7 +8,7 @@
 //!
 //! # Durability contract (what the runtime commits, and when)
 //! 1. At creation: the `Graph` and the initial `Progress`, with the execution record.
-//! 2. After every `step`: the new `Progress` (or the tasks in `take_dirty()`), together with
+//! 2. After every `step`: the new `Progress`, or better `take_delta()` (O(changes)), together with
 //!    the effects of the `SetInstanceState` and `Emit` commands of that step, in ONE atomic
 //!    batch. Only after that batch is committed may it act on `RunTask` (dispatch),
 //!    `Abort`, `ScheduleWake` and `Finished`. Hence a task is durably `Sent` before it is
@@ -119,7 +119,10 @@ pub enum Status {
 
 impl Status {
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Terminated | Status::Failed | Status::Cancelled)
+        matches!(
+            self,
+            Status::Terminated | Status::Failed | Status::Cancelled
+        )
     }
 }
 
@@ -167,18 +170,63 @@ pub enum Command {
     Finished(Status),
 }
 
+/// Serialized compactly (`p`, `s2`, `w2@15000`, `ok`, `ig`, `f`): a progress snapshot of a
+/// 1,000-node install is a few bytes per task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "state")]
+#[serde(into = "String", try_from = "String")]
 pub enum TaskState {
     Pending,
     /// Durably marked before dispatch; in flight.
-    Sent { attempt: u32 },
+    Sent {
+        attempt: u32,
+    },
     /// Failed or asked to retry; runs again at `at`.
-    Waiting { attempt: u32, at: Millis },
+    Waiting {
+        attempt: u32,
+        at: Millis,
+    },
     Succeeded,
     /// Failed with the failure ignored: counts as done for its dependents.
     Ignored,
     Failed,
+}
+
+impl From<TaskState> for String {
+    fn from(state: TaskState) -> String {
+        match state {
+            TaskState::Pending => "p".into(),
+            TaskState::Sent { attempt } => format!("s{attempt}"),
+            TaskState::Waiting { attempt, at } => format!("w{attempt}@{at}"),
+            TaskState::Succeeded => "ok".into(),
+            TaskState::Ignored => "ig".into(),
+            TaskState::Failed => "f".into(),
+        }
+    }
+}
+
+impl TryFrom<String> for TaskState {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<TaskState, String> {
+        let bad = || format!("not a task state: {text:?}");
+        Ok(match text.as_str() {
+            "p" => TaskState::Pending,
+            "ok" => TaskState::Succeeded,
+            "ig" => TaskState::Ignored,
+            "f" => TaskState::Failed,
+            _ if text.starts_with('s') => TaskState::Sent {
+                attempt: text[1..].parse().map_err(|_| bad())?,
+            },
+            _ if text.starts_with('w') => {
+                let (attempt, at) = text[1..].split_once('@').ok_or_else(bad)?;
+                TaskState::Waiting {
+                    attempt: attempt.parse().map_err(|_| bad())?,
+                    at: at.parse().map_err(|_| bad())?,
+                }
+            }
+            _ => return Err(bad()),
+        })
+    }
 }
 
 impl TaskState {
@@ -196,6 +244,34 @@ pub struct Progress {
     pub error: Option<String>,
 }
 
+/// What changed in one or more steps: apply to the last committed `Progress` to get the new
+/// one. Lets the runtime commit O(changes) per step instead of a whole snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressDelta {
+    pub status: Status,
+    pub first_error_at: Option<Millis>,
+    pub error: Option<String>,
+    pub tasks: Vec<(TaskId, TaskState)>,
+}
+
+impl Progress {
+    /// Applies a delta taken with `Execution::take_delta`.
+    pub fn apply(&mut self, delta: &ProgressDelta) -> Result<(), String> {
+        let len = self.tasks.len();
+        for &(id, state) in &delta.tasks {
+            let slot = self
+                .tasks
+                .get_mut(id as usize)
+                .ok_or_else(|| format!("delta names task {id}, progress has {len}"))?;
+            *slot = state;
+        }
+        self.status = delta.status;
+        self.first_error_at = delta.first_error_at;
+        self.error = delta.error.clone();
+        Ok(())
+    }
+}
+
 /// A running execution: the graph, its progress and indexes derived from both.
 #[derive(Debug, Clone)]
 pub struct Execution {
@@ -205,7 +281,10 @@ pub struct Execution {
     dependents: Vec<Vec<TaskId>>,
     /// Unfinished dependencies per task.
     waiting_on: Vec<u32>,
+    /// Ready tasks without an effect outside the state (set-state, events, markers).
     ready: BTreeSet<TaskId>,
+    /// Ready operations waiting for a dispatch slot.
+    ready_ops: BTreeSet<TaskId>,
     retries: BTreeSet<(Millis, TaskId)>,
     in_flight: BTreeSet<TaskId>,
     done: usize,
@@ -228,6 +307,7 @@ impl Execution {
         let dependents = graph.dependents();
         let mut waiting_on = vec![0u32; graph.len()];
         let mut ready = BTreeSet::new();
+        let mut ready_ops = BTreeSet::new();
         let mut retries = BTreeSet::new();
         let mut in_flight = BTreeSet::new();
         let mut done = 0;
@@ -242,7 +322,11 @@ impl Execution {
             let id = id as TaskId;
             match *state {
                 TaskState::Pending if waiting_on[id as usize] == 0 => {
-                    ready.insert(id);
+                    if graph.task(id).operation().is_some() {
+                        ready_ops.insert(id);
+                    } else {
+                        ready.insert(id);
+                    }
                 }
                 TaskState::Sent { .. } => {
                     in_flight.insert(id);
@@ -261,6 +345,7 @@ impl Execution {
             dependents,
             waiting_on,
             ready,
+            ready_ops,
             retries,
             in_flight,
             done,
@@ -284,12 +369,20 @@ impl Execution {
         self.in_flight.iter().copied()
     }
 
-    /// Tasks whose state changed since the last call (for incremental persistence).
-    pub fn take_dirty(&mut self) -> Vec<TaskId> {
+    /// What changed since the last call (for incremental persistence; see the contract).
+    pub fn take_delta(&mut self) -> ProgressDelta {
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.sort_unstable();
         dirty.dedup();
-        dirty
+        ProgressDelta {
+            status: self.progress.status,
+            first_error_at: self.progress.first_error_at,
+            error: self.progress.error.clone(),
+            tasks: dirty
+                .into_iter()
+                .map(|id| (id, self.progress.tasks[id as usize]))
+                .collect(),
+        }
     }
 
     fn set(&mut self, id: TaskId, state: TaskState) {
@@ -306,9 +399,10 @@ impl Execution {
         now: Millis,
     ) {
         let (instance, operation) = match task.map(|t| &self.graph.task(t).kind) {
-            Some(TaskKind::Operation(op)) => {
-                (Some(op.node_instance_id.clone()), Some(op.operation.clone()))
-            }
+            Some(TaskKind::Operation(op)) => (
+                Some(op.node_instance_id.clone()),
+                Some(op.operation.clone()),
+            ),
             Some(TaskKind::Event { instance, .. }) => (instance.clone(), None),
             Some(TaskKind::SetState { instance, .. }) => (Some(instance.clone()), None),
             _ => (None, None),
@@ -394,7 +488,16 @@ impl Execution {
                     return out;
                 };
                 self.in_flight.remove(&id);
-                self.fail_or_retry(id, attempt, error, recoverable, retry_after_ms, false, now, &mut out);
+                self.fail_or_retry(
+                    id,
+                    attempt,
+                    error,
+                    recoverable,
+                    retry_after_ms,
+                    false,
+                    now,
+                    &mut out,
+                );
             }
             Event::TaskRetryRequested {
                 id,
@@ -405,11 +508,22 @@ impl Execution {
                     return out;
                 };
                 self.in_flight.remove(&id);
-                self.fail_or_retry(id, attempt, message, true, retry_after_ms, true, now, &mut out);
+                self.fail_or_retry(
+                    id,
+                    attempt,
+                    message,
+                    true,
+                    retry_after_ms,
+                    true,
+                    now,
+                    &mut out,
+                );
             }
             Event::CancelRequested(kind) => match kind {
                 CancelKind::Cancel => {
-                    if self.progress.status == Status::Started || self.progress.status == Status::Pending {
+                    if self.progress.status == Status::Started
+                        || self.progress.status == Status::Pending
+                    {
                         self.progress.status = Status::Cancelling;
                     }
                 }
@@ -435,13 +549,11 @@ impl Execution {
                     for id in failed {
                         self.set(id, TaskState::Pending);
                         if self.waiting_on[id as usize] == 0 {
-                            self.ready.insert(id);
+                            self.make_ready(id);
                         }
                     }
                 }
-                if self.progress.status.is_final()
-                    && (!force && self.progress.error.is_some())
-                {
+                if self.progress.status.is_final() && (!force && self.progress.error.is_some()) {
                     // A failed execution resumes only with force (failed tasks stay failed).
                     return out;
                 }
@@ -500,7 +612,11 @@ impl Execution {
         let may_retry = recoverable && (max_retries < 0 || retries_done < max_retries);
         if may_retry && self.progress.status == Status::Started {
             let at = now.saturating_add(retry_after_ms.unwrap_or(interval));
-            let kind = if requested { "task_rescheduled" } else { "task_failed" };
+            let kind = if requested {
+                "task_rescheduled"
+            } else {
+                "task_failed"
+            };
             self.emit(
                 out,
                 kind,
@@ -547,6 +663,14 @@ impl Execution {
         }
     }
 
+    fn make_ready(&mut self, id: TaskId) {
+        if self.graph.task(id).operation().is_some() {
+            self.ready_ops.insert(id);
+        } else {
+            self.ready.insert(id);
+        }
+    }
+
     /// Marks a task done and releases its dependents.
     fn complete(&mut self, id: TaskId, state: TaskState) {
         self.set(id, state);
@@ -556,12 +680,19 @@ impl Execution {
             let waiting = &mut self.waiting_on[dependent as usize];
             *waiting = waiting.saturating_sub(1);
             if *waiting == 0 && self.progress.tasks[dependent as usize] == TaskState::Pending {
-                self.ready.insert(dependent);
+                self.make_ready(dependent);
             }
         }
     }
 
-    fn run_command(&self, id: TaskId, attempt: u32, redelivery: bool, now: Millis, out: &mut Vec<Command>) {
+    fn run_command(
+        &self,
+        id: TaskId,
+        attempt: u32,
+        redelivery: bool,
+        now: Millis,
+        out: &mut Vec<Command>,
+    ) {
         let Some(op) = self.graph.task(id).operation() else {
             return;
         };
@@ -594,7 +725,12 @@ impl Execution {
                 }
                 self.retries.remove(&(at, id));
                 if let TaskState::Waiting { attempt, .. } = self.progress.tasks[id as usize] {
-                    self.set(id, TaskState::Sent { attempt: attempt + 1 });
+                    self.set(
+                        id,
+                        TaskState::Sent {
+                            attempt: attempt + 1,
+                        },
+                    );
                     self.in_flight.insert(id);
                     self.run_command(id, attempt + 1, false, now, out);
                 }
@@ -604,22 +740,12 @@ impl Execution {
             } else {
                 self.settings.max_in_flight
             };
-            let mut deferred = Vec::new();
+            // Instant tasks first (they may release more instant tasks), lowest id first.
             while let Some(id) = self.ready.pop_first() {
                 if self.progress.tasks[id as usize] != TaskState::Pending {
                     continue;
                 }
                 match &self.graph.task(id).kind {
-                    TaskKind::Operation(_) => {
-                        if self.in_flight.len() >= limit {
-                            deferred.push(id);
-                            // Instant tasks behind may still run; keep scanning.
-                            continue;
-                        }
-                        self.set(id, TaskState::Sent { attempt: 1 });
-                        self.in_flight.insert(id);
-                        self.run_command(id, 1, false, now, out);
-                    }
                     TaskKind::SetState { instance, state } => {
                         out.push(Command::SetInstanceState {
                             instance: instance.clone(),
@@ -633,9 +759,23 @@ impl Execution {
                         self.complete(id, TaskState::Succeeded);
                     }
                     TaskKind::Marker { .. } => self.complete(id, TaskState::Succeeded),
+                    TaskKind::Operation(_) => {
+                        self.ready_ops.insert(id);
+                    }
                 }
             }
-            self.ready.extend(deferred);
+            // Then operations, lowest id first, while slots are free.
+            while self.in_flight.len() < limit {
+                let Some(id) = self.ready_ops.pop_first() else {
+                    break;
+                };
+                if self.progress.tasks[id as usize] != TaskState::Pending {
+                    continue;
+                }
+                self.set(id, TaskState::Sent { attempt: 1 });
+                self.in_flight.insert(id);
+                self.run_command(id, 1, false, now, out);
+            }
         }
         // Termination.
         match self.progress.status {
@@ -646,11 +786,18 @@ impl Execution {
                 if self.done == self.graph.len() {
                     self.finish(Status::Terminated, now, out);
                 } else if let Some(first) = self.progress.first_error_at {
-                    let idle = self.in_flight.is_empty() && self.retries.is_empty() && self.ready.is_empty();
+                    let idle = self.in_flight.is_empty()
+                        && self.retries.is_empty()
+                        && self.ready.is_empty()
+                        && self.ready_ops.is_empty();
                     if idle || now >= first.saturating_add(self.settings.wait_after_fail_ms) {
                         self.finish(Status::Failed, now, out);
                     }
-                } else if self.in_flight.is_empty() && self.retries.is_empty() && self.ready.is_empty() {
+                } else if self.in_flight.is_empty()
+                    && self.retries.is_empty()
+                    && self.ready.is_empty()
+                    && self.ready_ops.is_empty()
+                {
                     // Unreachable for a valid (acyclic) graph: nothing runs and nothing can.
                     self.progress.error = Some("no task can run: dependency cycle".into());
                     self.finish(Status::Failed, now, out);

@@ -56,14 +56,19 @@ pub struct OperationTask {
 pub enum TaskKind {
     Operation(Box<OperationTask>),
     /// A node instance state change, committed by the runtime with the step's state.
-    SetState { instance: String, state: String },
+    SetState {
+        instance: String,
+        state: String,
+    },
     /// A workflow_node event for the events log.
     Event {
         instance: Option<String>,
         message: String,
     },
     /// A subgraph boundary or barrier: no effect, completes as soon as it is ready.
-    Marker { name: String },
+    Marker {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -277,11 +282,9 @@ impl Subgraph {
     /// Fills the subgraph with a sequence; returns the ids created per step, in order.
     pub fn sequence(&self, builder: &mut Builder, steps: Vec<Step>) -> Vec<Vec<TaskId>> {
         let mut created = Vec::new();
-        let last = steps
-            .into_iter()
-            .fold(vec![self.start], |last, step| {
-                step.append(builder, last, &mut created)
-            });
+        let last = steps.into_iter().fold(vec![self.start], |last, step| {
+            step.append(builder, last, &mut created)
+        });
         for id in last {
             builder.depend(self.end, id);
         }

@@ -29,8 +29,8 @@ pub mod model;
 pub mod workflows;
 
 pub use execution::{
-    CancelKind, Command, EmittedEvent, Event, Execution, Millis, Progress, Settings, Status,
-    TaskState,
+    CancelKind, Command, EmittedEvent, Event, Execution, Millis, Progress, ProgressDelta, Settings,
+    Status, TaskState,
 };
 pub use graph::{Graph, OperationTask, Related, Side, Task, TaskId, TaskKind};
 pub use model::{Deployment, ModelError, Node, NodeInstance};

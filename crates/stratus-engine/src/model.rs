@@ -131,7 +131,10 @@ impl Deployment {
     /// Parses node and node-instance bodies (`GET /nodes`, `GET /node-instances` items, or a
     /// deployment plan's `nodes` / `node_instances`).
     pub fn from_json(nodes: &[Value], instances: &[Value]) -> Result<Deployment, ModelError> {
-        let nodes = nodes.iter().map(parse_node).collect::<Result<Vec<_>, _>>()?;
+        let nodes = nodes
+            .iter()
+            .map(parse_node)
+            .collect::<Result<Vec<_>, _>>()?;
         let instances = instances
             .iter()
             .map(parse_instance)
@@ -393,7 +396,10 @@ fn parse_node(value: &Value) -> Result<Node, ModelError> {
             type_name: rel_record.string("type")?,
             target_node: rel_record.string("target_id")?,
             type_hierarchy: rel_record.strings("type_hierarchy")?,
-            properties: rel_record.object("properties")?.cloned().unwrap_or_default(),
+            properties: rel_record
+                .object("properties")?
+                .cloned()
+                .unwrap_or_default(),
             source_operations: parse_operations(
                 &rel_record,
                 "source_operations",
@@ -458,6 +464,10 @@ fn parse_instance(value: &Value) -> Result<NodeInstance, ModelError> {
             .optional_string("state")?
             .unwrap_or_else(|| "uninitialized".into()),
         relationships,
-        index: record.body.get("index").and_then(Value::as_i64).unwrap_or(0),
+        index: record
+            .body
+            .get("index")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
     })
 }

@@ -35,7 +35,10 @@ fn deployment(nodes: &[Value], instances: &[Value], state: &str) -> Deployment {
 fn shape(graph: &Graph, deployment: &Deployment) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for task in &graph.tasks {
-        if !matches!(task.kind, TaskKind::Operation(_) | TaskKind::SetState { .. }) {
+        if !matches!(
+            task.kind,
+            TaskKind::Operation(_) | TaskKind::SetState { .. }
+        ) {
             continue;
         }
         let key = task

@@ -100,8 +100,14 @@ fn check(name: &str, expected: &Value, graph: &Graph) -> (usize, usize) {
     let have = order(graph);
     let missing: Vec<_> = want.difference(&have).take(10).collect();
     let extra: Vec<_> = have.difference(&want).take(10).collect();
-    assert!(missing.is_empty(), "{name}: reference orders we lack: {missing:#?}");
-    assert!(extra.is_empty(), "{name}: orders the reference lacks: {extra:#?}");
+    assert!(
+        missing.is_empty(),
+        "{name}: reference orders we lack: {missing:#?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "{name}: orders the reference lacks: {extra:#?}"
+    );
     (want_tasks.len(), want.len())
 }
 
@@ -118,9 +124,13 @@ fn install_and_uninstall_orders_equal_the_reference() {
     files.sort();
     for path in files {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let expected: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let nodes = expected["deployment"]["nodes"].as_array().unwrap();
-        let mut instances = expected["deployment"]["node_instances"].as_array().unwrap().clone();
+        let mut instances = expected["deployment"]["node_instances"]
+            .as_array()
+            .unwrap()
+            .clone();
         let deployment = Deployment::from_json(nodes, &instances).unwrap();
         let install = build(&deployment, &Workflow::Install(Filter::default())).unwrap();
         let (t, p) = check(&format!("{name} install"), &expected["install"], &install);
@@ -138,11 +148,18 @@ fn install_and_uninstall_orders_equal_the_reference() {
             },
         )
         .unwrap();
-        let (t, p) = check(&format!("{name} uninstall"), &expected["uninstall"], &uninstall);
+        let (t, p) = check(
+            &format!("{name} uninstall"),
+            &expected["uninstall"],
+            &uninstall,
+        );
         totals.0 += t;
         totals.1 += p;
         cases += 1;
     }
     assert!(cases >= 1);
-    eprintln!("{cases} blueprints, {} tasks, {} ordered pairs equal", totals.0, totals.1);
+    eprintln!(
+        "{cases} blueprints, {} tasks, {} ordered pairs equal",
+        totals.0, totals.1
+    );
 }

@@ -105,7 +105,13 @@ impl<'a> Processor<'a> {
                 }
             }
             ends.push(subgraph.end);
-            subgraphs.insert(instance.id.as_str(), InstanceSubgraph { subgraph, followers });
+            subgraphs.insert(
+                instance.id.as_str(),
+                InstanceSubgraph {
+                    subgraph,
+                    followers,
+                },
+            );
         }
         for instance in &self.intact {
             let subgraph = Subgraph::new(builder, &format!("stub_{}", instance.id));
@@ -228,7 +234,8 @@ impl<'a> Processor<'a> {
                 current_target = Some(rel.target_name.as_str());
             }
             for side in [crate::graph::Side::Source, crate::graph::Side::Target] {
-                if let Some(kind) = relationship_op(self.deployment, instance, rel, side, operation)?
+                if let Some(kind) =
+                    relationship_op(self.deployment, instance, rel, side, operation)?
                 {
                     current.push(kind);
                 }
@@ -243,7 +250,9 @@ impl<'a> Processor<'a> {
         if reverse {
             groups.reverse();
         }
-        Ok(Some(Step::Nested(groups.into_iter().map(Step::Fork).collect())))
+        Ok(Some(Step::Nested(
+            groups.into_iter().map(Step::Fork).collect(),
+        )))
     }
 
     /// `_skip_nop_operations(pre, task, post)`.
@@ -296,8 +305,14 @@ impl<'a> Processor<'a> {
             };
             (validation, precreate)
         };
-        let create = if ["started", "starting", "created", "configuring", "configured"]
-            .contains(&state)
+        let create = if [
+            "started",
+            "starting",
+            "created",
+            "configuring",
+            "configured",
+        ]
+        .contains(&state)
         {
             Vec::new()
         } else {
@@ -526,7 +541,15 @@ impl<'a> Processor<'a> {
         let mut prestop = Vec::new();
         let mut deletion_validation = Vec::new();
         let stop;
-        if ["stopped", "deleting", "deleted", "uninitialized", "configured"].contains(&state) {
+        if [
+            "stopped",
+            "deleting",
+            "deleted",
+            "uninitialized",
+            "configured",
+        ]
+        .contains(&state)
+        {
             stop = vec![ev(&format!("Stop: instance already {state}"))];
         } else {
             stop_message = vec![Step::Fork(vec![
@@ -628,5 +651,4 @@ impl<'a> Processor<'a> {
         steps.extend(finish_message);
         Ok(steps)
     }
-
 }

@@ -257,8 +257,8 @@ fn reinstall(
     ignore_failure: bool,
     builder: &mut Builder,
 ) -> Result<(), WorkflowError> {
-    let ends = Processor::new(deployment, selected, ignore_failure, "reinstall-")
-        .uninstall(builder)?;
+    let ends =
+        Processor::new(deployment, selected, ignore_failure, "reinstall-").uninstall(builder)?;
     let barrier = barrier(builder, "uninstall_done", &ends);
     let first = builder.tasks.len();
     let mut install = Processor::new(deployment, selected, false, "reinstall-");
@@ -285,7 +285,11 @@ fn execute_operation(
         let subgraph = Subgraph::new(builder, &instance.id);
         ends.push(subgraph.end);
         subgraphs.insert(instance.id.as_str(), subgraph);
-        if !chosen || !deployment.node_of(instance).has_operation(&params.operation) {
+        if !chosen
+            || !deployment
+                .node_of(instance)
+                .has_operation(&params.operation)
+        {
             continue;
         }
         let mut message = format!("Starting operation {}", params.operation);

@@ -72,7 +72,9 @@ pub fn plan_scale(
             return Err(WorkflowError::UnknownEntity(node.clone()));
         }
     }
-    if params.delta > 0 && !(params.include_instances.is_empty() && params.exclude_instances.is_empty()) {
+    if params.delta > 0
+        && !(params.include_instances.is_empty() && params.exclude_instances.is_empty())
+    {
         return Err(WorkflowError::Invalid(
             "Instances cannot be included or excluded when scaling up.".into(),
         ));
@@ -91,7 +93,9 @@ fn contained_nodes(deployment: &Deployment) -> HashMap<&str, Vec<&str>> {
     for node in &deployment.nodes {
         for rel in &node.relationships {
             if rel.is_contained_in() {
-                out.entry(rel.target_node.as_str()).or_default().push(&node.id);
+                out.entry(rel.target_node.as_str())
+                    .or_default()
+                    .push(&node.id);
             }
         }
     }
@@ -134,7 +138,9 @@ fn scale_out(
                 unit.push((id.clone(), node_id.clone(), parent));
                 let mut kids: Vec<(String, Option<String>)> = Vec::new();
                 for child in children.get(node_id.as_str()).into_iter().flatten() {
-                    let count = deployment.node(child).map_or(1, |n| n.number_of_instances.max(0));
+                    let count = deployment
+                        .node(child)
+                        .map_or(1, |n| n.number_of_instances.max(0));
                     for _ in 0..count {
                         kids.push((child.to_string(), Some(id.clone())));
                     }
@@ -150,7 +156,9 @@ fn scale_out(
             });
         let mut new_instances = Vec::new();
         for (id, node_id, parent) in &unit {
-            let node = deployment.node(node_id).ok_or_else(|| WorkflowError::UnknownEntity(node_id.clone()))?;
+            let node = deployment
+                .node(node_id)
+                .ok_or_else(|| WorkflowError::UnknownEntity(node_id.clone()))?;
             let mut relationships = Vec::new();
             for rel in &node.relationships {
                 let targets: Vec<String> = if rel.is_contained_in() {
@@ -194,7 +202,11 @@ fn scale_out(
                         .iter()
                         .find(|(i, _, _)| *i == p)
                         .map(|(_, n, par)| (n.clone(), par.clone()))
-                        .or_else(|| deployment.instance(&p).map(|i| (i.node_id.clone(), i.host_id.clone().filter(|h| *h != p))))
+                        .or_else(|| {
+                            deployment
+                                .instance(&p)
+                                .map(|i| (i.node_id.clone(), i.host_id.clone().filter(|h| *h != p)))
+                        })
                         .unwrap_or_default();
                     if deployment.node(&p_node).is_some_and(|n| n.is_compute()) {
                         host = Some(p);
@@ -250,8 +262,16 @@ fn scale_out(
     {
         let processor = Processor {
             deployment: &modified,
-            instances: modified.instances.iter().filter(|i| added_set.contains(&i.id)).collect(),
-            intact: modified.instances.iter().filter(|i| related_ids.contains(&i.id)).collect(),
+            instances: modified
+                .instances
+                .iter()
+                .filter(|i| added_set.contains(&i.id))
+                .collect(),
+            intact: modified
+                .instances
+                .iter()
+                .filter(|i| related_ids.contains(&i.id))
+                .collect(),
             ignore_failure: false,
             name_prefix: prefix.to_string(),
             state_override: None,
@@ -293,7 +313,11 @@ fn scale_in(
         let mut chosen: Vec<&NodeInstance> = candidates
             .iter()
             .copied()
-            .filter(|i| subtree(i).iter().any(|m| params.include_instances.contains(m)))
+            .filter(|i| {
+                subtree(i)
+                    .iter()
+                    .any(|m| params.include_instances.contains(m))
+            })
             .take(wanted)
             .collect();
         for candidate in candidates.iter().rev() {
@@ -330,8 +354,16 @@ fn scale_in(
     let mut builder = Builder::default();
     Processor {
         deployment,
-        instances: deployment.instances.iter().filter(|i| removed.contains(&i.id)).collect(),
-        intact: deployment.instances.iter().filter(|i| related.contains(&i.id)).collect(),
+        instances: deployment
+            .instances
+            .iter()
+            .filter(|i| removed.contains(&i.id))
+            .collect(),
+        intact: deployment
+            .instances
+            .iter()
+            .filter(|i| related.contains(&i.id))
+            .collect(),
         ignore_failure: params.ignore_failure,
         name_prefix: prefix.to_string(),
         state_override: None,

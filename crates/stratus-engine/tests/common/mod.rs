@@ -47,8 +47,14 @@ impl Sim {
 
     pub fn step(&mut self, event: Event) {
         let commands = self.exec.step(event, self.now);
-        // Commit point: the progress is persisted before any command takes effect.
-        self.persisted = serde_json::to_string(self.exec.progress()).unwrap();
+        // Commit point: the delta is applied to the persisted progress (through JSON, as a
+        // store would) before any command takes effect.
+        let delta: stratus_engine::ProgressDelta =
+            serde_json::from_str(&serde_json::to_string(&self.exec.take_delta()).unwrap()).unwrap();
+        let mut progress: Progress = serde_json::from_str(&self.persisted).unwrap();
+        progress.apply(&delta).unwrap();
+        self.persisted = serde_json::to_string(&progress).unwrap();
+        assert_eq!(&progress, self.exec.progress(), "delta lost a change");
         for command in commands {
             self.log.push(command.clone());
             match command {
@@ -58,7 +64,9 @@ impl Sim {
                         self.queue.push_back(id);
                     }
                 }
-                Command::SetInstanceState { instance, state } => self.states.push((instance, state)),
+                Command::SetInstanceState { instance, state } => {
+                    self.states.push((instance, state))
+                }
                 Command::Emit(e) => self.events.push(e.event_type),
                 Command::ScheduleWake { at } => {
                     self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
@@ -77,7 +85,10 @@ impl Sim {
             guard += 1;
             assert!(guard < 1_000_000, "no progress");
             if let Some(id) = self.queue.pop_front() {
-                self.step(Event::TaskSucceeded { id, result: Value::Null });
+                self.step(Event::TaskSucceeded {
+                    id,
+                    result: Value::Null,
+                });
             } else if let Some(at) = self.wake.take() {
                 self.now = self.now.max(at);
                 self.step(Event::Tick);
@@ -97,7 +108,9 @@ impl Sim {
 }
 
 pub fn data(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
