@@ -188,6 +188,19 @@ pub trait Store: Send + Sync {
     fn load_each(&self, kind: &str, visit: &mut dyn FnMut(RawRecord)) -> Result<(), StoreError>;
     fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn events(&self, query: &EventQuery) -> Result<EventPage, StoreError>;
+    /// Every kind that has records (for snapshots).
+    fn kinds(&self) -> Result<Vec<String>, StoreError>;
+    /// Every blob key, sorted (for snapshots).
+    fn blob_keys(&self) -> Result<Vec<String>, StoreError>;
+    /// Replaces the whole content — records (in the given order, with their versions), events
+    /// (with their ids; later appends continue after the largest) and blobs — in one
+    /// transaction: a snapshot restore. On error nothing changes.
+    fn replace_all(
+        &self,
+        records: &[(String, RawRecord)],
+        events: &[Event],
+        blobs: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError>;
     /// The schema version after migrations (for status and snapshots).
     fn schema_version(&self) -> Result<i64, StoreError>;
 }

@@ -464,6 +464,72 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    fn kinds(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self.with_client("list kinds", |client| {
+            Ok(client.query("SELECT DISTINCT kind FROM records ORDER BY kind", &[])?)
+        })?;
+        rows.iter()
+            .map(|row| row.try_get(0).map_err(|e| self.backend("list kinds", e)))
+            .collect()
+    }
+
+    fn blob_keys(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self.with_client("list blobs", |client| {
+            Ok(client.query("SELECT key FROM blobs ORDER BY key", &[])?)
+        })?;
+        rows.iter()
+            .map(|row| row.try_get(0).map_err(|e| self.backend("list blobs", e)))
+            .collect()
+    }
+
+    fn replace_all(
+        &self,
+        records: &[(String, RawRecord)],
+        events: &[Event],
+        blobs: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let bodies = events
+            .iter()
+            .map(|event| common::encode_body(&event.body))
+            .collect::<Result<Vec<String>, StoreError>>()?;
+        self.with_client("replace all content", |client| {
+            let mut transaction = client.transaction()?;
+            transaction.batch_execute("DELETE FROM records; DELETE FROM events; DELETE FROM blobs;")?;
+            for (kind, record) in records {
+                transaction.execute(
+                    "INSERT INTO records (kind, tenant, id, version, body) VALUES ($1, $2, $3, $4, $5)",
+                    &[kind, &record.tenant, &record.id, &record.version, &record.text],
+                )?;
+            }
+            for (event, body) in events.iter().zip(&bodies) {
+                transaction.execute(
+                    "INSERT INTO events (id, tenant, deployment_id, execution_id, timestamp, kind, event_type, body) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[
+                        &event.id,
+                        &event.tenant,
+                        &event.deployment_id,
+                        &event.execution_id,
+                        &event.timestamp,
+                        &event.kind,
+                        &event.event_type,
+                        body,
+                    ],
+                )?;
+            }
+            // Later appends continue after the largest restored id.
+            transaction.execute(
+                "SELECT setval(pg_get_serial_sequence('events', 'id'), GREATEST((SELECT MAX(id) FROM events), 1), (SELECT MAX(id) FROM events) IS NOT NULL)",
+                &[],
+            )?;
+            for (key, bytes) in blobs {
+                transaction.execute("INSERT INTO blobs (key, bytes) VALUES ($1, $2)", &[key, bytes])?;
+            }
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
     fn load(&self, kind: &str) -> Result<Vec<Record>, StoreError> {
         let rows = self.with_client(&format!("load records of kind {kind}"), |client| {
             let rows = client.query(

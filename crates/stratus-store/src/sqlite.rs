@@ -383,6 +383,86 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn kinds(&self) -> Result<Vec<String>, StoreError> {
+        let connection = self.reader();
+        let fail = |error: rusqlite::Error| self.backend("list kinds", error);
+        let mut statement = connection
+            .prepare("SELECT DISTINCT kind FROM records ORDER BY kind")
+            .map_err(fail)?;
+        let kinds = statement
+            .query_map([], |row| row.get(0))
+            .map_err(fail)?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(fail)?;
+        Ok(kinds)
+    }
+
+    fn blob_keys(&self) -> Result<Vec<String>, StoreError> {
+        let connection = self.reader();
+        let fail = |error: rusqlite::Error| self.backend("list blobs", error);
+        let mut statement = connection
+            .prepare("SELECT key FROM blobs ORDER BY key")
+            .map_err(fail)?;
+        let keys = statement
+            .query_map([], |row| row.get(0))
+            .map_err(fail)?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(fail)?;
+        Ok(keys)
+    }
+
+    fn replace_all(
+        &self,
+        records: &[(String, RawRecord)],
+        events: &[Event],
+        blobs: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let mut connection = self.writer();
+        let fail = |error: rusqlite::Error| self.backend("replace all content", error);
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        transaction
+            .execute_batch("DELETE FROM records; DELETE FROM events; DELETE FROM blobs;")
+            .map_err(fail)?;
+        for (kind, record) in records {
+            transaction
+                .execute(
+                    "INSERT INTO records (kind, tenant, id, version, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![kind, record.tenant, record.id, record.version, record.text],
+                )
+                .map_err(fail)?;
+        }
+        for event in events {
+            let body = common::encode_body(&event.body)?;
+            transaction
+                .execute(
+                    "INSERT INTO events (id, tenant, deployment_id, execution_id, timestamp, kind, event_type, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        event.id,
+                        event.tenant,
+                        event.deployment_id,
+                        event.execution_id,
+                        event.timestamp,
+                        event.kind,
+                        event.event_type,
+                        body
+                    ],
+                )
+                .map_err(fail)?;
+        }
+        for (key, bytes) in blobs {
+            transaction
+                .execute(
+                    "INSERT INTO blobs (key, bytes) VALUES (?1, ?2)",
+                    params![key, bytes],
+                )
+                .map_err(fail)?;
+        }
+        transaction.commit().map_err(fail)
+    }
+
     fn load(&self, kind: &str) -> Result<Vec<Record>, StoreError> {
         let connection = self.reader();
         let fail =
