@@ -13,6 +13,11 @@ For each crates/stratus-engine/tests/data/NAME.yaml (or the files given) this wr
     before     every pair [A, B] with A's end a (transitive) prerequisite of B's start in the reference's
                TaskDependencyGraph (through subgraphs, events and NOP tasks), sorted;
     observed   how many operations actually ran, over all runs.
+  scenarios    when NAME.workflows.json exists (a list of {"name", "workflow", "parameters"}): for each, the
+               same `tasks` / `before` for that workflow run right after an install (all instances
+               `started`). A parameter string "@node:NODE" stands for NODE's first instance id. A workflow
+               that runs several graphs one after the other (heal, restart) is recorded as one order with
+               every task of a graph before every task of the next.
 The graph is captured by wrapping TaskDependencyGraph.execute; then the workflow really runs (a recording
 plugin, tools/oracle/workflow_order/recorder.py, sleeps 0-4 ms per operation, 8 threads) RUNS times, and
 every observed run is checked against the captured order (a violated pair aborts the script).
@@ -57,10 +62,9 @@ def task_key(task):
         return None
     if type(task).__name__ == 'SetNodeInstanceStateTask':
         return f"{task.kwargs['node_instance_id']} set_state:{task.kwargs['state']}"
-    context = task.cloudify_context if hasattr(task, 'cloudify_context') else None
     try:
-        context = context or {}
-    except NotImplementedError:
+        context = task.cloudify_context or {}
+    except (AttributeError, NotImplementedError):
         context = {}
     if not context or 'operation' not in context:
         return None
@@ -175,7 +179,40 @@ def run(blueprint):
                 if entry['before'] != before or entry['tasks'] != sorted(keys.values()):
                     raise SystemExit(f'{workflow}: graph differs between runs')
                 entry['observed'] += check_observed(log, before)
+        scenarios_path = blueprint[:-len('.yaml')] + '.workflows.json'
+        if os.path.exists(scenarios_path):
+            with open(scenarios_path) as f:
+                scenarios = json.load(f)
+            result['scenarios'] = {}
+            first = {}
+            for instance in result['deployment']['node_instances']:
+                first.setdefault(instance['node_id'], instance['id'])
+            for scenario in scenarios:
+                parameters = {k: (first[v[len('@node:'):]] if isinstance(v, str) and v.startswith('@node:') else v)
+                              for k, v in scenario.get('parameters', {}).items()}
+                print(f"scenario {scenario['name']}", file=sys.stderr)
+                env.execute('install', task_retries=0, task_thread_pool_size=8)
+                del CAPTURED[:]
+                env.execute(scenario['workflow'], parameters=parameters, allow_custom_parameters=True,
+                            task_retries=0, task_thread_pool_size=8)
+                graphs = list(CAPTURED)
+                env.execute('uninstall', task_retries=0, task_thread_pool_size=8)
+                result['scenarios'][scenario['name']] = merged(graphs)
     return result
+
+
+def merged(graphs):
+    """One order for graphs executed one after the other."""
+    tasks, before, previous = [], set(), []
+    for preds, keys in graphs:
+        current = sorted(keys.values())
+        before |= {tuple(p) for p in closure(preds, keys)}
+        before |= {(a, b) for a in previous for b in current}
+        tasks += current
+        previous += current
+    if len(tasks) != len(set(tasks)):
+        raise SystemExit('duplicate task keys across graphs')
+    return {'tasks': sorted(tasks), 'before': [list(p) for p in sorted(before)], 'graphs': len(graphs)}
 
 
 def strip_node(node):

@@ -4,6 +4,8 @@
 //! over the same deployment must contain the same operation and state tasks, and its order
 //! (transitive, through markers and events) must be exactly the reference's: every pair the
 //! reference orders we order, and we order no pair the reference leaves unordered.
+//! `NAME.workflows.json` adds other workflows (start, stop, restart, execute_operation, heal,
+//! filtered install/uninstall) run on the installed deployment.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -115,6 +117,7 @@ fn check(name: &str, expected: &Value, graph: &Graph) -> (usize, usize) {
 fn install_and_uninstall_orders_equal_the_reference() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let mut cases = 0;
+    let mut scenario_count = 0;
     let mut totals = (0, 0);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -156,10 +159,44 @@ fn install_and_uninstall_orders_equal_the_reference() {
         totals.0 += t;
         totals.1 += p;
         cases += 1;
+        // Other workflows, run by the reference right after an install.
+        let scenarios_path = path
+            .to_string_lossy()
+            .replace(".expected.json", ".workflows.json");
+        if let Ok(text) = std::fs::read_to_string(&scenarios_path) {
+            let scenarios: Value = serde_json::from_str(&text).unwrap();
+            let mut first: HashMap<String, String> = HashMap::new();
+            for instance in deployment.instances.iter() {
+                first
+                    .entry(instance.node_id.clone())
+                    .or_insert(instance.id.clone());
+            }
+            for scenario in scenarios.as_array().unwrap() {
+                let scenario_name = scenario["name"].as_str().unwrap();
+                let mut params = scenario["parameters"].as_object().unwrap().clone();
+                for value in params.values_mut() {
+                    if let Some(node) = value.as_str().and_then(|v| v.strip_prefix("@node:")) {
+                        *value = first[node].clone().into();
+                    }
+                }
+                let workflow =
+                    Workflow::from_parameters(scenario["workflow"].as_str().unwrap(), &params)
+                        .unwrap();
+                let graph = build(&deployment, &workflow).unwrap();
+                let (t, p) = check(
+                    &format!("{name} {scenario_name}"),
+                    &expected["scenarios"][scenario_name],
+                    &graph,
+                );
+                totals.0 += t;
+                totals.1 += p;
+                scenario_count += 1;
+            }
+        }
     }
     assert!(cases >= 1);
     eprintln!(
-        "{cases} blueprints, {} tasks, {} ordered pairs equal",
+        "{cases} blueprints, install + uninstall + {scenario_count} other workflows: {} tasks, {} ordered pairs equal",
         totals.0, totals.1
     );
 }

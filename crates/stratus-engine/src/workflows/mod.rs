@@ -111,7 +111,120 @@ pub enum Workflow {
     },
 }
 
+fn flag(params: &Map<String, Value>, key: &str, default: bool) -> Result<bool, WorkflowError> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+        Some(other) => Err(WorkflowError::Invalid(format!(
+            "parameter `{key}` must be a boolean, got {other}"
+        ))),
+    }
+}
+
+fn object(params: &Map<String, Value>, key: &str) -> Result<Map<String, Value>, WorkflowError> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map.clone()),
+        Some(other) => Err(WorkflowError::Invalid(format!(
+            "parameter `{key}` must be a dict, got {other}"
+        ))),
+    }
+}
+
+fn strings(params: &Map<String, Value>, key: &str) -> Result<Vec<String>, WorkflowError> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    WorkflowError::Invalid(format!("parameter `{key}` must be a list of strings"))
+                })
+            })
+            .collect(),
+        Some(other) => Err(WorkflowError::Invalid(format!(
+            "parameter `{key}` must be a list, got {other}"
+        ))),
+    }
+}
+
+fn string(params: &Map<String, Value>, key: &str) -> Result<String, WorkflowError> {
+    match params.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(WorkflowError::Invalid(format!(
+            "parameter `{key}` is required (a string)"
+        ))),
+    }
+}
+
 impl Workflow {
+    /// A workflow from its Cloudify name and execution parameters (as `POST /executions`
+    /// receives them; booleans may be strings). `scale` is planned with [`plan_scale`].
+    /// Defaults for absent parameters are those of Cloudify's `types.yaml`.
+    pub fn from_parameters(
+        name: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Workflow, WorkflowError> {
+        let filter = Filter {
+            node_ids: strings(params, "node_ids")?,
+            node_instance_ids: strings(params, "node_instance_ids")?,
+            type_names: strings(params, "type_names")?,
+        };
+        // Missing parameters take the defaults types.yaml declares (the runtime should pass
+        // the parameters merged with the blueprint's declared defaults; those win).
+        let by_order = flag(
+            params,
+            "run_by_dependency_order",
+            matches!(name, "start" | "stop" | "restart"),
+        )?;
+        Ok(match name {
+            "install" => Workflow::Install(filter),
+            "uninstall" => Workflow::Uninstall {
+                filter,
+                ignore_failure: flag(params, "ignore_failure", false)?,
+            },
+            "reinstall" => Workflow::Reinstall {
+                filter,
+                ignore_failure: flag(params, "ignore_failure", false)?,
+            },
+            "start" => Workflow::Start {
+                operation_parms: object(params, "operation_parms")?,
+                run_by_dependency_order: by_order,
+                filter,
+            },
+            "stop" => Workflow::Stop {
+                operation_parms: object(params, "operation_parms")?,
+                run_by_dependency_order: by_order,
+                filter,
+            },
+            "restart" => Workflow::Restart {
+                stop_parms: object(params, "stop_parms")?,
+                start_parms: object(params, "start_parms")?,
+                run_by_dependency_order: by_order,
+                filter,
+            },
+            "execute_operation" => Workflow::ExecuteOperation(ExecuteOperation {
+                operation: string(params, "operation")?,
+                operation_kwargs: object(params, "operation_kwargs")?,
+                allow_kwargs_override: flag(params, "allow_kwargs_override", false)?,
+                run_by_dependency_order: by_order,
+                filter,
+            }),
+            "heal" => Workflow::Heal {
+                node_instance_id: string(params, "node_instance_id")?,
+                ignore_failure: flag(params, "ignore_failure", true)?,
+            },
+            other => {
+                return Err(WorkflowError::Invalid(format!(
+                    "`{other}` is not a built-in graph workflow"
+                )))
+            }
+        })
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Workflow::Install(_) => "install",
