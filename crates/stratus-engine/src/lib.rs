@@ -11,8 +11,9 @@
 //! - No I/O, no clock, no threads, no randomness: time arrives as `now`, new instance ids from
 //!   a caller-supplied source. The same inputs give the same graph and the same commands.
 //! - Graphs follow the reference (cloudify-common 7.0.5 `lifecycle.py` / `workflows.py`): the
-//!   partial order of install and uninstall operations equals the reference's on every case in
-//!   `tests/data` (`tests/reference_order.rs`).
+//!   set of operation and set-state tasks and their partial order equal the reference's for
+//!   install and uninstall on every blueprint in `tests/data`, and for the other workflows listed
+//!   in its `*.workflows.json` (`tests/reference_order.rs`).
 //! - Empty or absent operations produce no task; state changes are `SetState` tasks.
 //! - `step` never panics, ignores results for tasks not in flight, and never dispatches a task
 //!   that succeeded, failed or was ignored — also across `resume` (tested at every prefix of

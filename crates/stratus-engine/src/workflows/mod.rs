@@ -104,7 +104,9 @@ pub enum Workflow {
     },
     ExecuteOperation(ExecuteOperation),
     /// Reinstalls the contained subgraph of the failing instance's host (or of the instance
-    /// itself when it has no host), as the reference heal does when it reinstalls.
+    /// itself when it has no host), as the reference heal does when no instance of that
+    /// subgraph defines `cloudify.interfaces.lifecycle.heal` or passes `check_status`.
+    /// Not modelled yet: the status check and the preheal/heal/postheal path.
     Heal {
         node_instance_id: String,
         ignore_failure: bool,
