@@ -2,6 +2,7 @@
 //! host-agent plugins its host installs) and the check that relationships form no cycle.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use serde_json::{Map, Value as J};
 
@@ -9,32 +10,44 @@ use crate::diag::{Problem, Problems};
 use crate::templates::index_by_name;
 use crate::yaml::{Node, Span};
 
+/// The `(plugin, executor)` of each operation of an `operations` map that runs a plugin, in
+/// order. Shared by every template whose operations come from the same resolution.
+pub type Uses = Rc<[(String, J)]>;
+
+/// The plugin uses a node template brings: its own operations' and its relationships'
+/// source operations' (`own`, in order), and each relationship's target operations', which
+/// its target runs (`targets`: target name and uses, in order).
+pub struct NodeUses {
+    pub own: Vec<Uses>,
+    pub targets: Vec<(String, Uses)>,
+}
+
+pub fn uses_of(operations: &Map<String, J>) -> Uses {
+    operations
+        .values()
+        .filter_map(|op| {
+            let plugin = op
+                .get("plugin")
+                .and_then(J::as_str)
+                .filter(|p| !p.is_empty())?;
+            Some((
+                plugin.to_string(),
+                op.get("executor").cloned().unwrap_or(J::Null),
+            ))
+        })
+        .collect()
+}
+
 /// The plugins each node's operations (and relationship operations where it is source or
 /// target) use, split by executor; host nodes also list the host-agent plugins of the nodes
-/// they host.
+/// they host. `uses[i]` is what node `i` brings.
 pub fn assign_plugins(
     nodes: &mut [Map<String, J>],
+    uses: &[NodeUses],
     host_types: &[String],
     plugins: &Map<String, J>,
     problems: &mut Problems,
 ) {
-    static NULL: J = J::Null;
-    // (plugin, executor) of every operation, per node that runs it, in discovery order.
-    fn uses<'a>(operations: Option<&'a J>, out: &mut Vec<(&'a str, &'a J)>) {
-        for op in operations
-            .and_then(J::as_object)
-            .into_iter()
-            .flat_map(|m| m.values())
-        {
-            if let Some(plugin) = op
-                .get("plugin")
-                .and_then(J::as_str)
-                .filter(|p| !p.is_empty())
-            {
-                out.push((plugin, op.get("executor").unwrap_or(&NULL)));
-            }
-        }
-    }
     let as_str = |node: &Map<String, J>, key: &str| -> Option<String> {
         node.get(key).and_then(J::as_str).map(str::to_string)
     };
@@ -46,37 +59,24 @@ pub fn assign_plugins(
             .enumerate()
             .filter_map(|(i, n)| Some((n.get("name")?.as_str()?, i)))
             .collect();
-        let mut operation_lists: Vec<Vec<(&str, &J)>> = vec![Vec::new(); nodes.len()];
-        for (index, node) in nodes.iter().enumerate() {
-            uses(node.get("operations"), &mut operation_lists[index]);
-            for relationship in node
-                .get("relationships")
-                .and_then(J::as_array)
-                .into_iter()
-                .flatten()
-            {
-                uses(
-                    relationship.get("source_operations"),
-                    &mut operation_lists[index],
-                );
-                let target = relationship
-                    .get("target_id")
-                    .and_then(J::as_str)
-                    .unwrap_or_default();
-                if let Some(&target_index) = by_name.get(target) {
-                    uses(
-                        relationship.get("target_operations"),
-                        &mut operation_lists[target_index],
-                    );
+        // (plugin, executor) of every operation, per node that runs it, in discovery order.
+        let mut operation_lists: Vec<Vec<&(String, J)>> = vec![Vec::new(); nodes.len()];
+        for (index, node_uses) in uses.iter().enumerate().take(nodes.len()) {
+            for own in &node_uses.own {
+                operation_lists[index].extend(own.iter());
+            }
+            for (target, target_uses) in &node_uses.targets {
+                if let Some(&target_index) = by_name.get(target.as_str()) {
+                    operation_lists[target_index].extend(target_uses.iter());
                 }
             }
         }
         let lists = operation_lists
             .iter()
             .map(|keys| {
-                let mut used: Vec<((&str, &J), J)> = Vec::new();
+                let mut used: Vec<(&(String, J), J)> = Vec::new();
                 for &key in keys {
-                    let Some(plugin) = plugins.get(key.0) else {
+                    let Some(plugin) = plugins.get(&key.0) else {
                         continue;
                     };
                     if !used.iter().any(|(k, _)| *k == key) {

@@ -10,6 +10,7 @@ use crate::diag::{Problem, Problems};
 use crate::interfaces::{
     merge_template_interfaces, parse_template_interfaces, process_interfaces, Resolvers,
 };
+use crate::node_plugins::{uses_of, NodeUses, Uses};
 use crate::props::{self, DataTypes};
 use crate::schema::{self, allowed_keys, gate, get, optional_map};
 use crate::version::DslVersion;
@@ -27,12 +28,15 @@ pub struct Catalogs<'a> {
 /// A type's interfaces merged and resolved, as `(interfaces, operations, copied)`.
 type ResolvedInterfaces = (Map<String, J>, Map<String, J>, Vec<(String, String)>);
 
+/// [`ResolvedInterfaces`] with the plugins its operations use.
+type Resolved = (Map<String, J>, Map<String, J>, Vec<(String, String)>, Uses);
+
 /// Interfaces resolved for a node or relationship type where the template adds none of its
 /// own: every such template of the type gets the same result, so it is resolved once per
 /// parse. Only problem-free results are kept (problems name the template and point at it).
 #[derive(Default)]
 struct InterfaceMemo {
-    entries: HashMap<(String, &'static str), ResolvedInterfaces>,
+    entries: HashMap<(String, &'static str), Resolved>,
 }
 
 impl InterfaceMemo {
@@ -42,15 +46,19 @@ impl InterfaceMemo {
         key: Option<(&str, &'static str)>,
         problems: &mut Problems,
         resolve: impl FnOnce(&mut Problems) -> ResolvedInterfaces,
-    ) -> ResolvedInterfaces {
+    ) -> Resolved {
+        let with_uses = |(interfaces, operations, copied): ResolvedInterfaces| {
+            let uses = uses_of(&operations);
+            (interfaces, operations, copied, uses)
+        };
         let Some((name, side)) = key else {
-            return resolve(problems);
+            return with_uses(resolve(problems));
         };
         if let Some(found) = self.entries.get(&(name.to_string(), side)) {
             return found.clone();
         }
         let mut found = Problems::default();
-        let resolved = resolve(&mut found);
+        let resolved = with_uses(resolve(&mut found));
         if found.is_empty() {
             self.entries
                 .insert((name.to_string(), side), resolved.clone());
@@ -178,14 +186,16 @@ pub fn parse_node_templates(
     let names: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
     let mut nodes: Vec<Map<String, J>> = Vec::new();
     let mut contained_in: Vec<Option<String>> = Vec::new();
+    let mut uses: Vec<NodeUses> = Vec::new();
     let mut memo = InterfaceMemo::default();
     for (key, template) in entries {
         let name = key.as_str().unwrap_or_default();
-        if let Some((node, container)) = parse_node_template(
+        if let Some((node, container, node_uses)) = parse_node_template(
             name, key.span, template, &names, catalogs, &mut memo, problems,
         ) {
             nodes.push(node);
             contained_in.push(container);
+            uses.push(node_uses);
         }
     }
     crate::node_plugins::check_relationship_cycles(&nodes, section, problems);
@@ -212,7 +222,7 @@ pub fn parse_node_templates(
             node.insert("host_id".into(), J::String(host));
         }
     }
-    crate::node_plugins::assign_plugins(&mut nodes, &host_types, catalogs.plugins, problems);
+    crate::node_plugins::assign_plugins(&mut nodes, &uses, &host_types, catalogs.plugins, problems);
     nodes.into_iter().map(J::Object).collect()
 }
 
@@ -253,7 +263,7 @@ fn parse_node_template(
     catalogs: &Catalogs,
     memo: &mut InterfaceMemo,
     problems: &mut Problems,
-) -> Option<(Map<String, J>, Option<String>)> {
+) -> Option<(Map<String, J>, Option<String>, NodeUses)> {
     let entries = schema::map(template, problems)?;
     allowed_keys(
         entries,
@@ -399,7 +409,7 @@ fn parse_node_template(
     // interfaces and operations
     let written = get(entries, "interfaces");
     let own = written.is_some_and(|n| !n.is_null());
-    let (interfaces, operations, copied) =
+    let (interfaces, operations, copied, own_uses) =
         memo.resolve((!own).then_some((type_name, "")), problems, |problems| {
             let template_interfaces =
                 parse_template_interfaces(written, catalogs.data_types, catalogs.version, problems);
@@ -430,6 +440,10 @@ fn parse_node_template(
         });
 
     // relationships
+    let mut node_uses = NodeUses {
+        own: vec![own_uses],
+        targets: Vec::new(),
+    };
     let mut relationships = Vec::new();
     let mut container: Option<String> = None;
     let mut contained_types: Vec<String> = Vec::new();
@@ -438,9 +452,13 @@ fn parse_node_template(
             None => problems.push(schema::expected(relationships_node, "list")),
             Some(items) => {
                 for item in items {
-                    if let Some(relationship) =
+                    if let Some((relationship, source_uses, target_uses)) =
                         parse_relationship(name, item, names, catalogs, memo, problems)
                     {
+                        node_uses.own.push(source_uses);
+                        if let Some(target) = relationship.get("target_id").and_then(J::as_str) {
+                            node_uses.targets.push((target.to_string(), target_uses));
+                        }
                         let hierarchy = relationship
                             .get("type_hierarchy")
                             .and_then(J::as_array)
@@ -530,7 +548,7 @@ fn parse_node_template(
             ),
         );
     }
-    Some((node, container))
+    Some((node, container, node_uses))
 }
 
 fn parse_relationship(
@@ -540,7 +558,7 @@ fn parse_relationship(
     catalogs: &Catalogs,
     memo: &mut InterfaceMemo,
     problems: &mut Problems,
-) -> Option<Map<String, J>> {
+) -> Option<(Map<String, J>, Uses, Uses)> {
     let entries = schema::map(item, problems)?;
     allowed_keys(
         entries,
@@ -631,13 +649,14 @@ fn parse_relationship(
     result.insert("target_id".into(), J::String(target.into()));
     result.insert("properties".into(), J::Object(properties));
     let mut copied_all = Vec::new();
+    let mut side_uses = Vec::with_capacity(2);
     for (side, operations_key) in [
         ("source_interfaces", "source_operations"),
         ("target_interfaces", "target_operations"),
     ] {
         let written = get(entries, side);
         let own = written.is_some_and(|n| !n.is_null());
-        let (merged, operations, copied) =
+        let (merged, operations, copied, uses) =
             memo.resolve((!own).then_some((type_name, side)), problems, |problems| {
                 let instance = parse_template_interfaces(
                     written,
@@ -679,6 +698,7 @@ fn parse_relationship(
         );
         result.insert(side.into(), J::Object(merged));
         result.insert(operations_key.into(), J::Object(operations));
+        side_uses.push(uses);
     }
     result.insert(
         "type_hierarchy".into(),
@@ -690,7 +710,9 @@ fn parse_relationship(
     if !copied_all.is_empty() {
         result.insert("__script_interfaces".into(), J::Array(copied_all));
     }
-    Some(result)
+    let target_uses = side_uses.pop().unwrap_or_default();
+    let source_uses = side_uses.pop().unwrap_or_default();
+    Some((result, source_uses, target_uses))
 }
 
 /// Node position by name.
