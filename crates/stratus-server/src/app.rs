@@ -22,8 +22,8 @@ use crate::auth::CredentialCache;
 use crate::crypto::SecretBox;
 use crate::error::ApiError;
 use crate::resources::{
-    blueprints, deployments, events, executions, manager, nodes, plugins, secrets, tenants, tokens,
-    users,
+    blueprints, deployments, events, executions, manager, nodes, plugins, secrets, snapshots,
+    tenants, tokens, users,
 };
 use crate::state::Shared;
 
@@ -186,6 +186,21 @@ fn api() -> Router<App> {
             get(tenants::handle_get)
                 .post(tenants::handle_create)
                 .delete(tenants::handle_delete),
+        )
+        .route("/snapshots", get(snapshots::handle_list))
+        .route(
+            "/snapshots/{id}",
+            get(snapshots::handle_get)
+                .put(snapshots::handle_create)
+                .delete(snapshots::handle_delete),
+        )
+        .route(
+            "/snapshots/{id}/archive",
+            get(snapshots::handle_download).put(snapshots::handle_upload),
+        )
+        .route(
+            "/snapshots/{id}/restore",
+            axum::routing::post(snapshots::handle_restore),
         )
         .route("/users", get(users::handle_list).put(users::handle_create))
         .route("/user", get(users::handle_get_self))

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod query;
 pub mod resources;
 pub mod runtime;
+pub mod snapshot;
 pub mod state;
 pub mod tls;
 

@@ -31,7 +31,8 @@ pub mod kind {
     pub const TENANTS: &str = "tenants";
     pub const USERS: &str = "users";
     pub const TOKENS: &str = "tokens";
-    pub const ALL: [&str; 10] = [
+    pub const SNAPSHOTS: &str = "snapshots";
+    pub const ALL: [&str; 11] = [
         BLUEPRINTS,
         DEPLOYMENTS,
         EXECUTIONS,
@@ -42,6 +43,7 @@ pub mod kind {
         TENANTS,
         USERS,
         TOKENS,
+        SNAPSHOTS,
     ];
 }
 
@@ -447,6 +449,51 @@ impl Shared {
         let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
         tables.apply(batch, &versions);
         Ok((value, versions))
+    }
+
+    /// Replaces everything (a snapshot restore) and reloads the tables, under the writer
+    /// lock; `keep` names kinds whose current records survive the restore.
+    pub async fn replace_all(
+        &self,
+        mut records: Vec<(String, stratus_store::RawRecord)>,
+        events: Vec<stratus_store::Event>,
+        blobs: Vec<(String, Vec<u8>)>,
+        keep: &[&str],
+    ) -> ApiResult<()> {
+        let _guard = self.writer.lock().await;
+        for kind in keep {
+            let kept: Vec<(String, stratus_store::RawRecord)> = self.read(|tables| {
+                tables
+                    .table(kind)
+                    .rows()
+                    .map(|row| {
+                        let record = stratus_store::RawRecord {
+                            tenant: row.tenant.clone(),
+                            id: row.id.clone(),
+                            version: row.version,
+                            text: row.raw().to_string(),
+                        };
+                        (kind.to_string(), record)
+                    })
+                    .collect()
+            });
+            records.retain(|(k, _)| k != kind);
+            records.extend(kept);
+        }
+        let store = self.store.clone();
+        let reloaded = tokio::task::spawn_blocking(move || {
+            store.replace_all(&records, &events, &blobs)?;
+            Shared::load(store)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("restore task failed: {e}")))?
+        .map_err(ApiError::from)?;
+        let fresh = reloaded
+            .tables
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        *self.tables.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
     }
 
     async fn commit(&self, batch: Vec<Write>) -> ApiResult<Vec<i64>> {

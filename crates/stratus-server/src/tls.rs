@@ -17,7 +17,8 @@ use crate::app::App;
 
 /// Reads a PEM certificate chain and private key into a TLS acceptor.
 pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
-    let read = |path: &Path| std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()));
+    let read =
+        |path: &Path| std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()));
     let cert_pem = read(cert)?;
     let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
         .collect::<Result<_, _>>()
@@ -66,9 +67,12 @@ pub async fn serve_tls(
             let Ok(tls) = acceptor.accept(stream).await else {
                 return;
             };
-            let service = hyper::service::service_fn(move |request| router.clone().oneshot(request));
+            let service =
+                hyper::service::service_fn(move |request| router.clone().oneshot(request));
             let builder = auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(tls), service).into_owned();
+            let connection = builder
+                .serve_connection(TokioIo::new(tls), service)
+                .into_owned();
             let _ = watcher.watch(connection).await;
         });
     }

@@ -747,3 +747,110 @@ async fn an_uploaded_plugin_serves_plugin_imports() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_snapshot_restores_everything_into_a_fresh_instance() {
+    let source = with_deployment().await;
+    source
+        .call(
+            Method::PUT,
+            "/api/v3.1/secrets/db",
+            json!({"value": "s3cr3t"}),
+        )
+        .await;
+    let (status, execution) = source
+        .call(Method::PUT, "/api/v3.1/snapshots/snap1", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{execution}");
+    assert_eq!(
+        (
+            execution["workflow_id"].as_str(),
+            execution["status"].as_str()
+        ),
+        (Some("create_snapshot"), Some("terminated"))
+    );
+    let request = axum::http::Request::builder()
+        .uri("/api/v3.1/snapshots/snap1/archive")
+        .header(
+            "authorization",
+            format!("Basic {}", base64_of(&format!("admin:{PASSWORD}"))),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, _, archive) = source.request(request).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let target = Server::start().await;
+    let (status, body) = target
+        .call_as(
+            ("admin", PASSWORD, "default_tenant"),
+            Method::PUT,
+            "/api/v3.1/snapshots/snap1/archive",
+            "application/octet-stream",
+            archive,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = target
+        .call(Method::POST, "/api/v3.1/snapshots/snap1/restore", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, deployment) = target.get("/api/v3.1/deployments/d1").await;
+    assert_eq!(deployment["blueprint_id"], "simple");
+    let (_, instances) = target
+        .get("/api/v3.1/node-instances?deployment_id=d1")
+        .await;
+    assert_eq!(instances["metadata"]["pagination"]["total"], 5);
+    let (_, secret) = target.get("/api/v3.1/secrets/db").await;
+    assert_eq!(
+        secret["value"], "s3cr3t",
+        "secrets are re-sealed with the new instance's key"
+    );
+    let (_, outputs) = target.get("/api/v3.1/deployments/d1/outputs").await;
+    assert_eq!(outputs["outputs"]["greeting"], "hello web");
+    let (status, body) = target
+        .call(
+            Method::PUT,
+            "/api/v3.1/deployments/d2",
+            json!({"blueprint_id": "simple", "inputs": {"size": 1}}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "blueprint files come back from the restored archive: {body}"
+    );
+    let (_, snapshots) = target.get("/api/v3.1/snapshots").await;
+    assert_eq!(
+        snapshots["items"][0]["id"], "snap1",
+        "snapshot metadata survives its own restore"
+    );
+    let target = target.restart().await;
+    let (_, secret) = target.get("/api/v3.1/secrets/db").await;
+    assert_eq!(secret["value"], "s3cr3t", "the restore was committed");
+
+    let (status, error) = target
+        .call_as(
+            ("admin", PASSWORD, "default_tenant"),
+            Method::PUT,
+            "/api/v3.1/snapshots/junk/archive",
+            "application/octet-stream",
+            b"not a snapshot".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{error}");
+    let (status, error) = target
+        .call(Method::POST, "/api/v3.1/snapshots/junk/restore", json!({}))
+        .await;
+    assert_eq!(
+        (status, code(&error)),
+        (StatusCode::BAD_REQUEST, "bad_parameters_error")
+    );
+    let (_, deployment) = target.get("/api/v3.1/deployments/d1").await;
+    assert_eq!(deployment["id"], "d1", "a refused restore changes nothing");
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}

@@ -6,6 +6,7 @@ mod catalog_cmd;
 mod config;
 mod data_dir;
 mod serve_cmd;
+mod snapshot_cmd;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,9 @@ enum Command {
     Catalog(catalog_cmd::CatalogCommand),
     /// Run the manager: the Cloudify REST API over the durable store.
     Serve(serve_cmd::ServeArgs),
+    /// Snapshots of a stopped manager: create one, or restore one into a fresh instance.
+    #[command(subcommand)]
+    Snapshot(snapshot_cmd::SnapshotCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         Command::Blueprint(command) => blueprint_cmd::run(command, &config),
         Command::Catalog(command) => catalog_cmd::run(command),
         Command::Serve(args) => serve_cmd::run(args, &config),
+        Command::Snapshot(command) => snapshot_cmd::run(command, &config),
     };
     match result {
         Ok(code) => code,

@@ -145,7 +145,7 @@ pub fn resolve(args: ServeArgs, config: &Config) -> Result<Resolved> {
 }
 
 /// The 32-byte key that seals secrets: `DATA_DIR/secret.key`, created on first start.
-fn secret_key(data_dir: &Path) -> Result<[u8; 32]> {
+pub fn secret_key(data_dir: &Path) -> Result<[u8; 32]> {
     let path = data_dir.join("secret.key");
     match std::fs::read(&path) {
         Ok(bytes) => bytes
@@ -175,8 +175,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-fn open_store(resolved: &Resolved, data_dir: &Path) -> Result<Arc<dyn Store>> {
-    match &resolved.database_url {
+pub fn open_store(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>> {
+    match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             Ok(Arc::new(stratus_store::PostgresStore::connect(url)?))
         }
@@ -210,7 +210,7 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
             crate::data_dir::Origin::Default => "the default",
         }
     );
-    let store = open_store(&resolved, &data_dir.path)?;
+    let store = open_store(resolved.database_url.as_deref(), &data_dir.path)?;
     let settings = Settings {
         data_dir: data_dir.path.clone(),
         resolver: config.resolver.clone(),

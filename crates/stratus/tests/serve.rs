@@ -341,3 +341,152 @@ fn https_is_served_with_the_given_certificate() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+fn send(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Basic {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        base64_free::encode("admin:pw"),
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default(),
+    )
+}
+
+#[test]
+fn snapshot_create_and_restore_move_a_stopped_manager_into_a_fresh_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, fresh) = (dir.path().join("source"), dir.path().join("fresh"));
+    let blueprint = dir.path().join("bp/app");
+    std::fs::create_dir_all(&blueprint).unwrap();
+    std::fs::write(
+        blueprint.join("blueprint.yaml"),
+        "tosca_definitions_version: cloudify_dsl_1_3\nimports: [http://www.getcloudify.org/spec/cloudify/4.5.5/types.yaml]\nnode_templates:\n  web: {type: cloudify.nodes.Root}\n",
+    )
+    .unwrap();
+    let archive = Command::new("tar")
+        .arg("-C")
+        .arg(dir.path().join("bp"))
+        .args(["-czf", "-", "app"])
+        .output()
+        .unwrap()
+        .stdout;
+    let mut c = command(&source);
+    c.args(["--admin-password", "pw"]);
+    let server = serve(c);
+    assert_eq!(
+        send(
+            server.port,
+            "PUT",
+            "/api/v3.1/blueprints/bp",
+            "application/octet-stream",
+            &archive
+        )
+        .0,
+        201
+    );
+    assert_eq!(
+        send(
+            server.port,
+            "PUT",
+            "/api/v3.1/deployments/dep",
+            "application/json",
+            br#"{"blueprint_id": "bp"}"#
+        )
+        .0,
+        201
+    );
+    assert_eq!(
+        send(
+            server.port,
+            "PUT",
+            "/api/v3.1/secrets/k",
+            "application/json",
+            br#"{"value": "v1"}"#
+        )
+        .0,
+        200
+    );
+
+    let file = dir.path().join("state.snapshot");
+    let snapshot = |args: &[&str], data: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_stratus"))
+            .args(["snapshot"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(data)
+            .env_remove("STRATUS_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let refused = snapshot(&["create", file.to_str().unwrap()], &source);
+    assert!(
+        !refused.status.success(),
+        "a running manager's directory is locked"
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("in use"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    drop(server);
+
+    let created = snapshot(&["create", file.to_str().unwrap()], &source);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let restored = snapshot(&["restore", file.to_str().unwrap()], &fresh);
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+
+    let mut c = command(&fresh);
+    c.args(["--admin-password", "pw"]);
+    let server = serve(c);
+    let (status, body) = send(
+        server.port,
+        "GET",
+        "/api/v3.1/deployments/dep",
+        "application/json",
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, secret) = send(
+        server.port,
+        "GET",
+        "/api/v3.1/secrets/k",
+        "application/json",
+        b"",
+    );
+    assert!(secret.contains("\"value\":\"v1\""), "{secret}");
+    assert_eq!(
+        send(
+            server.port,
+            "PUT",
+            "/api/v3.1/deployments/dep2",
+            "application/json",
+            br#"{"blueprint_id": "bp"}"#
+        )
+        .0,
+        201
+    );
+}

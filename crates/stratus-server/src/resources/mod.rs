@@ -12,6 +12,7 @@ pub mod manager;
 pub mod nodes;
 pub mod plugins;
 pub mod secrets;
+pub mod snapshots;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
