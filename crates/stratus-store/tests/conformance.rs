@@ -1494,8 +1494,11 @@ fn postgres_reconnects_after_the_connection_dies() {
 // ---------------------------------------------------------------------------------------------
 // Snapshots
 
+/// Records with their kind, events, blobs: everything a store holds.
+type Dump = (Vec<(String, RawRecord)>, Vec<Event>, Vec<(String, Vec<u8>)>);
+
 /// Everything a store holds, through the public contract.
-fn dump(store: &dyn Store) -> (Vec<(String, RawRecord)>, Vec<Event>, Vec<(String, Vec<u8>)>) {
+fn dump(store: &dyn Store) -> Dump {
     let mut records = Vec::new();
     for kind in store.kinds().expect("kinds") {
         store
