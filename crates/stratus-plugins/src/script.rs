@@ -71,7 +71,7 @@ pub enum ScriptSource {
 }
 
 /// The `process` input of `script_runner.tasks.run`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProcessConfig {
     pub cwd: Option<PathBuf>,
     /// Extra environment (rendered like inputs; wins over them).
@@ -85,6 +85,21 @@ pub struct ProcessConfig {
     pub log_stdout: bool,
     pub log_stderr: bool,
     pub stderr_to_stdout: bool,
+}
+
+impl Default for ProcessConfig {
+    fn default() -> ProcessConfig {
+        ProcessConfig {
+            cwd: None,
+            env: Map::new(),
+            args: Vec::new(),
+            command_prefix: None,
+            eval_python: None,
+            log_stdout: true,
+            log_stderr: true,
+            stderr_to_stdout: false,
+        }
+    }
 }
 
 /// One script operation, as dispatched by the runtime.
