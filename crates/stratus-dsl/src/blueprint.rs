@@ -502,7 +502,11 @@ pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
             .into_iter()
             .flat_map(|m| m.values())
         {
-            scan_value(operation.get("inputs").unwrap_or(&J::Null), &context, visit);
+            scan_value(
+                functions::field(operation, "inputs").unwrap_or(&J::Null),
+                &context,
+                visit,
+            );
         }
         for relationship in node
             .get("relationships")
@@ -518,7 +522,11 @@ pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
                     .into_iter()
                     .flat_map(|m| m.values())
                 {
-                    scan_value(operation.get("inputs").unwrap_or(&J::Null), &context, visit);
+                    scan_value(
+                        functions::field(operation, "inputs").unwrap_or(&J::Null),
+                        &context,
+                        visit,
+                    );
                 }
             }
         }

@@ -28,7 +28,7 @@ pub fn node_mentions_capability(node: &J) -> bool {
             .and_then(J::as_object)
             .into_iter()
             .flat_map(|m| m.values())
-            .any(|op| mentions_capability(op.get("inputs")))
+            .any(|op| mentions_capability(functions::field(op, "inputs")))
     };
     mentions_capability(node.get("properties"))
         || in_operations(node.get("operations"))

@@ -37,7 +37,12 @@ pub const RUNTIME: &[&str] = &[
 ];
 
 pub fn is_function_name(name: &str) -> bool {
-    PLAN_TIME.contains(&name) || RUNTIME.contains(&name)
+    // Every function name starts with one of these: most keys are ruled out at once.
+    let candidate = name.starts_with("get_")
+        || name.starts_with("string_")
+        || name == "concat"
+        || name == "merge";
+    candidate && (PLAN_TIME.contains(&name) || RUNTIME.contains(&name))
 }
 
 /// The function name and arguments if `value` is a function call: a mapping of one function
@@ -63,6 +68,27 @@ pub fn as_function(value: &J) -> Option<(&str, &J)> {
 
 pub fn is_function(value: &J) -> bool {
     as_function(value).is_some()
+}
+
+/// `value[key]` for a mapping: small mappings (operations, their inputs) are searched
+/// key by key, which is cheaper than hashing the key.
+pub(crate) fn field<'a>(value: &'a J, key: &str) -> Option<&'a J> {
+    match value {
+        J::Object(map) if map.len() <= 16 => map.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+        other => other.get(key),
+    }
+}
+
+/// [`field`], mutable.
+pub(crate) fn field_mut<'a>(value: &'a mut J, key: &str) -> Option<&'a mut J> {
+    let J::Object(map) = value else {
+        return None;
+    };
+    if map.len() <= 16 {
+        map.iter_mut().find(|(k, _)| *k == key).map(|(_, v)| v)
+    } else {
+        map.get_mut(key)
+    }
 }
 
 /// Whether a function call appears anywhere in `value` (no allocation).

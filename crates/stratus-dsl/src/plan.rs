@@ -284,7 +284,7 @@ fn evaluate_operations(
 ) -> Result<(), Problem> {
     for operation in operations.values_mut() {
         let runtime = Cell::new(false);
-        if let Some(inputs) = operation.get_mut("inputs") {
+        if let Some(inputs) = functions::field_mut(operation, "inputs") {
             evaluate_in_place(inputs, context, env, &runtime)?;
         }
         if runtime.get() {
@@ -323,7 +323,7 @@ fn evaluate_interfaces(
             if listed(skip, prefix, interface_name, op_name) {
                 continue;
             }
-            if let Some(inputs) = operation.get_mut("inputs") {
+            if let Some(inputs) = functions::field_mut(operation, "inputs") {
                 evaluate_in_place(inputs, context, env, &Cell::new(false))?;
             }
         }
