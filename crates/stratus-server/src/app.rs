@@ -38,6 +38,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Shown by `/status` (which Kubernetes credentials are in use, …).
     pub status_notes: Vec<(String, String)>,
+    /// Who runs operations (built-ins, the script plugin, …).
+    pub executors: crate::runner::Executors,
+    /// Concurrency and retry defaults of executions.
+    pub engine: stratus_engine::Settings,
 }
 
 pub struct AppInner {
@@ -48,6 +52,7 @@ pub struct AppInner {
     pub documents: DocumentCache,
     pub started: Instant,
     pub ready: AtomicBool,
+    pub runner: crate::runner::Runner,
 }
 
 /// Cheap to clone; handed to every handler.
@@ -64,6 +69,7 @@ impl Deref for App {
 impl App {
     pub fn new(shared: Shared, settings: Settings) -> App {
         App(Arc::new(AppInner {
+            runner: crate::runner::Runner::new(settings.executors.clone(), settings.engine.clone()),
             secrets: SecretBox::new(&settings.secret_key),
             shared,
             settings,

@@ -17,6 +17,7 @@ pub mod multipart;
 pub mod openapi;
 pub mod query;
 pub mod resources;
+pub mod runner;
 pub mod runtime;
 pub mod snapshot;
 pub mod state;

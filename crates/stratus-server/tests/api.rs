@@ -379,50 +379,6 @@ async fn node_instance_updates_need_the_current_version() {
 }
 
 #[tokio::test]
-async fn executions_are_stored_queued_and_cancelled() {
-    let server = with_deployment().await;
-    let start =
-        |queue: bool| json!({"deployment_id": "d1", "workflow_id": "install", "queue": queue});
-    let (status, first) = server
-        .call(Method::POST, "/api/v3.1/executions", start(false))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{first}");
-    assert_eq!(first["status"], "pending");
-    let (status, error) = server
-        .call(Method::POST, "/api/v3.1/executions", start(false))
-        .await;
-    assert_eq!(
-        (status, code(&error)),
-        (StatusCode::BAD_REQUEST, "existing_running_execution_error")
-    );
-    let (_, queued) = server
-        .call(Method::POST, "/api/v3.1/executions", start(true))
-        .await;
-    assert_eq!(queued["status"], "queued");
-    let (_, error) = server
-        .call(
-            Method::POST,
-            "/api/v3.1/executions",
-            json!({"deployment_id": "d1", "workflow_id": "nope"}),
-        )
-        .await;
-    assert_eq!(code(&error), "nonexistent_workflow_error");
-    let uri = format!("/api/v3.1/executions/{}", first["id"].as_str().unwrap());
-    let (_, cancelled) = server
-        .call(Method::POST, &uri, json!({"action": "cancel"}))
-        .await;
-    assert_eq!(cancelled["status"], "cancelled");
-    let (status, _) = server
-        .call(Method::POST, &uri, json!({"action": "cancel"}))
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (_, resumed) = server
-        .call(Method::POST, &uri, json!({"action": "resume"}))
-        .await;
-    assert_eq!(resumed["status"], "pending");
-}
-
-#[tokio::test]
 async fn secrets_are_sealed_at_rest_and_never_listed() {
     let server = Server::start().await;
     let (status, _) = server

@@ -217,6 +217,11 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
         secret_key: secret_key(&data_dir.path)?,
         max_body_bytes: resolved.max_body_bytes,
         status_notes: Vec::new(),
+        executors: stratus_server::runner::Executors::with_builtins(),
+        engine: stratus_engine::Settings {
+            max_in_flight: 32,
+            ..Default::default()
+        },
     };
     let app = stratus_server::open(store.clone(), settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -234,6 +239,10 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
                 "stratus: no admin password was given; generated one and stored it in {}",
                 path.display()
             ),
+        }
+        let resumed = stratus_server::runner::resume_all(&app);
+        if resumed > 0 {
+            eprintln!("stratus: resuming {resumed} interrupted execution(s)");
         }
         let listener = tokio::net::TcpListener::bind(resolved.listen)
             .await

@@ -103,6 +103,7 @@ pub async fn handle_create(
     let visibility = super::visibility(fields.string("visibility")?.as_deref())?;
     let display_name = fields.string("display_name")?.unwrap_or_else(|| id.clone());
     let site_name = fields.string("site_name")?;
+    let skip_plugins_validation = fields.flag("skip_plugins_validation")?;
     let labels = fields
         .get("labels")
         .cloned()
@@ -136,6 +137,9 @@ pub async fn handle_create(
         .await
         .map_err(|e| ApiError::internal(format!("deployment plan task failed: {e}")))??
     };
+    if !skip_plugins_validation {
+        unexecutable(&app, &plan)?;
+    }
     let now = clock::now();
     let execution = executions::new_body(
         &caller,
@@ -235,6 +239,82 @@ pub async fn handle_create(
         })
         .await?;
     Ok(super::respond(StatusCode::CREATED, body))
+}
+
+/// Refuses a plan with an operation no executor can run — now, not half way through an
+/// install (`deployment_plugin_not_found`, listing each one).
+fn unexecutable(app: &App, plan: &Value) -> ApiResult<()> {
+    let nodes = plan
+        .get("nodes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let plugins_of = |name: &str| -> Vec<Value> {
+        nodes
+            .iter()
+            .find(|n| n.get("name").and_then(Value::as_str) == Some(name))
+            .and_then(|n| n.get("plugins").and_then(Value::as_array).cloned())
+            .unwrap_or_default()
+    };
+    let mut problems: Vec<String> = Vec::new();
+    let mut check = |operations: Option<&Value>, plugins: &[Value], node: &str| {
+        for (name, operation) in operations.and_then(Value::as_object).into_iter().flatten() {
+            let implementation = operation
+                .get("operation")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let plugin = operation
+                .get("plugin")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if implementation.is_empty() || plugin.is_empty() {
+                continue;
+            }
+            if let Err(unsupported) = app.runner.executors.check(plugin, plugins, name, node) {
+                if !problems.contains(&unsupported.message) {
+                    problems.push(unsupported.message);
+                }
+            }
+        }
+    };
+    for node in &nodes {
+        let name = node.get("name").and_then(Value::as_str).unwrap_or("");
+        let plugins = node
+            .get("plugins")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        check(node.get("operations"), &plugins, name);
+        for relationship in node
+            .get("relationships")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            check(relationship.get("source_operations"), &plugins, name);
+            let target = relationship
+                .get("target_id")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            check(
+                relationship.get("target_operations"),
+                &plugins_of(target),
+                target,
+            );
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.truncate(20);
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "deployment_plugin_not_found",
+        format!(
+            "this deployment could not be installed: {} (pass skip_plugins_validation to create it anyway)",
+            problems.join("; ")
+        ),
+    ))
 }
 
 /// The stored deployment plan (for the workflow engine).

@@ -1,9 +1,9 @@
 //! Executions: start, get, list, and the cancel / force-cancel / kill / resume actions.
 //!
-//! The workflow engine is not part of this module: an execution started here is stored as
-//! `pending` (or `queued`) for the engine to pick up. System workflows that Stratus performs
-//! inline (`upload_blueprint`, `create_deployment_environment`) are recorded as `terminated`
-//! in the same batch as their effect.
+//! An execution started here is stored `pending` (or `queued` behind a running one) and then
+//! handed to the runner (`crate::runner`), which drives it to its end. System workflows that
+//! Stratus performs inline (`upload_blueprint`, `create_deployment_environment`) are recorded
+//! as `terminated` in the same batch as their effect.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -282,6 +282,10 @@ pub async fn handle_start(
             Ok((batch, execution))
         })
         .await?;
+    if execution["status"] == "pending" {
+        let id = execution["id"].as_str().unwrap_or_default();
+        crate::runner::start(&app, &caller.tenant, id);
+    }
     Ok(super::respond(StatusCode::CREATED, execution))
 }
 
@@ -294,6 +298,7 @@ pub async fn handle_action(
     let fields = body.object()?;
     let action = fields.required_string("action")?;
     let now = clock::now();
+    let running = app.runner.is_running(&caller.tenant, &id);
     let (execution, _) = app
         .shared
         .write(|tables| {
@@ -313,7 +318,14 @@ pub async fn handle_action(
                     if ENDED.contains(&status.as_str()) {
                         return Err(illegal());
                     }
-                    ("cancelled", "workflow_cancelled")
+                    // A running execution ends through its runner; one that never started
+                    // (queued, or pending without a runner) ends here.
+                    match (running, action.as_str()) {
+                        (true, "cancel") => ("cancelling", "workflow_cancel_requested"),
+                        (true, "force-cancel") => ("force_cancelling", "workflow_cancel_requested"),
+                        (true, _) => ("kill_cancelling", "workflow_cancel_requested"),
+                        (false, _) => ("cancelled", "workflow_cancelled"),
+                    }
                 }
                 "resume" | "force-resume" => {
                     let resumable = matches!(status.as_str(), "cancelled" | "failed")
@@ -333,6 +345,7 @@ pub async fn handle_action(
             set_status(&mut body, new_status, &now);
             if new_status == "pending" {
                 body.insert("resume".into(), json!(true));
+                body.insert("force_resume".into(), json!(action == "force-resume"));
             }
             let body = Value::Object(body);
             let batch = vec![
@@ -348,5 +361,22 @@ pub async fn handle_action(
             Ok((batch, body))
         })
         .await?;
+    let cancel = match action.as_str() {
+        "cancel" => Some(stratus_engine::CancelKind::Cancel),
+        "force-cancel" => Some(stratus_engine::CancelKind::ForceCancel),
+        "kill" => Some(stratus_engine::CancelKind::Kill),
+        _ => None,
+    };
+    match (cancel, execution["status"].as_str()) {
+        (Some(kind), _) if running => {
+            app.runner.send(
+                &caller.tenant,
+                &id,
+                crate::runner::Input::Engine(stratus_engine::Event::CancelRequested(kind)),
+            );
+        }
+        (None, Some("pending")) => crate::runner::start(&app, &caller.tenant, &id),
+        _ => {}
+    }
     Ok(super::respond(StatusCode::OK, execution))
 }

@@ -30,6 +30,11 @@ pub fn settings(dir: &std::path::Path, max_body_bytes: usize) -> Settings {
         secret_key,
         max_body_bytes,
         status_notes: Vec::new(),
+        executors: stratus_server::runner::Executors::with_builtins(),
+        engine: stratus_engine::Settings {
+            max_in_flight: 32,
+            ..Default::default()
+        },
     }
 }
 

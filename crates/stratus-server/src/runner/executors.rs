@@ -1,0 +1,249 @@
+//! Who runs an operation. The runner hands each `RunTask` to the executor chosen by the
+//! operation's plugin; an executor returns what happened and the runtime-property changes it
+//! made, as patches that the runner applies to the *latest* stored properties (so operations
+//! running side by side on one instance never lose each other's updates).
+//!
+//! Built in: `stratus-builtin` (`noop`, `sleep`, `fail`: in-process, for tests, benchmarks and
+//! placeholders). The script plugin is added by `stratus-plugins`; Kubernetes later.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use stratus_engine::OperationTask;
+
+/// A node or node instance as an operation sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Side {
+    pub node: Value,
+    pub instance: Value,
+}
+
+/// One operation to run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub tenant: String,
+    pub deployment_id: String,
+    pub blueprint_id: String,
+    pub execution_id: String,
+    pub workflow_id: String,
+    pub attempt: u32,
+    pub max_retries: i64,
+    pub task: OperationTask,
+    /// The plugin entry of the operation's node (`name`, `package_name`, `executor`, …).
+    pub plugin: Value,
+    /// The node and instance the operation runs on, and for relationship operations the
+    /// other side.
+    pub own: Side,
+    pub related: Option<Side>,
+    /// Where the blueprint's files are unpacked (scripts, resources).
+    pub blueprint_dir: std::path::PathBuf,
+}
+
+/// Changes to one instance's runtime properties: top-level keys set (`Some`) or removed.
+pub type Patch = Map<String, Value>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Succeeded {
+        result: Value,
+    },
+    Failed {
+        error: String,
+        recoverable: bool,
+        retry_after_ms: Option<u64>,
+    },
+    RetryRequested {
+        message: String,
+        retry_after_ms: Option<u64>,
+    },
+}
+
+/// What an operation did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub outcome: Outcome,
+    /// Instance id → keys set (a `null` value with `removed` listing deletions).
+    pub patches: Vec<(String, Patch, Vec<String>)>,
+    /// Lines the operation logged (`cloudify_log` events).
+    pub logs: Vec<(String, String)>,
+}
+
+impl Report {
+    pub fn of(outcome: Outcome) -> Report {
+        Report {
+            outcome,
+            patches: Vec::new(),
+            logs: Vec::new(),
+        }
+    }
+}
+
+pub type BoxFuture = Pin<Box<dyn Future<Output = Report> + Send>>;
+
+pub trait Executor: Send + Sync {
+    fn run(&self, job: Job) -> BoxFuture;
+}
+
+/// Why an operation cannot run here (checked at deployment creation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    pub message: String,
+}
+
+/// Executors by plugin package name (or plugin name when it has no package).
+#[derive(Clone, Default)]
+pub struct Executors {
+    by_package: HashMap<String, Arc<dyn Executor>>,
+}
+
+pub const BUILTIN_PACKAGE: &str = "stratus-builtin";
+
+impl Executors {
+    pub fn with_builtins() -> Executors {
+        let mut executors = Executors::default();
+        executors.register(BUILTIN_PACKAGE, Arc::new(Builtin));
+        executors
+    }
+
+    pub fn register(&mut self, package: &str, executor: Arc<dyn Executor>) {
+        self.by_package.insert(package.to_string(), executor);
+    }
+
+    fn key(plugin: &Value, task: &OperationTask) -> String {
+        plugin
+            .get("package_name")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| task.plugin.clone())
+    }
+
+    pub fn find(
+        &self,
+        plugin: &Value,
+        task: &OperationTask,
+    ) -> Result<Arc<dyn Executor>, Unsupported> {
+        let key = Executors::key(plugin, task);
+        self.by_package.get(&key).cloned().ok_or_else(|| Unsupported {
+            message: format!(
+                "operation {} of node instance {} uses plugin '{}' ({}), which Stratus cannot execute; supported: {}",
+                task.operation,
+                task.node_instance_id,
+                task.plugin,
+                key,
+                self.supported().join(", ")
+            ),
+        })
+    }
+
+    /// Whether an operation of a node with these plugins can run (for deployment creation).
+    pub fn check(
+        &self,
+        plugin_name: &str,
+        plugins: &[Value],
+        operation: &str,
+        node: &str,
+    ) -> Result<(), Unsupported> {
+        let plugin = plugins
+            .iter()
+            .find(|p| p.get("name").and_then(Value::as_str) == Some(plugin_name))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let key = plugin
+            .get("package_name")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
+            .unwrap_or(plugin_name)
+            .to_string();
+        if self.by_package.contains_key(&key) {
+            return Ok(());
+        }
+        Err(Unsupported {
+            message: format!(
+                "node '{node}' operation '{operation}' uses plugin '{plugin_name}' (package '{key}'), which Stratus cannot execute; supported: {}",
+                self.supported().join(", ")
+            ),
+        })
+    }
+
+    fn supported(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.by_package.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
+/// `stratus-builtin`: `noop` (succeeds), `sleep` (input `seconds`), `fail` (inputs `message`,
+/// `recoverable`), `set` (sets every input as a runtime property).
+struct Builtin;
+
+impl Executor for Builtin {
+    fn run(&self, job: Job) -> BoxFuture {
+        Box::pin(async move {
+            let task = job
+                .task
+                .implementation
+                .rsplit('.')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            match task.as_str() {
+                "noop" => Report::of(Outcome::Succeeded {
+                    result: Value::Null,
+                }),
+                "sleep" => {
+                    let seconds = job
+                        .task
+                        .inputs
+                        .get("seconds")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(1.0);
+                    tokio::time::sleep(std::time::Duration::from_secs_f64(
+                        seconds.clamp(0.0, 86_400.0),
+                    ))
+                    .await;
+                    Report::of(Outcome::Succeeded {
+                        result: Value::Null,
+                    })
+                }
+                "fail" => Report::of(Outcome::Failed {
+                    error: job
+                        .task
+                        .inputs
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("failed on purpose")
+                        .to_string(),
+                    recoverable: job
+                        .task
+                        .inputs
+                        .get("recoverable")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    retry_after_ms: None,
+                }),
+                "set" => {
+                    let mut report = Report::of(Outcome::Succeeded {
+                        result: Value::Null,
+                    });
+                    report.patches.push((
+                        job.task.node_instance_id.clone(),
+                        job.task.inputs.clone(),
+                        Vec::new(),
+                    ));
+                    report
+                }
+                other => Report::of(Outcome::Failed {
+                    error: format!(
+                        "stratus-builtin has no task '{other}' (noop, sleep, fail, set)"
+                    ),
+                    recoverable: false,
+                    retry_after_ms: None,
+                }),
+            }
+        })
+    }
+}
