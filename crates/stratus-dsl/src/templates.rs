@@ -72,7 +72,7 @@ pub const CONTAINED_IN: &str = "cloudify.relationships.contained_in";
 const HOST_TYPE: &str = "cloudify.nodes.Compute";
 
 fn default_scalable() -> Map<String, J> {
-    let mut p = Map::new();
+    let mut p = Map::with_capacity(5);
     p.insert("min_instances".into(), J::from(0));
     p.insert("max_instances".into(), J::from(-1));
     p.insert("default_instances".into(), J::from(1));
@@ -83,7 +83,7 @@ fn default_scalable() -> Map<String, J> {
 
 /// The `scalable` properties of a node template or scaling policy.
 pub fn parse_scalable(node: Option<&Node>, problems: &mut Problems) -> Map<String, J> {
-    let mut result = Map::new();
+    let mut result = Map::with_capacity(5);
     let entries = optional_map(node, problems);
     allowed_keys(
         entries,
@@ -513,7 +513,7 @@ fn parse_node_template(
         }
     }
 
-    let mut node = Map::new();
+    let mut node = Map::with_capacity(18);
     node.insert("name".into(), J::String(name.into()));
     node.insert("id".into(), J::String(name.into()));
     node.insert("type".into(), J::String(type_name.into()));
@@ -529,8 +529,8 @@ fn parse_node_template(
         J::Object(properties.unwrap_or_default()),
     );
     node.insert("instances".into(), J::Object(instances));
-    let mut capabilities = Map::new();
-    let mut scalable_map = Map::new();
+    let mut capabilities = Map::with_capacity(1);
+    let mut scalable_map = Map::with_capacity(1);
     scalable_map.insert("properties".into(), J::Object(scalable));
     capabilities.insert("scalable".into(), J::Object(scalable_map));
     node.insert("capabilities".into(), J::Object(capabilities));
@@ -644,7 +644,7 @@ fn parse_relationship(
             &context,
         ))
         .unwrap_or_default();
-    let mut result = Map::new();
+    let mut result = Map::with_capacity(10);
     result.insert("type".into(), J::String(type_name.into()));
     result.insert("target_id".into(), J::String(target.into()));
     result.insert("properties".into(), J::Object(properties));
