@@ -47,7 +47,7 @@ pub fn ctx_main(args: Vec<String>) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Parsed::Usage(message) => {
-            eprint!("{USAGE}ctx: error: {message}\n");
+            eprintln!("{USAGE}ctx: error: {message}");
             return ExitCode::from(2);
         }
     };
@@ -63,7 +63,9 @@ pub fn ctx_main(args: Vec<String>) -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Exception(line)) => {
-            eprintln!("Traceback (most recent call last):\n  File \"ctx\", line 1, in <module>\n{line}");
+            eprintln!(
+                "Traceback (most recent call last):\n  File \"ctx\", line 1, in <module>\n{line}"
+            );
             ExitCode::from(1)
         }
     }
@@ -97,13 +99,23 @@ fn run(options: &Options) -> Result<String, Failure> {
 /// abbreviated, negative numbers and strings with spaces are positionals, and positionals
 /// must form one run (`ctx a -j b` is an error).
 fn parse_args(argv: &[String], env_socket_url: Option<String>) -> Parsed {
-    let mut options = Options { timeout: 30, socket_url: env_socket_url, json_arg_prefix: "@".to_owned(), json_output: false, args: Vec::new() };
+    let mut options = Options {
+        timeout: 30,
+        socket_url: env_socket_url,
+        json_arg_prefix: "@".to_owned(),
+        json_output: false,
+        args: Vec::new(),
+    };
     let mut positional_runs = 0;
     let mut in_run = false;
     let mut extras: Vec<String> = Vec::new();
     let mut index = 0;
     let mut only_positionals = false;
-    let push_positional = |value: &str, in_run: &mut bool, runs: &mut usize, options: &mut Options, extras: &mut Vec<String>| {
+    let push_positional = |value: &str,
+                           in_run: &mut bool,
+                           runs: &mut usize,
+                           options: &mut Options,
+                           extras: &mut Vec<String>| {
         if !*in_run {
             *in_run = true;
             *runs += 1;
@@ -118,7 +130,13 @@ fn parse_args(argv: &[String], env_socket_url: Option<String>) -> Parsed {
         let arg = &argv[index];
         index += 1;
         if only_positionals {
-            push_positional(arg, &mut in_run, &mut positional_runs, &mut options, &mut extras);
+            push_positional(
+                arg,
+                &mut in_run,
+                &mut positional_runs,
+                &mut options,
+                &mut extras,
+            );
             continue;
         }
         if arg == "--" {
@@ -126,19 +144,33 @@ fn parse_args(argv: &[String], env_socket_url: Option<String>) -> Parsed {
             continue;
         }
         if !looks_like_option(arg) {
-            push_positional(arg, &mut in_run, &mut positional_runs, &mut options, &mut extras);
+            push_positional(
+                arg,
+                &mut in_run,
+                &mut positional_runs,
+                &mut options,
+                &mut extras,
+            );
             continue;
         }
         in_run = false;
         let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) if arg.starts_with("--") => (name.to_owned(), Some(value.to_owned())),
+            Some((name, value)) if arg.starts_with("--") => {
+                (name.to_owned(), Some(value.to_owned()))
+            }
             _ => (arg.clone(), None),
         };
         let (option, inline) = if name.starts_with("--") {
-            let candidates: Vec<&str> = ["--help", "--timeout", "--socket-url", "--json-arg-prefix", "--json-output"]
-                .into_iter()
-                .filter(|candidate| candidate.starts_with(name.as_str()))
-                .collect();
+            let candidates: Vec<&str> = [
+                "--help",
+                "--timeout",
+                "--socket-url",
+                "--json-arg-prefix",
+                "--json-output",
+            ]
+            .into_iter()
+            .filter(|candidate| candidate.starts_with(name.as_str()))
+            .collect();
             match candidates.as_slice() {
                 [one] => ((*one).to_owned(), inline),
                 [] => {
@@ -149,7 +181,10 @@ fn parse_args(argv: &[String], env_socket_url: Option<String>) -> Parsed {
                     if let Some(exact) = many.iter().find(|candidate| **candidate == name) {
                         ((*exact).to_owned(), inline)
                     } else {
-                        return Parsed::Usage(format!("ambiguous option: {name} could match {}", many.join(", ")));
+                        return Parsed::Usage(format!(
+                            "ambiguous option: {name} could match {}",
+                            many.join(", ")
+                        ));
                     }
                 }
             }
@@ -173,7 +208,10 @@ fn parse_args(argv: &[String], env_socket_url: Option<String>) -> Parsed {
             "--help" => return Parsed::Help,
             "--json-output" => {
                 if inline.is_some() {
-                    return Parsed::Usage(format!("argument -j/--json-output: ignored explicit argument '{}'", inline.unwrap_or_default()));
+                    return Parsed::Usage(format!(
+                        "argument -j/--json-output: ignored explicit argument '{}'",
+                        inline.unwrap_or_default()
+                    ));
                 }
                 options.json_output = true;
             }
@@ -185,13 +223,22 @@ fn parse_args(argv: &[String], env_socket_url: Option<String>) -> Parsed {
                             index += 1;
                             next.clone()
                         }
-                        _ => return Parsed::Usage(format!("argument {label}: expected one argument")),
+                        _ => {
+                            return Parsed::Usage(format!(
+                                "argument {label}: expected one argument"
+                            ))
+                        }
                     },
                 };
                 match option.as_str() {
                     "--timeout" => match value.trim().parse::<i64>() {
                         Ok(seconds) => options.timeout = u64::try_from(seconds).unwrap_or(0),
-                        Err(_) => return Parsed::Usage(format!("argument -t/--timeout: invalid int value: {}", str_repr(&value))),
+                        Err(_) => {
+                            return Parsed::Usage(format!(
+                                "argument -t/--timeout: invalid int value: {}",
+                                str_repr(&value)
+                            ))
+                        }
                     },
                     "--socket-url" => options.socket_url = Some(value),
                     _ => options.json_arg_prefix = value,
@@ -214,7 +261,16 @@ fn looks_like_option(arg: &str) -> bool {
     }
     let known = if arg.starts_with("--") {
         let name = arg.split_once('=').map_or(arg, |(name, _)| name);
-        name.len() > 2 && ["--help", "--timeout", "--socket-url", "--json-arg-prefix", "--json-output"].iter().any(|option| option.starts_with(name))
+        name.len() > 2
+            && [
+                "--help",
+                "--timeout",
+                "--socket-url",
+                "--json-arg-prefix",
+                "--json-output",
+            ]
+            .iter()
+            .any(|option| option.starts_with(name))
     } else {
         matches!(arg.get(..2), Some("-h" | "-j" | "-t"))
     };
@@ -237,8 +293,9 @@ fn process_args(prefix: &str, args: &[String]) -> Result<Vec<Value>, Failure> {
             if arg.starts_with(prefix) {
                 let mut chars = arg.chars();
                 chars.next();
-                let value: Value = serde_json::from_str(chars.as_str())
-                    .map_err(|error| Failure::Exception(format!("json.decoder.JSONDecodeError: {error}")))?;
+                let value: Value = serde_json::from_str(chars.as_str()).map_err(|error| {
+                    Failure::Exception(format!("json.decoder.JSONDecodeError: {error}"))
+                })?;
                 Ok(catch_non_serializable(value))
             } else {
                 Ok(Value::String(arg.clone()))
@@ -251,9 +308,14 @@ fn process_args(prefix: &str, args: &[String]) -> Result<Vec<Value>, Failure> {
 /// that value.
 fn catch_non_serializable(value: Value) -> Value {
     match value {
-        Value::Array(items) => Value::Array(items.into_iter().map(catch_non_serializable).collect()),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(catch_non_serializable).collect())
+        }
         Value::Object(map) => {
-            let mut map: Map<String, Value> = map.into_iter().map(|(key, value)| (key, catch_non_serializable(value))).collect();
+            let mut map: Map<String, Value> = map
+                .into_iter()
+                .map(|(key, value)| (key, catch_non_serializable(value)))
+                .collect();
             match map.remove("__non_json_serializable_repr__") {
                 Some(replacement) => replacement,
                 None => Value::Object(map),
@@ -267,28 +329,46 @@ fn client_req(socket_url: &str, args: Vec<Value>, timeout: u64) -> Result<Value,
     let parts: Vec<&str> = socket_url.split("://").collect();
     let (scheme, rest) = match parts.as_slice() {
         [scheme, rest] => (*scheme, *rest),
-        [_] => return Err(Failure::Exception("ValueError: not enough values to unpack (expected 2, got 1)".to_owned())),
-        many => return Err(Failure::Exception(format!("ValueError: too many values to unpack (expected 2, got {})", many.len()))),
+        [_] => {
+            return Err(Failure::Exception(
+                "ValueError: not enough values to unpack (expected 2, got 1)".to_owned(),
+            ))
+        }
+        many => {
+            return Err(Failure::Exception(format!(
+                "ValueError: too many values to unpack (expected 2, got {})",
+                many.len()
+            )))
+        }
     };
     if scheme != "http" {
-        return Err(Failure::Exception(format!("RuntimeError: Unsupported protocol: {scheme}")));
+        return Err(Failure::Exception(format!(
+            "RuntimeError: Unsupported protocol: {scheme}"
+        )));
     }
     let body = json_dumps(&serde_json::json!({ "args": args }));
-    let (status, reason, response) = http_post(rest, body.as_bytes(), timeout)
-        .map_err(|error| Failure::Exception(format!("urllib.error.URLError: <urlopen error {error}>")))?;
+    let (status, reason, response) =
+        http_post(rest, body.as_bytes(), timeout).map_err(|error| {
+            Failure::Exception(format!("urllib.error.URLError: <urlopen error {error}>"))
+        })?;
     let response: Result<Value, _> = serde_json::from_slice(&response);
     if status != 200 {
         // urlopen raises HTTPError; show the proxy's own explanation when it sent one.
-        let explanation = response
-            .ok()
-            .and_then(|value| value.get("payload").and_then(|payload| payload.get("message")).and_then(Value::as_str).map(str::to_owned));
+        let explanation = response.ok().and_then(|value| {
+            value
+                .get("payload")
+                .and_then(|payload| payload.get("message"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
         let mut line = format!("urllib.error.HTTPError: HTTP Error {status}: {reason}");
         if let Some(explanation) = explanation {
             line.push_str(&format!(" ({explanation})"));
         }
         return Err(Failure::Exception(line));
     }
-    let response = response.map_err(|error| Failure::Exception(format!("json.decoder.JSONDecodeError: {error}")))?;
+    let response = response
+        .map_err(|error| Failure::Exception(format!("json.decoder.JSONDecodeError: {error}")))?;
     let Some(payload) = response.get("payload").cloned() else {
         return Err(Failure::Exception("KeyError: 'payload'".to_owned()));
     };
@@ -296,22 +376,39 @@ fn client_req(socket_url: &str, args: Vec<Value>, timeout: u64) -> Result<Value,
         Some("error") => {
             let field = |name: &str| payload.get(name).map(py_str).unwrap_or_default();
             let message = format!("{}: {}", field("type"), field("message"));
-            Err(Failure::Exception(format!("cloudify.proxy.client.RequestError: (RequestError(...), {})", str_repr(&message))))
+            Err(Failure::Exception(format!(
+                "cloudify.proxy.client.RequestError: (RequestError(...), {})",
+                str_repr(&message)
+            )))
         }
-        Some("stop_operation") => Err(Failure::Stop(payload.get("message").map(py_str).unwrap_or_else(|| "None".to_owned()))),
+        Some("stop_operation") => Err(Failure::Stop(
+            payload
+                .get("message")
+                .map(py_str)
+                .unwrap_or_else(|| "None".to_owned()),
+        )),
         _ => Ok(payload),
     }
 }
 
 /// One HTTP/1.1 POST; returns status, reason and body.
-fn http_post(authority_and_path: &str, body: &[u8], timeout: u64) -> std::io::Result<(u16, String, Vec<u8>)> {
-    let invalid = |message: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, message.to_owned());
+fn http_post(
+    authority_and_path: &str,
+    body: &[u8],
+    timeout: u64,
+) -> std::io::Result<(u16, String, Vec<u8>)> {
+    let invalid =
+        |message: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, message.to_owned());
     let (authority, path) = match authority_and_path.find('/') {
         Some(slash) => (&authority_and_path[..slash], &authority_and_path[slash..]),
         None => (authority_and_path, "/"),
     };
     let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| invalid("bad port in the socket URL"))?),
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>()
+                .map_err(|_| invalid("bad port in the socket URL"))?,
+        ),
         None => (authority, 80),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -360,25 +457,36 @@ fn http_post(authority_and_path: &str, body: &[u8], timeout: u64) -> std::io::Re
     let head = String::from_utf8_lossy(&response[..end]).into_owned();
     let mut status_line = head.lines().next().unwrap_or_default().splitn(3, ' ');
     status_line.next();
-    let status = status_line.next().and_then(|code| code.parse::<u16>().ok()).ok_or_else(|| invalid("malformed HTTP status line"))?;
+    let status = status_line
+        .next()
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or_else(|| invalid("malformed HTTP status line"))?;
     let reason = status_line.next().unwrap_or_default().to_owned();
     let mut payload = response[end + 4..].to_vec();
     if let Some(length) = content_length(&response[..end]) {
         payload.truncate(length);
-    } else if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    } else if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         payload = dechunk(&payload).ok_or_else(|| invalid("malformed chunked body"))?;
     }
     Ok((status, reason, payload))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 fn content_length(head: &[u8]) -> Option<usize> {
     String::from_utf8_lossy(head).lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
-        name.trim().eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok()).flatten()
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())
+            .flatten()
     })
 }
 
@@ -402,27 +510,54 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Parsed {
-        parse_args(&args.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>(), Some("http://x".to_owned()))
+        parse_args(
+            &args.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>(),
+            Some("http://x".to_owned()),
+        )
     }
 
     #[test]
     fn argparse_rules() {
-        let Parsed::Run(options) = parse(&["-j", "--time=5", "node", "-1", "a b"]) else { panic!("parse failed") };
+        let Parsed::Run(options) = parse(&["-j", "--time=5", "node", "-1", "a b"]) else {
+            panic!("parse failed")
+        };
         assert!(options.json_output);
         assert_eq!(options.timeout, 5);
         assert_eq!(options.args, ["node", "-1", "a b"]);
-        assert_eq!(parse(&["a", "-j", "b"]), Parsed::Usage("unrecognized arguments: b".to_owned()));
-        assert_eq!(parse(&["a", "-x"]), Parsed::Usage("unrecognized arguments: -x".to_owned()));
-        assert!(matches!(parse(&["--json", "x"]), Parsed::Usage(message) if message.starts_with("ambiguous option")));
-        let Parsed::Run(options) = parse(&["--", "-x", "y"]) else { panic!("parse failed") };
+        assert_eq!(
+            parse(&["a", "-j", "b"]),
+            Parsed::Usage("unrecognized arguments: b".to_owned())
+        );
+        assert_eq!(
+            parse(&["a", "-x"]),
+            Parsed::Usage("unrecognized arguments: -x".to_owned())
+        );
+        assert!(
+            matches!(parse(&["--json", "x"]), Parsed::Usage(message) if message.starts_with("ambiguous option"))
+        );
+        let Parsed::Run(options) = parse(&["--", "-x", "y"]) else {
+            panic!("parse failed")
+        };
         assert_eq!(options.args, ["-x", "y"]);
     }
 
     #[test]
     fn json_arguments() {
-        let Ok(values) = process_args("@", &["@{\"a\": {\"__non_json_serializable_repr__\": \"r\"}}".to_owned(), "plain".to_owned()]) else {
+        let Ok(values) = process_args(
+            "@",
+            &[
+                "@{\"a\": {\"__non_json_serializable_repr__\": \"r\"}}".to_owned(),
+                "plain".to_owned(),
+            ],
+        ) else {
             panic!("json arguments");
         };
-        assert_eq!(values, vec![serde_json::json!({"a": "r"}), Value::String("plain".to_owned())]);
+        assert_eq!(
+            values,
+            vec![
+                serde_json::json!({"a": "r"}),
+                Value::String("plain".to_owned())
+            ]
+        );
     }
 }

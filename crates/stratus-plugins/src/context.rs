@@ -47,6 +47,8 @@ pub struct OperationInfo {
 /// deployment itself.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+// One per running operation: boxing the entities would only complicate construction.
+#[allow(clippy::large_enum_variant)]
 pub enum Subject {
     NodeInstance(Entity),
     RelationshipInstance {
@@ -149,7 +151,10 @@ pub enum PathSegment {
 pub enum PatchOp {
     /// Set the value at `path`, creating missing intermediate dictionaries (the last segment is
     /// always a key; list indexes must exist).
-    Set { path: Vec<PathSegment>, value: Value },
+    Set {
+        path: Vec<PathSegment>,
+        value: Value,
+    },
     /// Remove the key at `path` if present.
     Delete { path: Vec<PathSegment> },
     /// Remove every key (`ctx instance runtime-properties clear`).
@@ -235,7 +240,11 @@ pub fn display_path(path: &[PathSegment]) -> String {
     out
 }
 
-fn apply_set(properties: &mut Map<String, Value>, path: &[PathSegment], value: Value) -> Result<(), String> {
+fn apply_set(
+    properties: &mut Map<String, Value>,
+    path: &[PathSegment],
+    value: Value,
+) -> Result<(), String> {
     let Some((PathSegment::Key(last), parents)) = path.split_last() else {
         return Err("the last path segment must be a key".to_owned());
     };
@@ -247,19 +256,30 @@ fn apply_set(properties: &mut Map<String, Value>, path: &[PathSegment], value: V
     result
 }
 
-fn set_in(root: &mut Value, parents: &[PathSegment], last: &str, value: Value) -> Result<(), String> {
+fn set_in(
+    root: &mut Value,
+    parents: &[PathSegment],
+    last: &str,
+    value: Value,
+) -> Result<(), String> {
     let mut current = root;
     for segment in parents {
         current = match (segment, current) {
-            (PathSegment::Key(key), Value::Object(map)) => {
-                map.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()))
-            }
+            (PathSegment::Key(key), Value::Object(map)) => map
+                .entry(key.clone())
+                .or_insert_with(|| Value::Object(Map::new())),
             (PathSegment::Index(index), Value::Array(items)) => {
                 let length = items.len();
-                items.get_mut(*index).ok_or_else(|| format!("list index {index} out of range (length {length})"))?
+                items
+                    .get_mut(*index)
+                    .ok_or_else(|| format!("list index {index} out of range (length {length})"))?
             }
-            (PathSegment::Key(_), other) => return Err(format!("{} is not a dictionary", type_name(other))),
-            (PathSegment::Index(_), other) => return Err(format!("{} is not a list", type_name(other))),
+            (PathSegment::Key(_), other) => {
+                return Err(format!("{} is not a dictionary", type_name(other)))
+            }
+            (PathSegment::Index(_), other) => {
+                return Err(format!("{} is not a list", type_name(other)))
+            }
         };
     }
     match current {
@@ -330,9 +350,15 @@ mod tests {
     #[test]
     fn patches_on_disjoint_keys_commute() {
         let mut first = RuntimePropertiesPatch::default();
-        first.push(PatchOp::Set { path: vec![key("a")], value: json!(1) });
+        first.push(PatchOp::Set {
+            path: vec![key("a")],
+            value: json!(1),
+        });
         let mut second = RuntimePropertiesPatch::default();
-        second.push(PatchOp::Set { path: vec![key("b"), key("c")], value: json!(2) });
+        second.push(PatchOp::Set {
+            path: vec![key("b"), key("c")],
+            value: json!(2),
+        });
         let mut one = Map::new();
         assert!(first.apply(&mut one).is_empty());
         assert!(second.apply(&mut one).is_empty());
@@ -340,16 +366,30 @@ mod tests {
         assert!(second.apply(&mut two).is_empty());
         assert!(first.apply(&mut two).is_empty());
         assert_eq!(Value::Object(one.clone()), json!({"a": 1, "b": {"c": 2}}));
-        assert_eq!(Value::Object(one).to_string().len(), Value::Object(two).to_string().len());
+        assert_eq!(
+            Value::Object(one).to_string().len(),
+            Value::Object(two).to_string().len()
+        );
     }
 
     #[test]
     fn later_steps_replace_earlier_ones_on_the_same_path() {
         let mut patch = RuntimePropertiesPatch::default();
-        patch.push(PatchOp::Set { path: vec![key("a"), key("b")], value: json!(1) });
-        patch.push(PatchOp::Set { path: vec![key("a")], value: json!({"x": 1}) });
-        patch.push(PatchOp::Set { path: vec![key("c")], value: json!(1) });
-        patch.push(PatchOp::Delete { path: vec![key("c")] });
+        patch.push(PatchOp::Set {
+            path: vec![key("a"), key("b")],
+            value: json!(1),
+        });
+        patch.push(PatchOp::Set {
+            path: vec![key("a")],
+            value: json!({"x": 1}),
+        });
+        patch.push(PatchOp::Set {
+            path: vec![key("c")],
+            value: json!(1),
+        });
+        patch.push(PatchOp::Delete {
+            path: vec![key("c")],
+        });
         assert_eq!(patch.ops.len(), 2);
         let mut stored = Map::new();
         stored.insert("c".into(), json!(0));
@@ -361,8 +401,14 @@ mod tests {
     #[test]
     fn a_step_that_no_longer_fits_is_reported_and_skipped() {
         let mut patch = RuntimePropertiesPatch::default();
-        patch.push(PatchOp::Set { path: vec![key("a"), key("b")], value: json!(1) });
-        patch.push(PatchOp::Set { path: vec![key("z")], value: json!(2) });
+        patch.push(PatchOp::Set {
+            path: vec![key("a"), key("b")],
+            value: json!(1),
+        });
+        patch.push(PatchOp::Set {
+            path: vec![key("z")],
+            value: json!(2),
+        });
         let mut stored = Map::new();
         stored.insert("a".into(), json!("now a string"));
         let conflicts = patch.apply(&mut stored);

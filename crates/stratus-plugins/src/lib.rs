@@ -35,11 +35,14 @@ use serde::{Deserialize, Serialize};
 
 pub use client::ctx_main;
 pub use context::{
-    Entity, InstanceInfo, NodeInfo, OperationContext, OperationEffects, OperationInfo, PatchConflict, PatchOp,
-    PathSegment, RuntimePropertiesPatch, StopRequest, Subject,
+    Entity, InstanceInfo, NodeInfo, OperationContext, OperationEffects, OperationInfo,
+    PatchConflict, PatchOp, PathSegment, RuntimePropertiesPatch, StopRequest, Subject,
 };
 pub use proxy::{CtxProxy, OperationHandle, ProxyError};
-pub use script::{run_script, CtxCommand, OperationResult, ProcessConfig, ScriptError, ScriptOutcome, ScriptSource, ScriptSpec};
+pub use script::{
+    run_script, CtxCommand, OperationResult, ProcessConfig, ScriptError, ScriptOutcome,
+    ScriptSource, ScriptSpec,
+};
 pub use support::{can_execute, executor_for, ExecutorKind, NoopExecutor, Unsupported};
 
 /// Where a log line came from; the runtime turns each into a `cloudify_log` event.

@@ -45,7 +45,9 @@ type Registry = Mutex<HashMap<String, Arc<Mutex<LiveOperation>>>>;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind; keep serving.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The shared ctx proxy. Cheap to clone; the listener stops when the last clone is dropped.
@@ -63,7 +65,9 @@ struct ProxyInner {
 impl CtxProxy {
     /// Binds `127.0.0.1:0` and serves on the current tokio runtime.
     pub async fn start() -> Result<CtxProxy, ProxyError> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(ProxyError::Bind)?;
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(ProxyError::Bind)?;
         let port = listener.local_addr().map_err(ProxyError::Bind)?.port();
         let registry: Arc<Registry> = Arc::new(Mutex::new(HashMap::new()));
         let (shutdown, mut stopped) = watch::channel(());
@@ -83,11 +87,19 @@ impl CtxProxy {
                 let registry = Arc::clone(&serving);
                 tokio::spawn(async move {
                     let service = service_fn(move |request| handle(Arc::clone(&registry), request));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
-        Ok(CtxProxy { inner: Arc::new(ProxyInner { port, registry, _shutdown: shutdown }) })
+        Ok(CtxProxy {
+            inner: Arc::new(ProxyInner {
+                port,
+                registry,
+                _shutdown: shutdown,
+            }),
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -179,27 +191,46 @@ impl Drop for OperationHandle {
     }
 }
 
-async fn handle(registry: Arc<Registry>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let token = request.uri().path().strip_prefix("/ctx/").map(str::to_owned);
+async fn handle(
+    registry: Arc<Registry>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let token = request
+        .uri()
+        .path()
+        .strip_prefix("/ctx/")
+        .map(str::to_owned);
     let live = token.and_then(|token| lock(&registry).get(&token).cloned());
     let Some(live) = live else {
         return Ok(respond(
             StatusCode::NOT_FOUND,
-            error_body(&CtxError::new("RuntimeError", "no running operation at this ctx URL (unknown or finished)")),
+            error_body(&CtxError::new(
+                "RuntimeError",
+                "no running operation at this ctx URL (unknown or finished)",
+            )),
         ));
     };
     if request.method() != Method::POST {
         return Ok(respond(
             StatusCode::METHOD_NOT_ALLOWED,
-            error_body(&CtxError::new("RuntimeError", "the ctx proxy accepts POST only")),
+            error_body(&CtxError::new(
+                "RuntimeError",
+                "the ctx proxy accepts POST only",
+            )),
         ));
     }
-    let body = match Limited::new(request.into_body(), MAX_REQUEST_BYTES).collect().await {
+    let body = match Limited::new(request.into_body(), MAX_REQUEST_BYTES)
+        .collect()
+        .await
+    {
         Ok(collected) => collected.to_bytes(),
         Err(error) => {
             return Ok(respond(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                error_body(&CtxError::new("RuntimeError", format!("cannot read the request: {error}"))),
+                error_body(&CtxError::new(
+                    "RuntimeError",
+                    format!("cannot read the request: {error}"),
+                )),
             ))
         }
     };
@@ -208,17 +239,27 @@ async fn handle(registry: Arc<Registry>, request: Request<Incoming>) -> Result<R
         Err(error) => return Ok(respond(StatusCode::OK, error_body(&error))),
     };
     // File I/O (download-resource) runs off the async workers; everything else is in memory.
-    let touches_files = args.iter().any(|arg| arg.as_str().is_some_and(|text| text.starts_with("download")));
+    let touches_files = args.iter().any(|arg| {
+        arg.as_str()
+            .is_some_and(|text| text.starts_with("download"))
+    });
     let reply = if touches_files {
         tokio::task::spawn_blocking(move || lock(&live).process(&args))
             .await
-            .unwrap_or_else(|error| Err(CtxError::new("RuntimeError", format!("ctx request failed: {error}"))))
+            .unwrap_or_else(|error| {
+                Err(CtxError::new(
+                    "RuntimeError",
+                    format!("ctx request failed: {error}"),
+                ))
+            })
     } else {
         lock(&live).process(&args)
     };
     let body = match reply {
         Ok(Reply::Result(payload)) => json!({"type": "result", "payload": payload}),
-        Ok(Reply::Stop(message)) => json!({"type": "stop_operation", "payload": {"message": message}}),
+        Ok(Reply::Stop(message)) => {
+            json!({"type": "stop_operation", "payload": {"message": message}})
+        }
         Err(error) => error_body(&error),
     };
     Ok(respond(StatusCode::OK, body))
@@ -226,16 +267,26 @@ async fn handle(registry: Arc<Registry>, request: Request<Incoming>) -> Result<R
 
 /// `json.loads(request)['args']`, failing as the reference does.
 fn parse_request(body: &[u8]) -> Result<Vec<Value>, CtxError> {
-    let request: Value = serde_json::from_slice(body).map_err(|error| CtxError::new("JSONDecodeError", error.to_string()))?;
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|error| CtxError::new("JSONDecodeError", error.to_string()))?;
     match request {
         Value::Object(mut map) => match map.remove("args") {
             Some(Value::Array(args)) => Ok(args),
-            Some(other) => Err(CtxError::new("TypeError", format!("args must be a list, not {}", crate::context::type_name(&other)))),
+            Some(other) => Err(CtxError::new(
+                "TypeError",
+                format!(
+                    "args must be a list, not {}",
+                    crate::context::type_name(&other)
+                ),
+            )),
             None => Err(CtxError::new("KeyError", "'args'")),
         },
         other => Err(CtxError::new(
             "TypeError",
-            format!("{} indices must be integers", crate::context::type_name(&other)),
+            format!(
+                "{} indices must be integers",
+                crate::context::type_name(&other)
+            ),
         )),
     }
 }
@@ -254,7 +305,10 @@ fn error_body(error: &CtxError) -> Value {
 fn respond(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     response
 }
 

@@ -70,7 +70,10 @@ fn write_repr(out: &mut String, value: &Value) {
 
 fn number_repr(number: &Number) -> String {
     if number.is_f64() {
-        number.as_f64().map(float_repr).unwrap_or_else(|| number.to_string())
+        number
+            .as_f64()
+            .map(float_repr)
+            .unwrap_or_else(|| number.to_string())
     } else {
         number.to_string()
     }
@@ -86,7 +89,9 @@ pub fn float_repr(x: f64) -> String {
         return if x > 0.0 { "inf" } else { "-inf" }.to_owned();
     }
     let scientific = format!("{x:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific.as_str(), "0"));
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .unwrap_or((scientific.as_str(), "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     if (-4..16).contains(&exponent) {
         let positional = format!("{x}");
@@ -103,7 +108,11 @@ pub fn float_repr(x: f64) -> String {
 
 /// Python's `repr(str)`.
 pub fn str_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(text.len() + 2);
     out.push(quote);
     for ch in text.chars() {
@@ -236,16 +245,31 @@ mod tests {
 
     #[test]
     fn str_matches_python() {
-        assert_eq!(py_str(&json!({"a": 1, "b": [true, null]})), "{'a': 1, 'b': [True, None]}");
+        assert_eq!(
+            py_str(&json!({"a": 1, "b": [true, null]})),
+            "{'a': 1, 'b': [True, None]}"
+        );
         assert_eq!(py_str(&json!("bare")), "bare");
-        assert_eq!(py_str(&json!(["it's", "say \"hi\"", "both ' \""])), r#"["it's", 'say "hi"', 'both \' "']"#);
-        assert_eq!(py_str(&json!([1.0, 1e16, 1.5e-5, 0.0001, 123.456, -0.0])), "[1.0, 1e+16, 1.5e-05, 0.0001, 123.456, -0.0]");
-        assert_eq!(py_str(&json!(["tab\tnl\n\u{1}é€"])), "['tab\\tnl\\n\\x01é€']");
+        assert_eq!(
+            py_str(&json!(["it's", "say \"hi\"", "both ' \""])),
+            r#"["it's", 'say "hi"', 'both \' "']"#
+        );
+        assert_eq!(
+            py_str(&json!([1.0, 1e16, 1.5e-5, 0.0001, 123.456, -0.0])),
+            "[1.0, 1e+16, 1.5e-05, 0.0001, 123.456, -0.0]"
+        );
+        assert_eq!(
+            py_str(&json!(["tab\tnl\n\u{1}é€"])),
+            "['tab\\tnl\\n\\x01é€']"
+        );
     }
 
     #[test]
     fn json_dumps_matches_python() {
-        assert_eq!(json_dumps(&json!({"a": [1, 2.5, true, null], "é": "x\"\u{1}"})), r#"{"a": [1, 2.5, true, null], "\u00e9": "x\"\u0001"}"#);
+        assert_eq!(
+            json_dumps(&json!({"a": [1, 2.5, true, null], "é": "x\"\u{1}"})),
+            r#"{"a": [1, 2.5, true, null], "\u00e9": "x\"\u0001"}"#
+        );
         assert_eq!(json_dumps(&json!("😀")), r#""\ud83d\ude00""#);
     }
 }

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::context::{
-    type_name, Entity, OperationContext, OperationEffects, PatchOp, PathSegment, StopRequest, Subject,
+    type_name, Entity, OperationContext, OperationEffects, PatchOp, PathSegment, StopRequest,
+    Subject,
 };
 use crate::pyfmt::{list_repr, py_repr, py_str};
 use crate::{LogLevel, LogLine, LogSink, LogSource};
@@ -32,7 +33,10 @@ pub struct CtxError {
 
 impl CtxError {
     pub fn new(kind: &str, message: impl Into<String>) -> CtxError {
-        CtxError { kind: kind.to_owned(), message: message.into() }
+        CtxError {
+            kind: kind.to_owned(),
+            message: message.into(),
+        }
     }
 
     fn runtime(message: impl Into<String>) -> CtxError {
@@ -146,8 +150,18 @@ fn arg_str(value: &Value) -> String {
 }
 
 impl LiveOperation {
-    pub fn new(ctx: OperationContext, sink: Option<Arc<dyn LogSink>>, cwd: Option<PathBuf>) -> LiveOperation {
-        LiveOperation { ctx, effects: OperationEffects::default(), sink, cwd, download_dir: None }
+    pub fn new(
+        ctx: OperationContext,
+        sink: Option<Arc<dyn LogSink>>,
+        cwd: Option<PathBuf>,
+    ) -> LiveOperation {
+        LiveOperation {
+            ctx,
+            effects: OperationEffects::default(),
+            sink,
+            cwd,
+            download_dir: None,
+        }
     }
 
     /// `process_ctx_request(ctx, args)` plus the proxy's wrapping of a `ScriptException`
@@ -184,7 +198,11 @@ impl LiveOperation {
                 }
                 return self.call(method, remaining, kwargs);
             } else {
-                return Err(CtxError::runtime(format!("{} cannot be processed in {}", arg_str(arg), list_repr(args))));
+                return Err(CtxError::runtime(format!(
+                    "{} cannot be processed in {}",
+                    arg_str(arg),
+                    list_repr(args)
+                )));
             }
             index += 1;
         }
@@ -200,7 +218,9 @@ impl LiveOperation {
     }
 
     fn desugared_attr(&self, current: &Obj, arg: &Value) -> Result<Option<Obj>, CtxError> {
-        let Value::String(name) = arg else { return Ok(None) };
+        let Value::String(name) = arg else {
+            return Ok(None);
+        };
         if let Some(found) = self.attr(current, name)? {
             return Ok(Some(found));
         }
@@ -259,7 +279,11 @@ impl LiveOperation {
                             self.context_type()
                         )));
                     }
-                    Obj::Subject(if name == "source" { Who::Source } else { Who::Target })
+                    Obj::Subject(if name == "source" {
+                        Who::Source
+                    } else {
+                        Who::Target
+                    })
                 }
                 "deployment" => Obj::Deployment,
                 "blueprint" => Obj::Blueprint,
@@ -284,7 +308,9 @@ impl LiveOperation {
                     "id" | "name" => Obj::Value(Value::String(node.name.clone())),
                     "type" => Obj::Value(Value::String(node.type_name.clone())),
                     "type_hierarchy" => Obj::Value(Value::from(node.type_hierarchy.clone())),
-                    "number_of_instances" => Obj::Value(node.number_of_instances.map_or(Value::Null, Value::from)),
+                    "number_of_instances" => {
+                        Obj::Value(node.number_of_instances.map_or(Value::Null, Value::from))
+                    }
                     "properties" => Obj::Dict(DictRef::NodeProperties(*who)),
                     _ => return Ok(None),
                 }
@@ -294,7 +320,9 @@ impl LiveOperation {
                 match name {
                     "id" => Obj::Value(Value::String(instance.id.clone())),
                     "runtime_properties" => Obj::Dict(DictRef::RuntimeProperties(*who)),
-                    "host_ip" => Obj::Value(instance.host_ip.clone().map_or(Value::Null, Value::String)),
+                    "host_ip" => {
+                        Obj::Value(instance.host_ip.clone().map_or(Value::Null, Value::String))
+                    }
                     "index" => Obj::Value(instance.index.map_or(Value::Null, Value::from)),
                     "node" => Obj::Node(*who),
                     "update" => Obj::Method(Method::InstanceUpdate),
@@ -360,11 +388,19 @@ impl LiveOperation {
     }
 
     /// Changes the working copy and records the same change in the instance's patch.
-    fn runtime_change(&mut self, who: Who, change: impl FnOnce(&mut Map<String, Value>) -> Result<Option<PatchOp>, CtxError>) -> Result<(), CtxError> {
+    fn runtime_change(
+        &mut self,
+        who: Who,
+        change: impl FnOnce(&mut Map<String, Value>) -> Result<Option<PatchOp>, CtxError>,
+    ) -> Result<(), CtxError> {
         let entity = self.entity_mut(who)?;
         let instance_id = entity.instance.id.clone();
         if let Some(op) = change(&mut entity.instance.runtime_properties)? {
-            self.effects.patches.entry(instance_id).or_default().push(op);
+            self.effects
+                .patches
+                .entry(instance_id)
+                .or_default()
+                .push(op);
         }
         Ok(())
     }
@@ -379,7 +415,12 @@ impl LiveOperation {
         }
     }
 
-    fn call(&mut self, method: Method, args: Vec<Value>, kwargs: Map<String, Value>) -> Result<Reply, CtxError> {
+    fn call(
+        &mut self,
+        method: Method,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Result<Reply, CtxError> {
         let result = match method {
             Method::Log(level) => {
                 let message = log_message(&args, &kwargs)?;
@@ -387,7 +428,14 @@ impl LiveOperation {
                 Value::Null
             }
             Method::DownloadResource => {
-                let bound = bind("CloudifyContext.download_resource", true, &["resource_path", "target_path"], 1, args, kwargs)?;
+                let bound = bind(
+                    "CloudifyContext.download_resource",
+                    true,
+                    &["resource_path", "target_path"],
+                    1,
+                    args,
+                    kwargs,
+                )?;
                 self.download(&bound[0], &bound[1], None)?
             }
             Method::DownloadResourceAndRender => {
@@ -410,35 +458,70 @@ impl LiveOperation {
                     }
                 };
                 if variables.contains_key("ctx") {
-                    return Err(CtxError::non_recoverable("Key not allowed - a key named ctx is in template_variables"));
+                    return Err(CtxError::non_recoverable(
+                        "Key not allowed - a key named ctx is in template_variables",
+                    ));
                 }
                 self.download(&bound[0], &bound[1], Some(variables))?
             }
             Method::RetryOperation => {
-                let bound = bind("process_execution.<locals>.retry_operation", false, &["message", "retry_after"], 0, args, kwargs)?;
+                let bound = bind(
+                    "process_execution.<locals>.retry_operation",
+                    false,
+                    &["message", "retry_after"],
+                    0,
+                    args,
+                    kwargs,
+                )?;
                 self.claim_result()?;
                 let message = optional_message(&bound[0]);
-                let request = StopRequest::Retry { message: message.clone(), interval: retry_interval(&bound[1]) };
+                let request = StopRequest::Retry {
+                    message: message.clone(),
+                    interval: retry_interval(&bound[1]),
+                };
                 self.effects.stop = Some(request.clone());
                 self.effects.operation_retry = Some(request);
                 return Ok(Reply::Stop(message.unwrap_or_else(|| "None".to_owned())));
             }
             Method::AbortOperation => {
-                let bound = bind("process_execution.<locals>.abort_operation", false, &["message"], 0, args, kwargs)?;
+                let bound = bind(
+                    "process_execution.<locals>.abort_operation",
+                    false,
+                    &["message"],
+                    0,
+                    args,
+                    kwargs,
+                )?;
                 self.claim_result()?;
                 let message = optional_message(&bound[0]);
-                self.effects.stop = Some(StopRequest::Abort { message: message.clone() });
+                self.effects.stop = Some(StopRequest::Abort {
+                    message: message.clone(),
+                });
                 return Ok(Reply::Stop(message.unwrap_or_else(|| "None".to_owned())));
             }
             Method::Returns => {
-                let bound = bind("process_execution.<locals>.returns", false, &["value"], 1, args, kwargs)?;
+                let bound = bind(
+                    "process_execution.<locals>.returns",
+                    false,
+                    &["value"],
+                    1,
+                    args,
+                    kwargs,
+                )?;
                 self.claim_result()?;
                 let value = bound.into_iter().next().unwrap_or(Value::Null);
                 self.effects.returns = if value.is_null() { None } else { Some(value) };
                 Value::Null
             }
             Method::OperationRetry => {
-                let bound = bind("OperationContext.retry", true, &["message", "retry_after"], 0, args, kwargs)?;
+                let bound = bind(
+                    "OperationContext.retry",
+                    true,
+                    &["message", "retry_after"],
+                    0,
+                    args,
+                    kwargs,
+                )?;
                 self.effects.operation_retry = Some(StopRequest::Retry {
                     message: optional_message(&bound[0]),
                     interval: retry_interval(&bound[1]),
@@ -446,13 +529,31 @@ impl LiveOperation {
                 Value::Null
             }
             Method::InstanceUpdate => {
-                bind("NodeInstanceContext.update", true, &["on_conflict"], 0, args, kwargs)?;
+                bind(
+                    "NodeInstanceContext.update",
+                    true,
+                    &["on_conflict"],
+                    0,
+                    args,
+                    kwargs,
+                )?;
                 Value::Null
             }
             Method::InstanceRefresh(who) => {
-                let bound = bind("NodeInstanceContext.refresh", true, &["force"], 0, args, kwargs)?;
+                let bound = bind(
+                    "NodeInstanceContext.refresh",
+                    true,
+                    &["force"],
+                    0,
+                    args,
+                    kwargs,
+                )?;
                 let instance_id = self.entity(who)?.instance.id.clone();
-                let dirty = self.effects.patches.get(&instance_id).is_some_and(|patch| !patch.is_empty());
+                let dirty = self
+                    .effects
+                    .patches
+                    .get(&instance_id)
+                    .is_some_and(|patch| !patch.is_empty());
                 if dirty && !crate::pyfmt::py_truthy(&bound[0]) {
                     return Err(CtxError::non_recoverable(
                         "runtime_properties are dirty: refreshing now would destroy local changes",
@@ -465,7 +566,13 @@ impl LiveOperation {
         Ok(Reply::Result(result))
     }
 
-    fn call_dict(&mut self, dict: DictRef, method: DictMethod, args: Vec<Value>, kwargs: Map<String, Value>) -> Result<Value, CtxError> {
+    fn call_dict(
+        &mut self,
+        dict: DictRef,
+        method: DictMethod,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Result<Value, CtxError> {
         let read_only_target = matches!(dict, DictRef::NodeProperties(_));
         let who = match dict {
             DictRef::NodeProperties(who) | DictRef::RuntimeProperties(who) => who,
@@ -474,7 +581,9 @@ impl LiveOperation {
             if kwargs.is_empty() {
                 Ok(())
             } else {
-                Err(CtxError::type_error(format!("dict.{name}() takes no keyword arguments")))
+                Err(CtxError::type_error(format!(
+                    "dict.{name}() takes no keyword arguments"
+                )))
             }
         };
         match method {
@@ -486,7 +595,10 @@ impl LiveOperation {
             DictMethod::Copy => {
                 no_kwargs("copy", &kwargs)?;
                 if !args.is_empty() {
-                    return Err(CtxError::type_error(format!("dict.copy() takes no arguments ({} given)", args.len())));
+                    return Err(CtxError::type_error(format!(
+                        "dict.copy() takes no arguments ({} given)",
+                        args.len()
+                    )));
                 }
                 Ok(Value::Object(self.dict(dict)?.clone()))
             }
@@ -496,7 +608,9 @@ impl LiveOperation {
                     DictMethod::Values => "dict_values",
                     _ => "dict_items",
                 };
-                Err(CtxError::type_error(format!("Object of type {kind} is not JSON serializable")))
+                Err(CtxError::type_error(format!(
+                    "Object of type {kind} is not JSON serializable"
+                )))
             }
             _ if read_only_target => Err(read_only()),
             DictMethod::Pop => {
@@ -506,7 +620,9 @@ impl LiveOperation {
                 self.runtime_change(who, |properties| {
                     Ok(properties.shift_remove(&key).map(|value| {
                         popped = value;
-                        PatchOp::Delete { path: vec![PathSegment::Key(key.clone())] }
+                        PatchOp::Delete {
+                            path: vec![PathSegment::Key(key.clone())],
+                        }
                     }))
                 })?;
                 Ok(popped)
@@ -522,7 +638,10 @@ impl LiveOperation {
                     }
                     None => {
                         properties.insert(key.clone(), default.clone());
-                        Ok(Some(PatchOp::Set { path: vec![PathSegment::Key(key.clone())], value: default }))
+                        Ok(Some(PatchOp::Set {
+                            path: vec![PathSegment::Key(key.clone())],
+                            value: default,
+                        }))
                     }
                 })?;
                 Ok(result)
@@ -530,7 +649,10 @@ impl LiveOperation {
             DictMethod::Clear => {
                 no_kwargs("clear", &kwargs)?;
                 if !args.is_empty() {
-                    return Err(CtxError::type_error(format!("dict.clear() takes no arguments ({} given)", args.len())));
+                    return Err(CtxError::type_error(format!(
+                        "dict.clear() takes no arguments ({} given)",
+                        args.len()
+                    )));
                 }
                 self.runtime_change(who, |properties| {
                     properties.clear();
@@ -540,7 +662,10 @@ impl LiveOperation {
             }
             DictMethod::Update => {
                 if args.len() > 1 {
-                    return Err(CtxError::type_error(format!("update expected at most 1 argument, got {}", args.len())));
+                    return Err(CtxError::type_error(format!(
+                        "update expected at most 1 argument, got {}",
+                        args.len()
+                    )));
                 }
                 let mut updates: Vec<(String, Value)> = Vec::new();
                 if let Some(first) = args.first() {
@@ -558,7 +683,10 @@ impl LiveOperation {
                             }
                         }
                         other => {
-                            return Err(CtxError::type_error(format!("'{}' object is not iterable", type_name(other))))
+                            return Err(CtxError::type_error(format!(
+                                "'{}' object is not iterable",
+                                type_name(other)
+                            )))
                         }
                     }
                 }
@@ -566,7 +694,10 @@ impl LiveOperation {
                 for (key, value) in updates {
                     self.runtime_change(who, |properties| {
                         properties.insert(key.clone(), value.clone());
-                        Ok(Some(PatchOp::Set { path: vec![PathSegment::Key(key)], value }))
+                        Ok(Some(PatchOp::Set {
+                            path: vec![PathSegment::Key(key)],
+                            value,
+                        }))
                     })?;
                 }
                 Ok(Value::Null)
@@ -577,7 +708,9 @@ impl LiveOperation {
     /// The reference's single result slot: `returns`, `retry_operation` and `abort_operation`
     /// may be used once between them.
     fn claim_result(&mut self) -> Result<(), CtxError> {
-        let taken = self.effects.illegal_second_result || self.effects.stop.is_some() || self.effects.returns.is_some();
+        let taken = self.effects.illegal_second_result
+            || self.effects.stop.is_some()
+            || self.effects.returns.is_some();
         if taken {
             self.effects.illegal_second_result = true;
             return Err(CtxError::runtime("ctx may only abort or return once"));
@@ -586,7 +719,11 @@ impl LiveOperation {
     }
 
     pub fn log(&mut self, level: LogLevel, message: String) {
-        let line = LogLine { source: LogSource::Ctx, level, message };
+        let line = LogLine {
+            source: LogSource::Ctx,
+            level,
+            message,
+        };
         match &self.sink {
             Some(sink) => sink.log(line),
             None => {
@@ -597,7 +734,12 @@ impl LiveOperation {
         }
     }
 
-    fn download(&mut self, resource: &Value, target: &Value, render: Option<Map<String, Value>>) -> Result<Value, CtxError> {
+    fn download(
+        &mut self,
+        resource: &Value,
+        target: &Value,
+        render: Option<Map<String, Value>>,
+    ) -> Result<Value, CtxError> {
         let Value::String(resource_path) = resource else {
             return Err(CtxError::type_error(format!(
                 "resource_path must be a string, not {}",
@@ -608,7 +750,10 @@ impl LiveOperation {
         let target_path = match target {
             Value::Null => {
                 let directory = self.download_directory()?;
-                let base = Path::new(resource_path).file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+                let base = Path::new(resource_path)
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 directory.join(format!("tmp{}-{base}", crate::proxy::random_token(4)))
             }
             Value::String(path) => {
@@ -625,8 +770,12 @@ impl LiveOperation {
                 )))
             }
         };
-        let content = std::fs::read(&source)
-            .map_err(|error| CtxError::new("HttpException", format!("{resource_path}: cannot read resource: {error}")))?;
+        let content = std::fs::read(&source).map_err(|error| {
+            CtxError::new(
+                "HttpException",
+                format!("{resource_path}: cannot read resource: {error}"),
+            )
+        })?;
         let content = match render {
             Some(variables) if has_template_markers(&content) => {
                 let text = String::from_utf8_lossy(&content);
@@ -635,7 +784,10 @@ impl LiveOperation {
             _ => content,
         };
         std::fs::write(&target_path, content).map_err(|error| {
-            CtxError::new("IOError", format!("cannot write {}: {error}", target_path.display()))
+            CtxError::new(
+                "IOError",
+                format!("cannot write {}: {error}", target_path.display()),
+            )
         })?;
         Ok(Value::String(target_path.to_string_lossy().into_owned()))
     }
@@ -644,9 +796,13 @@ impl LiveOperation {
         if let Some(directory) = &self.download_dir {
             return Ok(directory.clone());
         }
-        let directory = std::env::temp_dir().join(format!("stratus-ctx-{}", crate::proxy::random_token(8)));
+        let directory =
+            std::env::temp_dir().join(format!("stratus-ctx-{}", crate::proxy::random_token(8)));
         std::fs::create_dir_all(&directory).map_err(|error| {
-            CtxError::new("IOError", format!("cannot create {}: {error}", directory.display()))
+            CtxError::new(
+                "IOError",
+                format!("cannot create {}: {error}", directory.display()),
+            )
         })?;
         self.download_dir = Some(directory.clone());
         Ok(directory)
@@ -665,12 +821,19 @@ impl LiveOperation {
             let (before, from) = rest.split_at(start);
             out.push_str(before);
             if let Some(body) = from.strip_prefix("{{") {
-                let end = body.find("}}").ok_or_else(|| CtxError::new("TemplateSyntaxError", "unexpected end of template, expected '}}'"))?;
+                let end = body.find("}}").ok_or_else(|| {
+                    CtxError::new(
+                        "TemplateSyntaxError",
+                        "unexpected end of template, expected '}}'",
+                    )
+                })?;
                 let expression = body[..end].trim();
                 out.push_str(&self.render_expression(expression, variables));
                 rest = &body[end + 2..];
             } else if let Some(body) = from.strip_prefix("{#") {
-                let end = body.find("#}").ok_or_else(|| CtxError::new("TemplateSyntaxError", "Missing end of comment tag"))?;
+                let end = body.find("#}").ok_or_else(|| {
+                    CtxError::new("TemplateSyntaxError", "Missing end of comment tag")
+                })?;
                 rest = &body[end + 2..];
             } else if from.starts_with("{%") {
                 return Err(CtxError::new(
@@ -690,7 +853,9 @@ impl LiveOperation {
     /// as jinja2's default `Undefined` does.
     fn render_expression(&self, expression: &str, variables: &Map<String, Value>) -> String {
         let mut parts = expression.split('.').map(str::trim);
-        let Some(first) = parts.next() else { return String::new() };
+        let Some(first) = parts.next() else {
+            return String::new();
+        };
         let mut current = if first == "ctx" {
             Obj::Ctx
         } else {
@@ -702,8 +867,16 @@ impl LiveOperation {
         for part in parts {
             let next = match &current {
                 Obj::Value(Value::Object(map)) => map.get(part).cloned().map(Obj::Value),
-                Obj::Value(Value::Array(items)) => part.parse::<usize>().ok().and_then(|i| items.get(i).cloned()).map(Obj::Value),
-                Obj::Dict(dict) => self.dict(*dict).ok().and_then(|map| map.get(part).cloned()).map(Obj::Value),
+                Obj::Value(Value::Array(items)) => part
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i).cloned())
+                    .map(Obj::Value),
+                Obj::Dict(dict) => self
+                    .dict(*dict)
+                    .ok()
+                    .and_then(|map| map.get(part).cloned())
+                    .map(Obj::Value),
                 other => self.attr(other, part).ok().flatten(),
             };
             match next {
@@ -713,31 +886,47 @@ impl LiveOperation {
         }
         match current {
             Obj::Value(value) => py_str(&value),
-            Obj::Dict(dict) => self.dict(dict).map(|map| py_repr(&Value::Object(map.clone()))).unwrap_or_default(),
+            Obj::Dict(dict) => self
+                .dict(dict)
+                .map(|map| py_repr(&Value::Object(map.clone())))
+                .unwrap_or_default(),
             other => format!("<{} object>", other.python_type()),
         }
     }
 }
 
 /// Resolves `resource_path` inside `blueprint_dir`; used for scripts and `download-resource`.
-pub(crate) fn resolve_in_blueprint(blueprint_dir: Option<&Path>, resource_path: &str) -> Result<PathBuf, CtxError> {
+pub(crate) fn resolve_in_blueprint(
+    blueprint_dir: Option<&Path>,
+    resource_path: &str,
+) -> Result<PathBuf, CtxError> {
     let Some(root) = blueprint_dir else {
-        return Err(CtxError::non_recoverable("this operation has no blueprint directory to download resources from"));
+        return Err(CtxError::non_recoverable(
+            "this operation has no blueprint directory to download resources from",
+        ));
     };
     let relative = Path::new(resource_path);
     let escapes = resource_path.is_empty()
         || resource_path.contains('\0')
-        || relative.components().any(|component| !matches!(component, Component::Normal(_) | Component::CurDir));
+        || relative
+            .components()
+            .any(|component| !matches!(component, Component::Normal(_) | Component::CurDir));
     if escapes {
         return Err(CtxError::non_recoverable(format!(
             "resource path is not inside the blueprint directory: {resource_path}"
         )));
     }
-    let root = root
-        .canonicalize()
-        .map_err(|error| CtxError::new("HttpException", format!("blueprint directory unavailable: {error}")))?;
+    let root = root.canonicalize().map_err(|error| {
+        CtxError::new(
+            "HttpException",
+            format!("blueprint directory unavailable: {error}"),
+        )
+    })?;
     let resolved = root.join(relative).canonicalize().map_err(|_| {
-        CtxError::new("HttpException", format!("{resource_path}: 404 resource not found in the blueprint"))
+        CtxError::new(
+            "HttpException",
+            format!("{resource_path}: 404 resource not found in the blueprint"),
+        )
     })?;
     if !resolved.starts_with(&root) {
         return Err(CtxError::non_recoverable(format!(
@@ -745,13 +934,18 @@ pub(crate) fn resolve_in_blueprint(blueprint_dir: Option<&Path>, resource_path: 
         )));
     }
     if !resolved.is_file() {
-        return Err(CtxError::new("HttpException", format!("{resource_path}: 404 resource not found in the blueprint")));
+        return Err(CtxError::new(
+            "HttpException",
+            format!("{resource_path}: 404 resource not found in the blueprint"),
+        ));
     }
     Ok(resolved)
 }
 
 fn has_template_markers(content: &[u8]) -> bool {
-    content.windows(2).any(|pair| matches!(pair, b"{{" | b"{#" | b"{%"))
+    content
+        .windows(2)
+        .any(|pair| matches!(pair, b"{{" | b"{#" | b"{%"))
 }
 
 fn read_only() -> CtxError {
@@ -777,7 +971,9 @@ fn retry_interval(value: &Value) -> Option<f64> {
 
 fn positional_key(name: &str, args: &[Value]) -> Result<(String, Value), CtxError> {
     match args {
-        [] => Err(CtxError::type_error(format!("{name} expected at least 1 argument, got 0"))),
+        [] => Err(CtxError::type_error(format!(
+            "{name} expected at least 1 argument, got 0"
+        ))),
         [key] | [key, _] => {
             let key = match key {
                 Value::String(key) => key.clone(),
@@ -785,13 +981,23 @@ fn positional_key(name: &str, args: &[Value]) -> Result<(String, Value), CtxErro
             };
             Ok((key, args.get(1).cloned().unwrap_or(Value::Null)))
         }
-        _ => Err(CtxError::type_error(format!("{name} expected at most 2 arguments, got {}", args.len()))),
+        _ => Err(CtxError::type_error(format!(
+            "{name} expected at most 2 arguments, got {}",
+            args.len()
+        ))),
     }
 }
 
 /// Python's argument binding for a function whose parameters all have a default after the
 /// first `required` ones; messages as CPython 3.11 writes them (`self` counted for methods).
-fn bind(qualname: &str, is_method: bool, params: &[&str], required: usize, args: Vec<Value>, kwargs: Map<String, Value>) -> Result<Vec<Value>, CtxError> {
+fn bind(
+    qualname: &str,
+    is_method: bool,
+    params: &[&str],
+    required: usize,
+    args: Vec<Value>,
+    kwargs: Map<String, Value>,
+) -> Result<Vec<Value>, CtxError> {
     let offset = usize::from(is_method);
     if args.len() > params.len() {
         let takes = if required == params.len() {
@@ -799,19 +1005,29 @@ fn bind(qualname: &str, is_method: bool, params: &[&str], required: usize, args:
         } else {
             format!("from {} to {}", required + offset, params.len() + offset)
         };
-        let noun = if required == params.len() && params.len() + offset == 1 { "argument" } else { "arguments" };
+        let noun = if required == params.len() && params.len() + offset == 1 {
+            "argument"
+        } else {
+            "arguments"
+        };
         let given = args.len() + offset;
         let verb = if given == 1 { "was" } else { "were" };
-        return Err(CtxError::type_error(format!("{qualname}() takes {takes} positional {noun} but {given} {verb} given")));
+        return Err(CtxError::type_error(format!(
+            "{qualname}() takes {takes} positional {noun} but {given} {verb} given"
+        )));
     }
     let mut bound: Vec<Option<Value>> = args.into_iter().map(Some).collect();
     bound.resize(params.len(), None);
     for (key, value) in kwargs {
         let Some(position) = params.iter().position(|param| *param == key) else {
-            return Err(CtxError::type_error(format!("{qualname}() got an unexpected keyword argument '{key}'")));
+            return Err(CtxError::type_error(format!(
+                "{qualname}() got an unexpected keyword argument '{key}'"
+            )));
         };
         if bound[position].is_some() {
-            return Err(CtxError::type_error(format!("{qualname}() got multiple values for argument '{key}'")));
+            return Err(CtxError::type_error(format!(
+                "{qualname}() got multiple values for argument '{key}'"
+            )));
         }
         bound[position] = Some(value);
     }
@@ -827,19 +1043,28 @@ fn bind(qualname: &str, is_method: bool, params: &[&str], required: usize, args:
             [init @ .., last] => format!("{} and {last}", init.join(", ")),
             [] => String::new(),
         };
-        let noun = if missing.len() == 1 { "argument" } else { "arguments" };
+        let noun = if missing.len() == 1 {
+            "argument"
+        } else {
+            "arguments"
+        };
         return Err(CtxError::type_error(format!(
             "{qualname}() missing {} required positional {noun}: {names}",
             missing.len()
         )));
     }
-    Ok(bound.into_iter().map(|value| value.unwrap_or(Value::Null)).collect())
+    Ok(bound
+        .into_iter()
+        .map(|value| value.unwrap_or(Value::Null))
+        .collect())
 }
 
 /// `logger.info(msg, *args)`: `str(msg) % args` when arguments follow.
 fn log_message(args: &[Value], _kwargs: &Map<String, Value>) -> Result<String, CtxError> {
     let Some((message, rest)) = args.split_first() else {
-        return Err(CtxError::type_error("Logger.info() missing 1 required positional argument: 'msg'"));
+        return Err(CtxError::type_error(
+            "Logger.info() missing 1 required positional argument: 'msg'",
+        ));
     };
     let message = py_str(message);
     if rest.is_empty() {
@@ -867,7 +1092,12 @@ fn percent_format(format: &str, args: &[Value]) -> Option<String> {
             '%' => out.push('%'),
             's' => out.push_str(&py_str(args.next()?)),
             'r' => out.push_str(&py_repr(args.next()?)),
-            'd' | 'i' => out.push_str(&args.next()?.as_f64().map(|n| format!("{}", n.trunc() as i64))?),
+            'd' | 'i' => out.push_str(
+                &args
+                    .next()?
+                    .as_f64()
+                    .map(|n| format!("{}", n.trunc() as i64))?,
+            ),
             'f' => out.push_str(&format!("{:.6}", args.next()?.as_f64()?)),
             _ => return None,
         }
@@ -895,7 +1125,9 @@ pub(crate) fn path_get(root: &Map<String, Value>, path: &str) -> Result<Value, C
         current = Some(match index {
             None => child,
             Some(index) => match child {
-                Value::Array(items) => items.get(index).ok_or_else(|| CtxError::new("IndexError", "list index out of range"))?,
+                Value::Array(items) => items
+                    .get(index)
+                    .ok_or_else(|| CtxError::new("IndexError", "list index out of range"))?,
                 _ => return Err(illegal()),
             },
         });
@@ -910,28 +1142,41 @@ fn member<'a>(value: &'a Value, name: &str) -> Result<Option<&'a Value>, CtxErro
         Value::Object(map) => Ok(map.get(name)),
         Value::Array(items) => {
             if items.iter().any(|item| item.as_str() == Some(name)) {
-                Err(CtxError::type_error("list indices must be integers or slices, not str"))
+                Err(CtxError::type_error(
+                    "list indices must be integers or slices, not str",
+                ))
             } else {
                 Ok(None)
             }
         }
         Value::String(text) => {
             if text.contains(name) {
-                Err(CtxError::type_error("string indices must be integers, not 'str'"))
+                Err(CtxError::type_error(
+                    "string indices must be integers, not 'str'",
+                ))
             } else {
                 Ok(None)
             }
         }
-        other => Err(CtxError::type_error(format!("argument of type '{}' is not iterable", type_name(other)))),
+        other => Err(CtxError::type_error(format!(
+            "argument of type '{}' is not iterable",
+            type_name(other)
+        ))),
     }
 }
 
 /// `PathDictAccess.set`: missing intermediate keys become `{}`, list indexes must exist, the
 /// last segment is a literal key. Returns the resolved path for the patch.
-pub(crate) fn path_set(root: &mut Map<String, Value>, path: &str, value: Value) -> Result<Vec<PathSegment>, CtxError> {
+pub(crate) fn path_set(
+    root: &mut Map<String, Value>,
+    path: &str,
+    value: Value,
+) -> Result<Vec<PathSegment>, CtxError> {
     let illegal = || CtxError::runtime(format!("illegal path: {path}"));
     let segments: Vec<&str> = path.split('.').collect();
-    let Some((last, parents)) = segments.split_last() else { return Err(illegal()) };
+    let Some((last, parents)) = segments.split_last() else {
+        return Err(illegal());
+    };
     let mut resolved = Vec::with_capacity(segments.len());
     let mut current: &mut Map<String, Value> = root;
     for segment in parents {
@@ -943,18 +1188,34 @@ pub(crate) fn path_set(root: &mut Map<String, Value>, path: &str, value: Value) 
                 };
                 resolved.push(PathSegment::Key(name.to_owned()));
                 resolved.push(PathSegment::Index(index));
-                list.get_mut(index).ok_or_else(|| CtxError::new("IndexError", "list index out of range"))?
+                list.get_mut(index)
+                    .ok_or_else(|| CtxError::new("IndexError", "list index out of range"))?
             }
             None => {
                 resolved.push(PathSegment::Key((*segment).to_owned()));
-                current.entry((*segment).to_owned()).or_insert_with(|| Value::Object(Map::new()))
+                current
+                    .entry((*segment).to_owned())
+                    .or_insert_with(|| Value::Object(Map::new()))
             }
         };
         current = match child {
             Value::Object(map) => map,
-            Value::Array(_) => return Err(CtxError::type_error("list indices must be integers or slices, not str")),
-            Value::String(_) => return Err(CtxError::type_error("'str' object does not support item assignment")),
-            other => return Err(CtxError::type_error(format!("argument of type '{}' is not iterable", type_name(other)))),
+            Value::Array(_) => {
+                return Err(CtxError::type_error(
+                    "list indices must be integers or slices, not str",
+                ))
+            }
+            Value::String(_) => {
+                return Err(CtxError::type_error(
+                    "'str' object does not support item assignment",
+                ))
+            }
+            other => {
+                return Err(CtxError::type_error(format!(
+                    "argument of type '{}' is not iterable",
+                    type_name(other)
+                )))
+            }
         };
     }
     resolved.push(PathSegment::Key((*last).to_owned()));
@@ -969,7 +1230,10 @@ fn split_index(segment: &str) -> Option<(&str, usize)> {
         if bytes[open] != b'[' {
             continue;
         }
-        let digits = bytes[open + 1..].iter().take_while(|byte| byte.is_ascii_digit()).count();
+        let digits = bytes[open + 1..]
+            .iter()
+            .take_while(|byte| byte.is_ascii_digit())
+            .count();
         if digits > 0 && bytes.get(open + 1 + digits) == Some(&b']') {
             let index = segment[open + 1..open + 1 + digits].parse().ok()?;
             return Some((&segment[..open], index));
@@ -991,8 +1255,16 @@ mod tests {
         let ctx = OperationContext {
             deployment_id: "d1".into(),
             subject: Subject::NodeInstance(Entity {
-                node: NodeInfo { name: "web".into(), type_name: "cloudify.nodes.Root".into(), properties, ..NodeInfo::default() },
-                instance: InstanceInfo { id: "web_abc123".into(), ..InstanceInfo::default() },
+                node: NodeInfo {
+                    name: "web".into(),
+                    type_name: "cloudify.nodes.Root".into(),
+                    properties,
+                    ..NodeInfo::default()
+                },
+                instance: InstanceInfo {
+                    id: "web_abc123".into(),
+                    ..InstanceInfo::default()
+                },
             }),
             ..OperationContext::default()
         };
@@ -1007,45 +1279,96 @@ mod tests {
     #[test]
     fn reads_like_the_reference() {
         let mut live = live();
-        assert_eq!(run(&mut live, json!(["node", "id"])), Ok(Reply::Result(json!("web"))));
-        assert_eq!(run(&mut live, json!(["node", "properties", "nested.list[0].x"])), Ok(Reply::Result(json!(1))));
-        assert_eq!(run(&mut live, json!(["deployment", "id"])), Ok(Reply::Result(json!("d1"))));
+        assert_eq!(
+            run(&mut live, json!(["node", "id"])),
+            Ok(Reply::Result(json!("web")))
+        );
+        assert_eq!(
+            run(&mut live, json!(["node", "properties", "nested.list[0].x"])),
+            Ok(Reply::Result(json!(1)))
+        );
+        assert_eq!(
+            run(&mut live, json!(["deployment", "id"])),
+            Ok(Reply::Result(json!("d1")))
+        );
         assert_eq!(
             run(&mut live, json!(["node", "properties", "missing"])),
             Err(CtxError::runtime("illegal path: missing"))
         );
         assert_eq!(
             run(&mut live, json!(["node", "bogus"])),
-            Err(CtxError::runtime("bogus cannot be processed in ['node', 'bogus']"))
+            Err(CtxError::runtime(
+                "bogus cannot be processed in ['node', 'bogus']"
+            ))
         );
         assert_eq!(
             run(&mut live, json!(["node"])),
-            Err(CtxError::type_error("Object of type NodeContext is not JSON serializable"))
+            Err(CtxError::type_error(
+                "Object of type NodeContext is not JSON serializable"
+            ))
         );
-        assert!(matches!(run(&mut live, json!(["source", "node", "id"])), Err(CtxError { kind, .. }) if kind == "NonRecoverableError"));
+        assert!(
+            matches!(run(&mut live, json!(["source", "node", "id"])), Err(CtxError { kind, .. }) if kind == "NonRecoverableError")
+        );
     }
 
     #[test]
     fn sets_are_recorded_as_patches() {
         let mut live = live();
-        assert_eq!(run(&mut live, json!(["instance", "runtime-properties", "a.b", [1, 2]])), Ok(Reply::Result(Value::Null)));
-        assert_eq!(run(&mut live, json!(["instance", "runtime_properties", "a.b"])), Ok(Reply::Result(json!([1, 2]))));
-        assert_eq!(run(&mut live, json!(["instance", "runtime_properties", "update", {"k": "v"}])), Ok(Reply::Result(Value::Null)));
-        assert_eq!(run(&mut live, json!(["instance", "runtime_properties", "pop", "k"])), Ok(Reply::Result(json!("v"))));
+        assert_eq!(
+            run(
+                &mut live,
+                json!(["instance", "runtime-properties", "a.b", [1, 2]])
+            ),
+            Ok(Reply::Result(Value::Null))
+        );
+        assert_eq!(
+            run(&mut live, json!(["instance", "runtime_properties", "a.b"])),
+            Ok(Reply::Result(json!([1, 2])))
+        );
+        assert_eq!(
+            run(
+                &mut live,
+                json!(["instance", "runtime_properties", "update", {"k": "v"}])
+            ),
+            Ok(Reply::Result(Value::Null))
+        );
+        assert_eq!(
+            run(
+                &mut live,
+                json!(["instance", "runtime_properties", "pop", "k"])
+            ),
+            Ok(Reply::Result(json!("v")))
+        );
         let patch = &live.effects.patches["web_abc123"];
         assert_eq!(patch.ops.len(), 2);
         let mut stored = Map::new();
         stored.insert("other".into(), json!(1));
         assert!(patch.apply(&mut stored).is_empty());
-        assert_eq!(Value::Object(stored), json!({"other": 1, "a": {"b": [1, 2]}}));
+        assert_eq!(
+            Value::Object(stored),
+            json!({"other": 1, "a": {"b": [1, 2]}})
+        );
     }
 
     #[test]
     fn result_slot_is_single_use() {
         let mut live = live();
-        assert_eq!(run(&mut live, json!(["returns", {"a": 1}])).map_err(|e| e.message), Err("process_execution.<locals>.returns() got an unexpected keyword argument 'a'".to_owned()));
-        assert_eq!(run(&mut live, json!(["returns", "x"])), Ok(Reply::Result(Value::Null)));
-        assert_eq!(run(&mut live, json!(["abort_operation", "no"])), Err(CtxError::runtime("ctx may only abort or return once")));
+        assert_eq!(
+            run(&mut live, json!(["returns", {"a": 1}])).map_err(|e| e.message),
+            Err(
+                "process_execution.<locals>.returns() got an unexpected keyword argument 'a'"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            run(&mut live, json!(["returns", "x"])),
+            Ok(Reply::Result(Value::Null))
+        );
+        assert_eq!(
+            run(&mut live, json!(["abort_operation", "no"])),
+            Err(CtxError::runtime("ctx may only abort or return once"))
+        );
         assert!(live.effects.illegal_second_result);
     }
 

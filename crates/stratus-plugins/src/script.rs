@@ -29,7 +29,9 @@ use crate::{LogLevel, LogLine, LogSink, LogSource};
 
 /// Environment variables passed through from the manager's own environment; everything else
 /// (database URLs, passwords) stays out of scripts.
-const INHERITED_ENV: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SHELL"];
+const INHERITED_ENV: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SHELL",
+];
 
 /// How long output is still read after the script exits (background children may hold the
 /// pipes open forever).
@@ -119,11 +121,19 @@ pub struct ScriptSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum OperationResult {
-    Succeeded { returns: Option<Value> },
+    Succeeded {
+        returns: Option<Value>,
+    },
     /// The script asked to be run again (`ctx retry_operation`): recoverable, after `interval`
     /// or the runtime's retry interval.
-    Retry { message: Option<String>, interval: Option<Duration> },
-    Failed { message: String, recoverable: bool },
+    Retry {
+        message: Option<String>,
+        interval: Option<Duration>,
+    },
+    Failed {
+        message: String,
+        recoverable: bool,
+    },
 }
 
 /// Everything the runtime needs after a script operation.
@@ -147,7 +157,10 @@ impl ScriptSpec {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(text)) if text.is_empty() => Ok(None),
                 Some(Value::String(text)) => Ok(Some(text.clone())),
-                Some(other) => Err(ScriptError::InvalidInput { name: name.to_owned(), reason: format!("expected a string, got {other}") }),
+                Some(other) => Err(ScriptError::InvalidInput {
+                    name: name.to_owned(),
+                    reason: format!("expected a string, got {other}"),
+                }),
             }
         };
         let script = match (text("script_path")?, text("script_source")?) {
@@ -160,15 +173,29 @@ impl ScriptSpec {
             None | Some(Value::Null) => ProcessConfig::default(),
             Some(Value::Object(map)) => ProcessConfig::from_map(map)?,
             Some(other) => {
-                return Err(ScriptError::InvalidInput { name: "process".to_owned(), reason: format!("expected a dictionary, got {other}") })
+                return Err(ScriptError::InvalidInput {
+                    name: "process".to_owned(),
+                    reason: format!("expected a dictionary, got {other}"),
+                })
             }
         };
         let env_inputs = inputs
             .iter()
-            .filter(|(name, _)| !matches!(name.as_str(), "script_path" | "script_source" | "process" | "ssl_cert_content" | "ctx"))
+            .filter(|(name, _)| {
+                !matches!(
+                    name.as_str(),
+                    "script_path" | "script_source" | "process" | "ssl_cert_content" | "ctx"
+                )
+            })
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
-        Ok(ScriptSpec { script, process, env_inputs, timeout: None, timeout_recoverable: false })
+        Ok(ScriptSpec {
+            script,
+            process,
+            env_inputs,
+            timeout: None,
+            timeout_recoverable: false,
+        })
     }
 
     /// The environment variables `create_process_config` computes: inputs then `process.env`;
@@ -179,7 +206,10 @@ impl ScriptSpec {
         for (name, value) in &self.process.env {
             merged.insert(name.clone(), value.clone());
         }
-        merged.iter().map(|(name, value)| (name.clone(), env_value(value))).collect()
+        merged
+            .iter()
+            .map(|(name, value)| (name.clone(), env_value(value)))
+            .collect()
     }
 }
 
@@ -193,7 +223,10 @@ pub fn env_value(value: &Value) -> String {
 
 impl ProcessConfig {
     fn from_map(map: &Map<String, Value>) -> Result<ProcessConfig, ScriptError> {
-        let invalid = |name: &str, reason: &str| ScriptError::InvalidInput { name: format!("process.{name}"), reason: reason.to_owned() };
+        let invalid = |name: &str, reason: &str| ScriptError::InvalidInput {
+            name: format!("process.{name}"),
+            reason: reason.to_owned(),
+        };
         let flag = |name: &str, default: bool| match map.get(name) {
             None | Some(Value::Null) => default,
             Some(value) => crate::pyfmt::py_truthy(value),
@@ -226,7 +259,10 @@ impl ProcessConfig {
         };
         if let Some(kind) = map.get("ctx_proxy_type").and_then(Value::as_str) {
             if !matches!(kind, "auto" | "http" | "none") {
-                return Err(invalid("ctx_proxy_type", &format!("Unsupported proxy type: {kind}")));
+                return Err(invalid(
+                    "ctx_proxy_type",
+                    &format!("Unsupported proxy type: {kind}"),
+                ));
             }
         }
         Ok(ProcessConfig {
@@ -256,13 +292,21 @@ impl CtxCommand {
         let executable = executable.canonicalize().map_err(ScriptError::CtxCommand)?;
         if executable.file_name().is_some_and(|name| name == "ctx") {
             if let Some(parent) = executable.parent() {
-                return Ok(CtxCommand { directory: parent.to_path_buf(), owned: false });
+                return Ok(CtxCommand {
+                    directory: parent.to_path_buf(),
+                    owned: false,
+                });
             }
         }
-        let directory = std::env::temp_dir().join(format!("stratus-ctx-bin-{}", crate::proxy::random_token(8)));
+        let directory =
+            std::env::temp_dir().join(format!("stratus-ctx-bin-{}", crate::proxy::random_token(8)));
         std::fs::create_dir_all(&directory).map_err(ScriptError::CtxCommand)?;
-        std::os::unix::fs::symlink(&executable, directory.join("ctx")).map_err(ScriptError::CtxCommand)?;
-        Ok(CtxCommand { directory, owned: true })
+        std::os::unix::fs::symlink(&executable, directory.join("ctx"))
+            .map_err(ScriptError::CtxCommand)?;
+        Ok(CtxCommand {
+            directory,
+            owned: true,
+        })
     }
 
     pub fn directory(&self) -> &Path {
@@ -321,12 +365,21 @@ impl Tail {
     }
 }
 
-async fn pump(mut reader: impl AsyncRead + Unpin, source: LogSource, sink: Arc<dyn LogSink>, tail: Arc<Mutex<Tail>>) {
+async fn pump(
+    mut reader: impl AsyncRead + Unpin,
+    source: LogSource,
+    sink: Arc<dyn LogSink>,
+    tail: Arc<Mutex<Tail>>,
+) {
     let mut buffer = vec![0u8; 8192];
     let mut pending: Vec<u8> = Vec::new();
     let emit = |line: &[u8]| {
         let text = String::from_utf8_lossy(line);
-        sink.log(LogLine { source, level: LogLevel::Info, message: text.trim_end_matches(['\r', '\n']).to_owned() });
+        sink.log(LogLine {
+            source,
+            level: LogLevel::Info,
+            message: text.trim_end_matches(['\r', '\n']).to_owned(),
+        });
         if let Ok(mut tail) = tail.lock() {
             tail.push(line);
         }
@@ -360,7 +413,11 @@ enum Invocation {
 }
 
 fn shell_quote(text: &str) -> String {
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b)) {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b))
+    {
         text.to_owned()
     } else {
         format!("'{}'", text.replace('\'', "'\\''"))
@@ -375,7 +432,10 @@ fn shebang(path: &Path) -> Option<Vec<String>> {
     let read = std::io::Read::read(&mut file, &mut head).ok()?;
     let head = &head[..read];
     let line = head.strip_prefix(b"#!")?;
-    let end = line.iter().position(|byte| *byte == b'\n').unwrap_or(line.len());
+    let end = line
+        .iter()
+        .position(|byte| *byte == b'\n')
+        .unwrap_or(line.len());
     let line = String::from_utf8_lossy(&line[..end]).trim().to_owned();
     let mut parts = line.splitn(2, [' ', '\t']);
     let interpreter = parts.next().filter(|part| !part.is_empty())?.to_owned();
@@ -388,17 +448,31 @@ fn shebang(path: &Path) -> Option<Vec<String>> {
 
 fn invocation(path: &Path, process: &ProcessConfig) -> Result<Invocation, ScriptError> {
     let display = path.display().to_string();
-    let extension = path.extension().map(|ext| ext.to_string_lossy().to_lowercase()).unwrap_or_default();
-    if process.eval_python == Some(true) || (extension == "py" && process.eval_python != Some(false)) {
+    let extension = path
+        .extension()
+        .map(|ext| ext.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    if process.eval_python == Some(true)
+        || (extension == "py" && process.eval_python != Some(false))
+    {
         // The reference evaluates Python scripts in its own interpreter, with `ctx` an object;
         // here they run under python3 and reach ctx through the ctx command.
         return Ok(Invocation::Direct(vec!["python3".to_owned(), display]));
     }
     if extension == "ps1" && process.command_prefix.is_none() {
-        return Err(ScriptError::Unsupported { path: display, reason: "PowerShell scripts are not supported".to_owned() });
+        return Err(ScriptError::Unsupported {
+            path: display,
+            reason: "PowerShell scripts are not supported".to_owned(),
+        });
     }
     let mut words = match &process.command_prefix {
-        Some(prefix) => return Ok(Invocation::Shell(join_shell(prefix.clone(), path, &process.args))),
+        Some(prefix) => {
+            return Ok(Invocation::Shell(join_shell(
+                prefix.clone(),
+                path,
+                &process.args,
+            )))
+        }
         None => match shebang(path) {
             Some(argv) => argv,
             None => vec!["bash".to_owned()],
@@ -409,7 +483,11 @@ fn invocation(path: &Path, process: &ProcessConfig) -> Result<Invocation, Script
         return Ok(Invocation::Direct(words));
     }
     let quoted: Vec<String> = words.iter().map(|word| shell_quote(word)).collect();
-    Ok(Invocation::Shell(join_shell(quoted.join(" "), path, &process.args)))
+    Ok(Invocation::Shell(join_shell(
+        quoted.join(" "),
+        path,
+        &process.args,
+    )))
 }
 
 fn join_shell(prefix: String, path: &Path, args: &[String]) -> String {
@@ -423,10 +501,21 @@ fn join_shell(prefix: String, path: &Path, args: &[String]) -> String {
 
 /// Writes `script_source` to a private file: Python when `eval_python` says so, else a shell
 /// script (the reference guesses with Python's parser; Stratus does not).
-fn source_to_file(source: &str, process: &ProcessConfig) -> Result<(PathBuf, PathBuf), ScriptError> {
-    let directory = std::env::temp_dir().join(format!("stratus-script-{}", crate::proxy::random_token(8)));
-    let name = if process.eval_python == Some(true) { "script.py" } else { "script.sh" };
-    let failed = |error: std::io::Error| ScriptError::NotFound { path: name.to_owned(), reason: format!("cannot write script_source: {error}") };
+fn source_to_file(
+    source: &str,
+    process: &ProcessConfig,
+) -> Result<(PathBuf, PathBuf), ScriptError> {
+    let directory =
+        std::env::temp_dir().join(format!("stratus-script-{}", crate::proxy::random_token(8)));
+    let name = if process.eval_python == Some(true) {
+        "script.py"
+    } else {
+        "script.sh"
+    };
+    let failed = |error: std::io::Error| ScriptError::NotFound {
+        path: name.to_owned(),
+        reason: format!("cannot write script_source: {error}"),
+    };
     std::fs::create_dir_all(&directory).map_err(failed)?;
     let path = directory.join(name);
     std::fs::write(&path, dedent(source)).map_err(failed)?;
@@ -443,14 +532,23 @@ fn dedent(source: &str) -> String {
         .unwrap_or(0);
     source
         .lines()
-        .map(|line| if line.trim().is_empty() { "" } else { &line[indent.min(line.len())..] })
+        .map(|line| {
+            if line.trim().is_empty() {
+                ""
+            } else {
+                &line[indent.min(line.len())..]
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
         + if source.ends_with('\n') { "\n" } else { "" }
 }
 
 fn failed(message: String, recoverable: bool) -> OperationResult {
-    OperationResult::Failed { message, recoverable }
+    OperationResult::Failed {
+        message,
+        recoverable,
+    }
 }
 
 /// Runs one script operation to its end. Dropping the future kills the script's process group.
@@ -478,7 +576,9 @@ pub async fn run_script(
             }
             match resolve_in_blueprint(ctx.blueprint_dir.as_deref(), path) {
                 Ok(resolved) => (resolved, None),
-                Err(error) => return not_started(failed(format!("{}: {}", error.kind, error.message), false)),
+                Err(error) => {
+                    return not_started(failed(format!("{}: {}", error.kind, error.message), false))
+                }
             }
         }
         ScriptSource::Source(source) => match source_to_file(source, &spec.process) {
@@ -502,16 +602,29 @@ async fn run_file(
     sink: Arc<dyn LogSink>,
     started: Instant,
 ) -> ScriptOutcome {
-    let not_started = |result: OperationResult, effects: OperationEffects| ScriptOutcome { result, effects, exit_code: None, duration: started.elapsed() };
+    let not_started = |result: OperationResult, effects: OperationEffects| ScriptOutcome {
+        result,
+        effects,
+        exit_code: None,
+        duration: started.elapsed(),
+    };
     let invocation = match invocation(script_path, &spec.process) {
         Ok(invocation) => invocation,
-        Err(error) => return not_started(failed(error.to_string(), false), OperationEffects::default()),
+        Err(error) => {
+            return not_started(
+                failed(error.to_string(), false),
+                OperationEffects::default(),
+            )
+        }
     };
     let cwd = spec.process.cwd.clone().unwrap_or_else(std::env::temp_dir);
-    let (socket_url, handle) = match proxy.register_with(ctx, Some(Arc::clone(&sink)), Some(cwd.clone())) {
-        Ok(registered) => registered,
-        Err(error) => return not_started(failed(error.to_string(), true), OperationEffects::default()),
-    };
+    let (socket_url, handle) =
+        match proxy.register_with(ctx, Some(Arc::clone(&sink)), Some(cwd.clone())) {
+            Ok(registered) => registered,
+            Err(error) => {
+                return not_started(failed(error.to_string(), true), OperationEffects::default())
+            }
+        };
 
     let (mut command, display) = match &invocation {
         Invocation::Direct(argv) => {
@@ -531,10 +644,15 @@ async fn run_file(
             command.env(name, value);
         }
     }
-    let mut path_var = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_owned());
+    let mut path_var =
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_owned());
     for (name, value) in spec.environment() {
         if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
-            sink.log(LogLine { source: LogSource::Executor, level: LogLevel::Warning, message: format!("input {name:?} cannot be an environment variable; skipped") });
+            sink.log(LogLine {
+                source: LogSource::Executor,
+                level: LogLevel::Warning,
+                message: format!("input {name:?} cannot be an environment variable; skipped"),
+            });
             continue;
         }
         if name == "PATH" {
@@ -544,34 +662,76 @@ async fn run_file(
         }
     }
     let ctx_dir = ctx_command.directory().to_string_lossy().into_owned();
-    command.env("PATH", if path_var.is_empty() { ctx_dir } else { format!("{ctx_dir}:{path_var}") });
+    command.env(
+        "PATH",
+        if path_var.is_empty() {
+            ctx_dir
+        } else {
+            format!("{ctx_dir}:{path_var}")
+        },
+    );
     command.env("CTX_SOCKET_URL", &socket_url);
     command.current_dir(&cwd);
     command.stdin(Stdio::null());
-    command.stdout(if spec.process.log_stdout { Stdio::piped() } else { Stdio::null() });
-    command.stderr(if spec.process.log_stderr { Stdio::piped() } else { Stdio::null() });
+    command.stdout(if spec.process.log_stdout {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    command.stderr(if spec.process.log_stderr {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     command.process_group(0);
 
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(error) => {
             let effects = handle.finish();
-            return not_started(failed(format!("command: {display}, cannot start: {error}"), true), effects);
+            return not_started(
+                failed(format!("command: {display}, cannot start: {error}"), true),
+                effects,
+            );
         }
     };
     let pid = child.id().unwrap_or_default();
-    let mut guard = GroupGuard { pid: i32::try_from(pid).ok().filter(|pid| *pid > 0) };
-    sink.log(LogLine { source: LogSource::Executor, level: LogLevel::Info, message: format!("Process created, PID: {pid}") });
+    let mut guard = GroupGuard {
+        pid: i32::try_from(pid).ok().filter(|pid| *pid > 0),
+    };
+    sink.log(LogLine {
+        source: LogSource::Executor,
+        level: LogLevel::Info,
+        message: format!("Process created, PID: {pid}"),
+    });
 
     let stdout_tail = Arc::new(Mutex::new(Tail::default()));
-    let stderr_tail = if spec.process.stderr_to_stdout { Arc::clone(&stdout_tail) } else { Arc::new(Mutex::new(Tail::default())) };
-    let stderr_source = if spec.process.stderr_to_stdout { LogSource::Stdout } else { LogSource::Stderr };
+    let stderr_tail = if spec.process.stderr_to_stdout {
+        Arc::clone(&stdout_tail)
+    } else {
+        Arc::new(Mutex::new(Tail::default()))
+    };
+    let stderr_source = if spec.process.stderr_to_stdout {
+        LogSource::Stdout
+    } else {
+        LogSource::Stderr
+    };
     let mut readers = Vec::new();
     if let Some(stdout) = child.stdout.take() {
-        readers.push(tokio::spawn(pump(stdout, LogSource::Stdout, Arc::clone(&sink), Arc::clone(&stdout_tail))));
+        readers.push(tokio::spawn(pump(
+            stdout,
+            LogSource::Stdout,
+            Arc::clone(&sink),
+            Arc::clone(&stdout_tail),
+        )));
     }
     if let Some(stderr) = child.stderr.take() {
-        readers.push(tokio::spawn(pump(stderr, stderr_source, Arc::clone(&sink), Arc::clone(&stderr_tail))));
+        readers.push(tokio::spawn(pump(
+            stderr,
+            stderr_source,
+            Arc::clone(&sink),
+            Arc::clone(&stderr_tail),
+        )));
     }
 
     let waited = match spec.timeout {
@@ -603,7 +763,9 @@ async fn run_file(
 
     let exit_code = status.map(|status| {
         use std::os::unix::process::ExitStatusExt;
-        status.code().unwrap_or_else(|| -status.signal().unwrap_or(0))
+        status
+            .code()
+            .unwrap_or_else(|| -status.signal().unwrap_or(0))
     });
     sink.log(LogLine {
         source: LogSource::Executor,
@@ -615,10 +777,27 @@ async fn run_file(
         ),
     });
     let effects = handle.finish();
-    let stdout = stdout_tail.lock().map(|tail| tail.text()).unwrap_or_default();
-    let stderr = if spec.process.stderr_to_stdout { String::new() } else { stderr_tail.lock().map(|tail| tail.text()).unwrap_or_default() };
-    let result = decide(spec, &display, timed_out, exit_code, &effects, &stdout, &stderr);
-    ScriptOutcome { result, effects, exit_code, duration: started.elapsed() }
+    let stdout = stdout_tail
+        .lock()
+        .map(|tail| tail.text())
+        .unwrap_or_default();
+    let stderr = if spec.process.stderr_to_stdout {
+        String::new()
+    } else {
+        stderr_tail
+            .lock()
+            .map(|tail| tail.text())
+            .unwrap_or_default()
+    };
+    let result = decide(
+        spec, &display, timed_out, exit_code, &effects, &stdout, &stderr,
+    );
+    ScriptOutcome {
+        result,
+        effects,
+        exit_code,
+        duration: started.elapsed(),
+    }
 }
 
 /// `script_runner`'s decision, in order: timeout, a second result request, a non-zero exit
@@ -634,13 +813,19 @@ fn decide(
 ) -> OperationResult {
     if timed_out {
         let seconds = spec.timeout.map_or(0.0, |limit| limit.as_secs_f64());
-        return failed(format!("command: {command} timed out after {seconds} seconds and was killed"), spec.timeout_recoverable);
+        return failed(
+            format!("command: {command} timed out after {seconds} seconds and was killed"),
+            spec.timeout_recoverable,
+        );
     }
     if effects.illegal_second_result {
         return failed("ctx may only abort or return once".to_owned(), false);
     }
     if exit_code != Some(0) && effects.stop.is_none() {
-        let mut message = format!("command: {command}, exit_code: {}", exit_code.map_or("None".to_owned(), |code| code.to_string()));
+        let mut message = format!(
+            "command: {command}, exit_code: {}",
+            exit_code.map_or("None".to_owned(), |code| code.to_string())
+        );
         if !stdout.is_empty() {
             message.push_str(&format!(", stdout: {stdout}"));
         }
@@ -650,11 +835,17 @@ fn decide(
         return failed(message, true);
     }
     match (&effects.stop, &effects.operation_retry) {
-        (Some(StopRequest::Abort { message }), _) => failed(message.clone().unwrap_or_else(|| "None".to_owned()), false),
-        (Some(StopRequest::Retry { message, interval }), _) | (None, Some(StopRequest::Retry { message, interval })) => {
-            OperationResult::Retry { message: message.clone(), interval: interval.and_then(|seconds| Duration::try_from_secs_f64(seconds).ok()) }
+        (Some(StopRequest::Abort { message }), _) => {
+            failed(message.clone().unwrap_or_else(|| "None".to_owned()), false)
         }
-        _ => OperationResult::Succeeded { returns: effects.returns.clone() },
+        (Some(StopRequest::Retry { message, interval }), _)
+        | (None, Some(StopRequest::Retry { message, interval })) => OperationResult::Retry {
+            message: message.clone(),
+            interval: interval.and_then(|seconds| Duration::try_from_secs_f64(seconds).ok()),
+        },
+        _ => OperationResult::Succeeded {
+            returns: effects.returns.clone(),
+        },
     }
 }
 
@@ -670,7 +861,8 @@ mod tests {
             "port": 8080, "name": "web", "flag": true, "ratio": 1.0, "none": null, "map": {"a": "é"}
         });
         let spec = ScriptSpec::from_inputs(inputs.as_object().unwrap()).unwrap();
-        let env: std::collections::HashMap<String, String> = spec.environment().into_iter().collect();
+        let env: std::collections::HashMap<String, String> =
+            spec.environment().into_iter().collect();
         assert_eq!(env["port"], "9");
         assert_eq!(env["name"], "web");
         assert_eq!(env["flag"], "true");
@@ -683,9 +875,15 @@ mod tests {
 
     #[test]
     fn script_inputs_are_checked_like_the_reference() {
-        assert!(matches!(ScriptSpec::from_inputs(&Map::new()), Err(ScriptError::MissingScript)));
+        assert!(matches!(
+            ScriptSpec::from_inputs(&Map::new()),
+            Err(ScriptError::MissingScript)
+        ));
         let both = json!({"script_path": "a", "script_source": "b"});
-        assert!(matches!(ScriptSpec::from_inputs(both.as_object().unwrap()), Err(ScriptError::BothScripts)));
+        assert!(matches!(
+            ScriptSpec::from_inputs(both.as_object().unwrap()),
+            Err(ScriptError::BothScripts)
+        ));
     }
 
     #[test]

@@ -31,11 +31,16 @@ pub struct Unsupported {
 const SCRIPT_PLUGIN: &str = "script";
 const SCRIPT_TASK: &str = "script_runner.tasks.run";
 
-const SUPPORTED: &str = "Stratus executes empty operations and the script plugin's script_runner.tasks.run";
+const SUPPORTED: &str =
+    "Stratus executes empty operations and the script plugin's script_runner.tasks.run";
 
 /// Which executor runs an operation, from the plan's `plugin`, `executor` and `operation`
 /// (the implementation task) fields.
-pub fn executor_for(plugin_name: &str, executor: Option<&str>, implementation: &str) -> Result<ExecutorKind, Unsupported> {
+pub fn executor_for(
+    plugin_name: &str,
+    executor: Option<&str>,
+    implementation: &str,
+) -> Result<ExecutorKind, Unsupported> {
     let unsupported = |reason: String| Unsupported {
         plugin: plugin_name.to_owned(),
         implementation: implementation.to_owned(),
@@ -46,10 +51,14 @@ pub fn executor_for(plugin_name: &str, executor: Option<&str>, implementation: &
         return Ok(ExecutorKind::Noop);
     }
     if plugin_name != SCRIPT_PLUGIN {
-        return Err(unsupported(format!("no executor for this plugin ({SUPPORTED})")));
+        return Err(unsupported(format!(
+            "no executor for this plugin ({SUPPORTED})"
+        )));
     }
     if implementation != SCRIPT_TASK {
-        return Err(unsupported(format!("the script plugin's only operation is {SCRIPT_TASK}")));
+        return Err(unsupported(format!(
+            "the script plugin's only operation is {SCRIPT_TASK}"
+        )));
     }
     match executor {
         None | Some("") | Some("central_deployment_agent") => Ok(ExecutorKind::Script),
@@ -61,7 +70,11 @@ pub fn executor_for(plugin_name: &str, executor: Option<&str>, implementation: &
 }
 
 /// `Ok` when Stratus can run the operation; the error names plugin, operation and reason.
-pub fn can_execute(plugin_name: &str, executor: Option<&str>, implementation: &str) -> Result<(), Unsupported> {
+pub fn can_execute(
+    plugin_name: &str,
+    executor: Option<&str>,
+    implementation: &str,
+) -> Result<(), Unsupported> {
     executor_for(plugin_name, executor, implementation).map(|_| ())
 }
 
@@ -88,10 +101,28 @@ mod tests {
     #[test]
     fn supported_operations() {
         assert_eq!(executor_for("", None, ""), Ok(ExecutorKind::Noop));
-        assert_eq!(executor_for("script", Some("central_deployment_agent"), "script_runner.tasks.run"), Ok(ExecutorKind::Script));
-        let refused = executor_for("k8s", Some("central_deployment_agent"), "k8splugin.create_and_start_container");
-        let Err(error) = refused else { panic!("k8s is not supported yet") };
-        assert!(error.to_string().contains("plugin 'k8s' operation 'k8splugin.create_and_start_container'"), "{error}");
+        assert_eq!(
+            executor_for(
+                "script",
+                Some("central_deployment_agent"),
+                "script_runner.tasks.run"
+            ),
+            Ok(ExecutorKind::Script)
+        );
+        let refused = executor_for(
+            "k8s",
+            Some("central_deployment_agent"),
+            "k8splugin.create_and_start_container",
+        );
+        let Err(error) = refused else {
+            panic!("k8s is not supported yet")
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("plugin 'k8s' operation 'k8splugin.create_and_start_container'"),
+            "{error}"
+        );
         assert!(can_execute("script", Some("host_agent"), "script_runner.tasks.run").is_err());
     }
 }

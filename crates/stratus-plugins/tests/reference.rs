@@ -16,12 +16,17 @@ use common::*;
 use stratus_plugins::CtxProxy;
 
 fn venv() -> Option<PathBuf> {
-    let venv = PathBuf::from(std::env::var("STRATUS_CFY_VENV").unwrap_or_else(|_| "/work/venv-cfy".to_owned()));
+    let venv = PathBuf::from(
+        std::env::var("STRATUS_CFY_VENV").unwrap_or_else(|_| "/work/venv-cfy".to_owned()),
+    );
     if venv.join("bin/python").exists() && venv.join("bin/ctx").exists() {
         return Some(venv);
     }
     if std::env::var("STRATUS_REQUIRE_CLIENTS").as_deref() == Ok("1") {
-        panic!("STRATUS_REQUIRE_CLIENTS=1 but the reference venv {} (bin/python, bin/ctx) is missing", venv.display());
+        panic!(
+            "STRATUS_REQUIRE_CLIENTS=1 but the reference venv {} (bin/python, bin/ctx) is missing",
+            venv.display()
+        );
     }
     eprintln!("\n!!!!! SKIPPED: reference venv {} not found; ctx protocol compatibility NOT checked !!!!!\n", venv.display());
     None
@@ -45,7 +50,11 @@ impl ReferenceProxy {
             .expect("start the reference proxy");
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        ReferenceProxy { child, stdin, stdout }
+        ReferenceProxy {
+            child,
+            stdin,
+            stdout,
+        }
     }
 
     /// A fresh reference proxy over a fresh stub ctx.
@@ -109,7 +118,12 @@ fn sequences() -> Vec<Vec<Vec<&'static str>>> {
             vec!["instance", "host_ip"],
             vec!["instance", "runtime-properties"],
             vec!["instance", "runtime-properties", "existing"],
-            vec!["instance", "runtime-properties", "k", r#"@{"a": [1, true, null], "b": 1.5, "é": "x'y"}"#],
+            vec![
+                "instance",
+                "runtime-properties",
+                "k",
+                r#"@{"a": [1, true, null], "b": 1.5, "é": "x'y"}"#,
+            ],
             vec!["instance", "runtime-properties", "k"],
             vec!["--json-output", "instance", "runtime-properties", "k"],
             vec!["instance", "runtime_properties", "deep.er.key", "v"],
@@ -136,7 +150,10 @@ fn sequences() -> Vec<Vec<Vec<&'static str>>> {
             vec!["returns", "@[1, 2.0, -3]"],
             vec!["returns", "again"],
         ],
-        vec![vec!["retry_operation", "not yet", "7"], vec!["retry-operation", "twice"]],
+        vec![
+            vec!["retry_operation", "not yet", "7"],
+            vec!["retry-operation", "twice"],
+        ],
         vec![vec!["abort_operation"]],
         vec![vec!["abort-operation", "broken", "extra", "args", "here"]],
         vec![vec!["returns", r#"@{"a": 1}"#], vec!["returns"]],
@@ -164,7 +181,10 @@ async fn ctx_clients_and_proxies_agree_with_the_reference() {
                 let client = client.clone();
                 let commands = sequence.clone();
                 let observed = tokio::task::spawn_blocking(move || {
-                    commands.iter().map(|args| run_client(&client, &url, args)).collect::<Vec<_>>()
+                    commands
+                        .iter()
+                        .map(|args| run_client(&client, &url, args))
+                        .collect::<Vec<_>>()
                 })
                 .await
                 .expect("join");

@@ -21,7 +21,11 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    Fixture { dir: tempfile::tempdir().expect("tempdir"), proxy: CtxProxy::start().await.expect("proxy"), ctx_command: ctx_command() }
+    Fixture {
+        dir: tempfile::tempdir().expect("tempdir"),
+        proxy: CtxProxy::start().await.expect("proxy"),
+        ctx_command: ctx_command(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,10 +53,26 @@ ctx returns '@[1, "two"]'
 "#,
     );
     let logs = Collect::default();
-    let spec = spec("scripts/create.sh", json!({"MY_INPUT": "plain", "MY_MAP": {"a": [1, null]}, "MY_FLAG": false, "MY_NONE": null}));
-    let outcome = run_script(&spec, node_context(f.dir.path()), &f.proxy, &f.ctx_command, logs.sink()).await;
+    let spec = spec(
+        "scripts/create.sh",
+        json!({"MY_INPUT": "plain", "MY_MAP": {"a": [1, null]}, "MY_FLAG": false, "MY_NONE": null}),
+    );
+    let outcome = run_script(
+        &spec,
+        node_context(f.dir.path()),
+        &f.proxy,
+        &f.ctx_command,
+        logs.sink(),
+    )
+    .await;
     let messages = logs.messages();
-    assert_eq!(outcome.result, OperationResult::Succeeded { returns: Some(json!([1, "two"])) }, "{messages:#?}");
+    assert_eq!(
+        outcome.result,
+        OperationResult::Succeeded {
+            returns: Some(json!([1, "two"]))
+        },
+        "{messages:#?}"
+    );
     assert_eq!(outcome.exit_code, Some(0));
     for expected in [
         "hello from web in dep1",
@@ -66,7 +86,10 @@ ctx returns '@[1, "two"]'
         "<out> input=plain map={\"a\": [1, null]} flag=false none=None",
         "<err> to stderr",
     ] {
-        assert!(messages.iter().any(|message| message == expected), "missing {expected:?} in {messages:#?}");
+        assert!(
+            messages.iter().any(|message| message == expected),
+            "missing {expected:?} in {messages:#?}"
+        );
     }
     let patch = &outcome.effects.patches["web_a1b2c3"];
     let mut stored = object(json!({"existing": "yes", "written_meanwhile": 1}));
@@ -93,43 +116,147 @@ ctx instance id || echo "no instance in a relationship"
 "#,
     );
     let logs = Collect::default();
-    let outcome = run_script(&spec("rel.sh", json!({})), relationship_context(f.dir.path()), &f.proxy, &f.ctx_command, logs.sink()).await;
+    let outcome = run_script(
+        &spec("rel.sh", json!({})),
+        relationship_context(f.dir.path()),
+        &f.proxy,
+        &f.ctx_command,
+        logs.sink(),
+    )
+    .await;
     let messages = logs.messages();
-    assert_eq!(outcome.result, OperationResult::Succeeded { returns: None }, "{messages:#?}");
-    assert!(messages.contains(&"<out> source=app target=db port=5432".to_owned()), "{messages:#?}");
-    assert!(messages.contains(&"<out> no instance in a relationship".to_owned()), "{messages:#?}");
-    assert!(messages.iter().any(|m| m.contains("ctx.node/ctx.instance can only be used in a node-instance context")), "{messages:#?}");
+    assert_eq!(
+        outcome.result,
+        OperationResult::Succeeded { returns: None },
+        "{messages:#?}"
+    );
+    assert!(
+        messages.contains(&"<out> source=app target=db port=5432".to_owned()),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.contains(&"<out> no instance in a relationship".to_owned()),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(
+            |m| m.contains("ctx.node/ctx.instance can only be used in a node-instance context")
+        ),
+        "{messages:#?}"
+    );
     let source = &outcome.effects.patches["app_111111"].ops;
     let target = &outcome.effects.patches["db_222222"].ops;
     assert!(matches!(&source[..], [PatchOp::Set { value, .. }] if value == "db.local"));
-    assert!(matches!(&target[..], [PatchOp::Set { value: Value::Bool(true), .. }]));
+    assert!(matches!(
+        &target[..],
+        [PatchOp::Set {
+            value: Value::Bool(true),
+            ..
+        }]
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_abort_and_the_single_result_rule() {
     let f = fixture().await;
     write_script(f.dir.path(), "retry.sh", "set -e\nctx instance runtime-properties attempt 1\nctx retry_operation 'not yet' 7\necho unreachable\n");
-    write_script(f.dir.path(), "abort.sh", "ctx abort-operation 'broken for good'\nexit 0\n");
-    write_script(f.dir.path(), "twice.sh", "ctx returns first\nctx abort_operation second || true\n");
-    write_script(f.dir.path(), "op_retry.sh", "ctx operation retry 'waiting' @2.5\n");
+    write_script(
+        f.dir.path(),
+        "abort.sh",
+        "ctx abort-operation 'broken for good'\nexit 0\n",
+    );
+    write_script(
+        f.dir.path(),
+        "twice.sh",
+        "ctx returns first\nctx abort_operation second || true\n",
+    );
+    write_script(
+        f.dir.path(),
+        "op_retry.sh",
+        "ctx operation retry 'waiting' @2.5\n",
+    );
     let logs = Collect::default();
     let ctx = node_context(f.dir.path());
 
-    let retry = run_script(&spec("retry.sh", json!({})), ctx.clone(), &f.proxy, &f.ctx_command, logs.sink()).await;
-    assert_eq!(retry.result, OperationResult::Retry { message: Some("not yet".to_owned()), interval: Some(Duration::from_secs(7)) });
-    assert_eq!(retry.exit_code, Some(1), "the client exits 1 like SystemExit");
+    let retry = run_script(
+        &spec("retry.sh", json!({})),
+        ctx.clone(),
+        &f.proxy,
+        &f.ctx_command,
+        logs.sink(),
+    )
+    .await;
+    assert_eq!(
+        retry.result,
+        OperationResult::Retry {
+            message: Some("not yet".to_owned()),
+            interval: Some(Duration::from_secs(7))
+        }
+    );
+    assert_eq!(
+        retry.exit_code,
+        Some(1),
+        "the client exits 1 like SystemExit"
+    );
     assert!(!logs.messages().contains(&"<out> unreachable".to_owned()));
-    assert!(logs.messages().contains(&"<err> not yet".to_owned()), "{:#?}", logs.messages());
-    assert_eq!(retry.effects.patches["web_a1b2c3"].ops.len(), 1, "changes are kept on retry");
+    assert!(
+        logs.messages().contains(&"<err> not yet".to_owned()),
+        "{:#?}",
+        logs.messages()
+    );
+    assert_eq!(
+        retry.effects.patches["web_a1b2c3"].ops.len(),
+        1,
+        "changes are kept on retry"
+    );
 
-    let abort = run_script(&spec("abort.sh", json!({})), ctx.clone(), &f.proxy, &f.ctx_command, logs.sink()).await;
-    assert_eq!(abort.result, OperationResult::Failed { message: "broken for good".to_owned(), recoverable: false });
+    let abort = run_script(
+        &spec("abort.sh", json!({})),
+        ctx.clone(),
+        &f.proxy,
+        &f.ctx_command,
+        logs.sink(),
+    )
+    .await;
+    assert_eq!(
+        abort.result,
+        OperationResult::Failed {
+            message: "broken for good".to_owned(),
+            recoverable: false
+        }
+    );
 
-    let twice = run_script(&spec("twice.sh", json!({})), ctx.clone(), &f.proxy, &f.ctx_command, logs.sink()).await;
-    assert_eq!(twice.result, OperationResult::Failed { message: "ctx may only abort or return once".to_owned(), recoverable: false });
+    let twice = run_script(
+        &spec("twice.sh", json!({})),
+        ctx.clone(),
+        &f.proxy,
+        &f.ctx_command,
+        logs.sink(),
+    )
+    .await;
+    assert_eq!(
+        twice.result,
+        OperationResult::Failed {
+            message: "ctx may only abort or return once".to_owned(),
+            recoverable: false
+        }
+    );
 
-    let op_retry = run_script(&spec("op_retry.sh", json!({})), ctx, &f.proxy, &f.ctx_command, logs.sink()).await;
-    assert_eq!(op_retry.result, OperationResult::Retry { message: Some("waiting".to_owned()), interval: Some(Duration::from_millis(2500)) });
+    let op_retry = run_script(
+        &spec("op_retry.sh", json!({})),
+        ctx,
+        &f.proxy,
+        &f.ctx_command,
+        logs.sink(),
+    )
+    .await;
+    assert_eq!(
+        op_retry.result,
+        OperationResult::Retry {
+            message: Some("waiting".to_owned()),
+            interval: Some(Duration::from_millis(2500))
+        }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,7 +266,11 @@ async fn download_resource_stays_inside_the_blueprint() {
     std::fs::write(outside.path().join("secret.txt"), "secret").expect("write");
     write_script(f.dir.path(), "resources/config.txt", "config body\n");
     write_script(f.dir.path(), "resources/template.conf", "port={{ ctx.node.properties.port }} greeting={{ greeting }} {# comment #}missing=[{{ nothing.here }}]\n");
-    std::os::unix::fs::symlink(outside.path().join("secret.txt"), f.dir.path().join("resources/link.txt")).expect("symlink");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        f.dir.path().join("resources/link.txt"),
+    )
+    .expect("symlink");
     let target = f.dir.path().join("out");
     std::fs::create_dir_all(&target).expect("mkdir");
     write_script(
@@ -163,16 +294,47 @@ echo "absolute: $(tail -n 1 err3)"
     let logs = Collect::default();
     let mut spec = spec("download.sh", json!({"TARGET": target.to_string_lossy()}));
     spec.process.cwd = Some(target.clone());
-    let outcome = run_script(&spec, node_context(f.dir.path()), &f.proxy, &f.ctx_command, logs.sink()).await;
+    let outcome = run_script(
+        &spec,
+        node_context(f.dir.path()),
+        &f.proxy,
+        &f.ctx_command,
+        logs.sink(),
+    )
+    .await;
     let messages = logs.messages();
-    assert_eq!(outcome.result, OperationResult::Succeeded { returns: None }, "{messages:#?}");
-    assert!(messages.contains(&"<out> temp: config body".to_owned()), "{messages:#?}");
-    assert!(messages.contains(&"<out> copy: config body".to_owned()), "{messages:#?}");
-    assert!(messages.contains(&"<out> rendered: port=8080 greeting=hi missing=[]".to_owned()), "{messages:#?}");
+    assert_eq!(
+        outcome.result,
+        OperationResult::Succeeded { returns: None },
+        "{messages:#?}"
+    );
+    assert!(
+        messages.contains(&"<out> temp: config body".to_owned()),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.contains(&"<out> copy: config body".to_owned()),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.contains(&"<out> rendered: port=8080 greeting=hi missing=[]".to_owned()),
+        "{messages:#?}"
+    );
     for kind in ["escape", "link", "absolute"] {
-        assert!(!messages.contains(&format!("<out> {kind} allowed")), "{messages:#?}");
-        let line = messages.iter().find(|m| m.starts_with(&format!("<out> {kind}: "))).expect("refusal line");
-        assert!(line.contains("NonRecoverableError: resource path is not inside the blueprint directory"), "{line}");
+        assert!(
+            !messages.contains(&format!("<out> {kind} allowed")),
+            "{messages:#?}"
+        );
+        let line = messages
+            .iter()
+            .find(|m| m.starts_with(&format!("<out> {kind}: ")))
+            .expect("refusal line");
+        assert!(
+            line.contains(
+                "NonRecoverableError: resource path is not inside the blueprint directory"
+            ),
+            "{line}"
+        );
     }
 }
 
@@ -180,56 +342,134 @@ echo "absolute: $(tail -n 1 err3)"
 async fn timeout_kills_the_whole_process_group() {
     let f = fixture().await;
     let marker = f.dir.path().join("survivor");
-    write_script(f.dir.path(), "slow.sh", &format!("(sleep 3; touch {}) &\necho started\nsleep 30\n", marker.display()));
+    write_script(
+        f.dir.path(),
+        "slow.sh",
+        &format!(
+            "(sleep 3; touch {}) &\necho started\nsleep 30\n",
+            marker.display()
+        ),
+    );
     let logs = Collect::default();
     let mut spec = spec("slow.sh", json!({}));
     spec.timeout = Some(Duration::from_millis(700));
     let started = Instant::now();
-    let outcome = run_script(&spec, node_context(f.dir.path()), &f.proxy, &f.ctx_command, logs.sink()).await;
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    let outcome = run_script(
+        &spec,
+        node_context(f.dir.path()),
+        &f.proxy,
+        &f.ctx_command,
+        logs.sink(),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
     match &outcome.result {
-        OperationResult::Failed { message, recoverable: false } => assert!(message.contains("timed out after 0.7 seconds"), "{message}"),
+        OperationResult::Failed {
+            message,
+            recoverable: false,
+        } => assert!(message.contains("timed out after 0.7 seconds"), "{message}"),
         other => panic!("expected a timeout, got {other:?}"),
     }
     assert_eq!(outcome.exit_code, Some(-9));
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(!marker.exists(), "the background child was killed with the group");
+    assert!(
+        !marker.exists(),
+        "the background child was killed with the group"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_zero_exit_is_a_recoverable_failure_with_the_output_tail() {
     let f = fixture().await;
-    write_script(f.dir.path(), "fail.sh", "echo partial\necho 'something broke' >&2\nexit 3\n");
+    write_script(
+        f.dir.path(),
+        "fail.sh",
+        "echo partial\necho 'something broke' >&2\nexit 3\n",
+    );
     write_script(f.dir.path(), "py/check.py", "import os, subprocess\nprint('py', subprocess.check_output(['ctx', 'node', 'id']).decode(), os.environ['WHO'])\n");
     let logs = Collect::default();
-    let outcome = run_script(&spec("fail.sh", json!({})), node_context(f.dir.path()), &f.proxy, &f.ctx_command, logs.sink()).await;
+    let outcome = run_script(
+        &spec("fail.sh", json!({})),
+        node_context(f.dir.path()),
+        &f.proxy,
+        &f.ctx_command,
+        logs.sink(),
+    )
+    .await;
     match &outcome.result {
-        OperationResult::Failed { message, recoverable: true } => {
+        OperationResult::Failed {
+            message,
+            recoverable: true,
+        } => {
             assert!(message.contains("exit_code: 3"), "{message}");
             assert!(message.contains("stdout: partial\n"), "{message}");
             assert!(message.ends_with("stderr: something broke\n"), "{message}");
         }
         other => panic!("expected a recoverable failure, got {other:?}"),
     }
-    let missing = run_script(&spec("nope.sh", json!({})), node_context(f.dir.path()), &f.proxy, &f.ctx_command, logs.sink()).await;
-    assert!(matches!(&missing.result, OperationResult::Failed { recoverable: false, message } if message.contains("404")), "{:?}", missing.result);
-    let python = run_script(&spec("py/check.py", json!({"WHO": "me"})), node_context(f.dir.path()), &f.proxy, &f.ctx_command, logs.sink()).await;
-    assert_eq!(python.result, OperationResult::Succeeded { returns: None }, "{:#?}", logs.messages());
-    assert!(logs.messages().contains(&"<out> py web me".to_owned()), "{:#?}", logs.messages());
+    let missing = run_script(
+        &spec("nope.sh", json!({})),
+        node_context(f.dir.path()),
+        &f.proxy,
+        &f.ctx_command,
+        logs.sink(),
+    )
+    .await;
+    assert!(
+        matches!(&missing.result, OperationResult::Failed { recoverable: false, message } if message.contains("404")),
+        "{:?}",
+        missing.result
+    );
+    let python = run_script(
+        &spec("py/check.py", json!({"WHO": "me"})),
+        node_context(f.dir.path()),
+        &f.proxy,
+        &f.ctx_command,
+        logs.sink(),
+    )
+    .await;
+    assert_eq!(
+        python.result,
+        OperationResult::Succeeded { returns: None },
+        "{:#?}",
+        logs.messages()
+    );
+    assert!(
+        logs.messages().contains(&"<out> py web me".to_owned()),
+        "{:#?}",
+        logs.messages()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_finished_tokens_are_refused() {
     let f = fixture().await;
-    let (url, handle) = f.proxy.register(node_context(f.dir.path())).expect("register");
+    let (url, handle) = f
+        .proxy
+        .register(node_context(f.dir.path()))
+        .expect("register");
     let ctx = env!("CARGO_BIN_EXE_stratus-ctx");
     let run = |url: String| {
-        tokio::task::spawn_blocking(move || std::process::Command::new(ctx).args(["node", "id"]).env("CTX_SOCKET_URL", url).output().expect("run ctx"))
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(ctx)
+                .args(["node", "id"])
+                .env("CTX_SOCKET_URL", url)
+                .output()
+                .expect("run ctx")
+        })
     };
     let live = run(url.clone()).await.expect("join");
     assert_eq!(String::from_utf8_lossy(&live.stdout), "web");
     let port = f.proxy.port();
-    let bogus = run(format!("http://127.0.0.1:{port}/ctx/0123456789abcdef0123456789abcdef")).await.expect("join");
+    let bogus = run(format!(
+        "http://127.0.0.1:{port}/ctx/0123456789abcdef0123456789abcdef"
+    ))
+    .await
+    .expect("join");
     assert_eq!(bogus.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bogus.stderr).contains("no running operation at this ctx URL"));
     drop(handle.finish());
@@ -242,7 +482,11 @@ async fn unknown_and_finished_tokens_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_operations_on_one_instance_lose_no_update() {
     let f = fixture().await;
-    write_script(f.dir.path(), "set.sh", "ctx instance runtime-properties \"key_$INDEX\" \"@$INDEX\"\n");
+    write_script(
+        f.dir.path(),
+        "set.sh",
+        "ctx instance runtime-properties \"key_$INDEX\" \"@$INDEX\"\n",
+    );
     let logs = Collect::default();
     let operations = (0..100).map(|index| {
         let spec = spec("set.sh", json!({"INDEX": index}));
@@ -256,7 +500,11 @@ async fn parallel_operations_on_one_instance_lose_no_update() {
         assert_eq!(outcome.result, OperationResult::Succeeded { returns: None });
         patches.push(outcome.effects.patches["web_a1b2c3"].clone());
     }
-    for order in [patches.clone(), patches.iter().rev().cloned().collect::<Vec<_>>(), interleaved(&patches)] {
+    for order in [
+        patches.clone(),
+        patches.iter().rev().cloned().collect::<Vec<_>>(),
+        interleaved(&patches),
+    ] {
         let mut stored: Map<String, Value> = object(json!({"existing": "yes"}));
         for patch in order {
             assert!(patch.apply(&mut stored).is_empty());
@@ -269,12 +517,22 @@ async fn parallel_operations_on_one_instance_lose_no_update() {
 }
 
 fn interleaved<T: Clone>(items: &[T]) -> Vec<T> {
-    let (even, odd): (Vec<_>, Vec<_>) = items.iter().cloned().enumerate().partition(|(index, _)| index % 2 == 0);
-    odd.into_iter().rev().chain(even).map(|(_, item)| item).collect()
+    let (even, odd): (Vec<_>, Vec<_>) = items
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(index, _)| index % 2 == 0);
+    odd.into_iter()
+        .rev()
+        .chain(even)
+        .map(|(_, item)| item)
+        .collect()
 }
 
 /// Runs futures concurrently on the current task (no extra dependency).
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set = Vec::new();
     for future in futures {
         set.push(Box::pin(future));

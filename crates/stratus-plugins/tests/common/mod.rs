@@ -6,7 +6,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
-use stratus_plugins::{CtxCommand, Entity, InstanceInfo, LogLine, LogSink, NodeInfo, OperationContext, OperationInfo, Subject};
+use stratus_plugins::{
+    CtxCommand, Entity, InstanceInfo, LogLine, LogSink, NodeInfo, OperationContext, OperationInfo,
+    Subject,
+};
 
 pub fn ctx_command() -> CtxCommand {
     CtxCommand::new(Path::new(env!("CARGO_BIN_EXE_stratus-ctx"))).expect("ctx command")
@@ -25,7 +28,12 @@ pub fn entity(node: &str, instance: &str, properties: Value, runtime: Value) -> 
             number_of_instances: Some(1),
             properties: object(properties),
         },
-        instance: InstanceInfo { id: instance.to_owned(), runtime_properties: object(runtime), host_ip: Some("10.0.0.7".to_owned()), index: Some(0) },
+        instance: InstanceInfo {
+            id: instance.to_owned(),
+            runtime_properties: object(runtime),
+            host_ip: Some("10.0.0.7".to_owned()),
+            index: Some(0),
+        },
     }
 }
 
@@ -36,7 +44,11 @@ pub fn node_context(blueprint_dir: &Path) -> OperationContext {
         blueprint_id: "bp1".to_owned(),
         execution_id: "exec-1".to_owned(),
         workflow_id: "install".to_owned(),
-        operation: OperationInfo { name: "cloudify.interfaces.lifecycle.create".to_owned(), retry_number: 0, max_retries: 3 },
+        operation: OperationInfo {
+            name: "cloudify.interfaces.lifecycle.create".to_owned(),
+            retry_number: 0,
+            max_retries: 3,
+        },
         subject: Subject::NodeInstance(entity(
             "web",
             "web_a1b2c3",
@@ -51,9 +63,18 @@ pub fn relationship_context(blueprint_dir: &Path) -> OperationContext {
     OperationContext {
         subject: Subject::RelationshipInstance {
             source: entity("app", "app_111111", json!({"role": "client"}), json!({})),
-            target: entity("db", "db_222222", json!({"port": 5432}), json!({"endpoint": "db.local"})),
+            target: entity(
+                "db",
+                "db_222222",
+                json!({"port": 5432}),
+                json!({"endpoint": "db.local"}),
+            ),
         },
-        operation: OperationInfo { name: "cloudify.interfaces.relationship_lifecycle.preconfigure".to_owned(), retry_number: 1, max_retries: 3 },
+        operation: OperationInfo {
+            name: "cloudify.interfaces.relationship_lifecycle.preconfigure".to_owned(),
+            retry_number: 1,
+            max_retries: 3,
+        },
         ..node_context(blueprint_dir)
     }
 }
@@ -68,7 +89,12 @@ impl Collect {
     }
 
     pub fn messages(&self) -> Vec<String> {
-        self.0.lock().expect("log lock").iter().map(LogLine::event_message).collect()
+        self.0
+            .lock()
+            .expect("log lock")
+            .iter()
+            .map(LogLine::event_message)
+            .collect()
     }
 }
 
