@@ -1,0 +1,185 @@
+//! The compiler takes shortcuts on large blueprints (mapping keys looked up by identity,
+//! plain subtrees left out of function evaluation, interfaces resolved once per type); each
+//! must give exactly what the long way gives. These pin the edge cases where a shortcut could
+//! differ: odd mapping keys, the evaluation recursion limit, problems in shared interfaces.
+
+use serde_json::{json, Map, Value};
+use stratus_dsl::yaml::{self, Value as Y};
+use stratus_dsl::{DocumentCache, ImportError, ImportLoader, LoadedImport};
+
+struct NoImports;
+
+impl ImportLoader for NoImports {
+    fn load(&self, import: &str, _importer: &str) -> Result<LoadedImport, ImportError> {
+        Err(ImportError {
+            message: format!("no imports in this test ({import})"),
+        })
+    }
+}
+
+const HEAD: &str = "tosca_definitions_version: cloudify_dsl_1_3
+plugins:
+  p: {executor: central_deployment_agent, package_name: p}
+inputs:
+  x: {default: hello}
+node_types:
+  cloudify.nodes.Root: {}
+  t:
+    derived_from: cloudify.nodes.Root
+    properties:
+      a: {default: 1}
+      b: {default: 2}
+";
+
+fn plan(text: &str) -> Result<Value, String> {
+    let blueprint = stratus_dsl::parse(text, "case.yaml", &NoImports, &DocumentCache::new())
+        .map_err(|d| format!("parse: {d:?}"))?;
+    stratus_dsl::prepare(&blueprint, &Map::new()).map_err(|d| format!("plan: {d:?}"))
+}
+
+/// Mapping keys are the same key when they print the same (Python dict semantics as the
+/// reference sees them): the first position is kept, the last value wins.
+#[test]
+fn repeated_mapping_keys_keep_their_first_place_and_last_value() {
+    let node = yaml::load(
+        "{1: a, 1.0: b, .nan: c, .NaN: d, 0.0: e, -0.0: f, true: g, yes: h, ~: i, null: j, 1: k, \
+         '1': l, [1, 2]: m, [1, 2]: n}",
+        0,
+    )
+    .expect("yaml");
+    let entries: Vec<(String, String)> = node
+        .as_map()
+        .expect("map")
+        .iter()
+        .map(|(k, v)| {
+            (
+                format!("{:?}", k.value),
+                v.as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+    let values: Vec<&str> = entries.iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(
+        keys[..8],
+        [
+            "Int(1)",
+            "Float(1.0)",
+            "Float(NaN)",
+            "Float(0.0)",
+            "Float(-0.0)",
+            "Bool(true)",
+            "Null",
+            "Str(\"1\")"
+        ]
+    );
+    assert_eq!(values[..8], ["k", "b", "d", "e", "f", "h", "j", "l"]);
+    // Collection keys carry their positions: two written apart are two keys.
+    assert_eq!(values[8..], ["m", "n"]);
+}
+
+#[test]
+fn repeated_keys_in_large_mappings() {
+    let mut text = String::from("{");
+    for i in 0..40 {
+        text.push_str(&format!("k{i}: {i}, "));
+    }
+    text.push_str("k3: again, k39: last, 7: seven, 7: eight, k40: new}");
+    let node = yaml::load(&text, 0).expect("yaml");
+    let entries = node.as_map().expect("map");
+    assert_eq!(entries.len(), 42);
+    assert_eq!(entries[3].1.as_str(), Some("again"));
+    assert_eq!(entries[39].1.as_str(), Some("last"));
+    assert!(matches!(entries[40].0.value, Y::Int(7)));
+    assert_eq!(entries[40].1.as_str(), Some("eight"));
+    assert_eq!(entries[41].0.as_str(), Some("k40"));
+}
+
+fn nested(depth: usize) -> String {
+    let mut value = String::from("leaf");
+    for _ in 0..depth {
+        value = format!("[{value}]");
+    }
+    value
+}
+
+/// Plain data beside a function is evaluated too, so its depth counts against the limit.
+#[test]
+fn plain_data_next_to_a_function_counts_toward_the_recursion_limit() {
+    for (depth, fails) in [(48, false), (49, false), (50, true), (60, true)] {
+        let text = format!(
+            "{HEAD}node_templates:\n  n:\n    type: t\n    properties:\n      a: {{get_input: x}}\n      b: {}\n",
+            nested(depth)
+        );
+        let result = plan(&text);
+        match (fails, &result) {
+            (false, Ok(plan)) => {
+                assert_eq!(plan["nodes"][0]["properties"]["a"], json!("hello"));
+            }
+            (true, Err(message)) => assert!(
+                message.contains("The recursion limit (50) has been reached"),
+                "{depth}: {message}"
+            ),
+            _ => panic!("depth {depth}: {result:?}"),
+        }
+    }
+    // Without any function nothing is evaluated, however deep.
+    let text = format!(
+        "{HEAD}node_templates:\n  n:\n    type: t\n    properties:\n      b: {}\n",
+        nested(60)
+    );
+    assert!(plan(&text).is_ok());
+}
+
+/// Templates that add no interfaces share their type's resolution, but a problem in it is
+/// reported for each template, at that template.
+#[test]
+fn problems_in_shared_type_interfaces_are_reported_per_template() {
+    let text = format!(
+        "{HEAD}  bad:
+    derived_from: cloudify.nodes.Root
+    interfaces:
+      i:
+        op: {{implementation: p.tasks.x, inputs: {{needed: {{type: string}}}}}}
+node_templates:
+  first: {{type: bad}}
+  second: {{type: bad}}
+  third:
+    type: bad
+    interfaces: {{i: {{op: {{inputs: {{needed: v}}}}}}}}
+"
+    );
+    let problems = stratus_dsl::parse(&text, "case.yaml", &NoImports, &DocumentCache::new())
+        .expect_err("missing input");
+    let lines: Vec<u32> = problems
+        .iter()
+        .filter(|d| d.code == Some(107))
+        .map(|d| d.line)
+        .collect();
+    assert_eq!(lines, [19, 20], "{problems:?}");
+}
+
+/// Operations shared across templates still get their own inputs evaluated.
+#[test]
+fn shared_operations_are_evaluated_per_node() {
+    let text = format!(
+        "{HEAD}  withop:
+    derived_from: t
+    interfaces:
+      i:
+        op: {{implementation: p.tasks.x, inputs: {{v: {{default: {{get_property: [SELF, a]}}}}}}}}
+node_templates:
+  one: {{type: withop, properties: {{a: 1}}}}
+  two: {{type: withop, properties: {{a: 2}}}}
+  three: {{type: withop}}
+"
+    );
+    let plan = plan(&text).expect("plan");
+    let values: Vec<Value> = plan["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["operations"]["op"]["inputs"]["v"].clone())
+        .collect();
+    assert_eq!(values, [json!(1), json!(2), json!(1)]);
+}
