@@ -61,7 +61,9 @@ pub fn executor_for(
         )));
     }
     match executor {
-        None | Some("") | Some("central_deployment_agent") => Ok(ExecutorKind::Script),
+        // `auto` means "the host's agent if there is one": Stratus has no agents, so the
+        // manager runs it, as for central_deployment_agent.
+        None | Some("") | Some("central_deployment_agent") | Some("auto") => Ok(ExecutorKind::Script),
         Some("host_agent") => Err(unsupported(
             "host_agent operations run on a Cloudify agent inside the host VM; Stratus has no agents and runs scripts on the manager (central_deployment_agent)".to_owned(),
         )),

@@ -42,6 +42,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `ctx …` (this binary under the name ctx, as scripts call it) and `stratus ctx …` speak
+    // the script plugin's ctx protocol; their arguments go to it untouched.
+    let argv0 = std::env::args().next().unwrap_or_default();
+    if std::path::Path::new(&argv0)
+        .file_name()
+        .is_some_and(|name| name == "ctx")
+    {
+        return stratus_plugins::ctx_main(std::env::args().skip(1).collect());
+    }
+    if std::env::args().nth(1).as_deref() == Some("ctx") {
+        return stratus_plugins::ctx_main(std::env::args().skip(2).collect());
+    }
     let cli = Cli::parse();
     let config = match config::Config::load(cli.config.as_deref()) {
         Ok(config) => config,

@@ -188,6 +188,20 @@ pub fn open_store(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn
     }
 }
 
+/// What runs operations: the built-ins and the script plugin (its `ctx` is this binary).
+async fn executors() -> Result<stratus_server::runner::Executors> {
+    let mut executors = stratus_server::runner::Executors::with_builtins();
+    let me = std::env::current_exe().context("find this executable (it serves as `ctx`)")?;
+    let script = std::sync::Arc::new(
+        stratus_server::runner::ScriptExecutor::start(&me)
+            .await
+            .map_err(anyhow::Error::msg)?,
+    );
+    executors.register("script", script.clone());
+    executors.register("cloudify-script-plugin", script);
+    Ok(executors)
+}
+
 pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
     let started = std::time::Instant::now();
     let resolved = resolve(args, config)?;
@@ -211,24 +225,25 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
         }
     );
     let store = open_store(resolved.database_url.as_deref(), &data_dir.path)?;
-    let settings = Settings {
-        data_dir: data_dir.path.clone(),
-        resolver: config.resolver.clone(),
-        secret_key: secret_key(&data_dir.path)?,
-        max_body_bytes: resolved.max_body_bytes,
-        status_notes: Vec::new(),
-        executors: stratus_server::runner::Executors::with_builtins(),
-        engine: stratus_engine::Settings {
-            max_in_flight: 32,
-            ..Default::default()
-        },
-    };
-    let app = stratus_server::open(store.clone(), settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("start the async runtime")?;
+    let secret_key = secret_key(&data_dir.path)?;
     runtime.block_on(async move {
+        let settings = Settings {
+            data_dir: data_dir.path.clone(),
+            resolver: config.resolver.clone(),
+            secret_key,
+            max_body_bytes: resolved.max_body_bytes,
+            status_notes: Vec::new(),
+            executors: executors().await?,
+            engine: stratus_engine::Settings {
+                max_in_flight: 32,
+                ..Default::default()
+            },
+        };
+        let app = stratus_server::open(store.clone(), settings)?;
         let outcome = stratus_server::bootstrap(&app, resolved.admin_password.clone(), &data_dir.path)
             .await
             .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.message))?;

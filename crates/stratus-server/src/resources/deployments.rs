@@ -258,7 +258,9 @@ fn unexecutable(app: &App, plan: &Value) -> ApiResult<()> {
     };
     let mut problems: Vec<String> = Vec::new();
     let mut check = |operations: Option<&Value>, plugins: &[Value], node: &str| {
-        for (name, operation) in operations.and_then(Value::as_object).into_iter().flatten() {
+        // The plan lists each operation twice (`create` and its full name): check full names.
+        let all = operations.and_then(Value::as_object).into_iter().flatten();
+        for (name, operation) in all.filter(|(name, _)| name.contains('.')) {
             let implementation = operation
                 .get("operation")
                 .and_then(Value::as_str)
@@ -270,7 +272,12 @@ fn unexecutable(app: &App, plan: &Value) -> ApiResult<()> {
             if implementation.is_empty() || plugin.is_empty() {
                 continue;
             }
-            if let Err(unsupported) = app.runner.executors.check(plugin, plugins, name, node) {
+            let executor = operation.get("executor").and_then(Value::as_str);
+            if let Err(unsupported) =
+                app.runner
+                    .executors
+                    .check(plugin, plugins, name, node, executor, implementation)
+            {
                 if !problems.contains(&unsupported.message) {
                     problems.push(unsupported.message);
                 }

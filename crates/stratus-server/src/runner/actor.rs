@@ -273,8 +273,15 @@ async fn run(
         let now = now_millis();
         let mut commands = Vec::new();
         let mut reports = Vec::new();
+        let mut logs = Vec::new();
         for input in pending.drain(..) {
             match input {
+                Input::Log {
+                    level,
+                    message,
+                    node_instance_id,
+                    operation,
+                } => logs.push((level, message, node_instance_id, operation)),
                 Input::Engine(event) => commands.extend(execution.step(event, now)),
                 Input::Report { id: task, report } => {
                     running.remove(&task);
@@ -318,16 +325,15 @@ async fn run(
             Command::Finished(status) => Some(*status),
             _ => None,
         });
-        commit(
-            app,
-            &mut context,
-            &execution,
+        let step = Step {
             delta,
-            &commands,
+            commands,
             reports,
+            logs,
             finished,
-        )
-        .await?;
+        };
+        commit(app, &mut context, &execution, &step).await?;
+        let commands = step.commands;
         for command in commands {
             match command {
                 Command::RunTask {
@@ -337,7 +343,19 @@ async fn run(
                     task: operation,
                     ..
                 } => {
-                    let job = job(app, &context, attempt, max_retries, *operation);
+                    let log_box = outbox.clone();
+                    let instance = operation.node_instance_id.clone();
+                    let operation_name = operation.operation.clone();
+                    let log: super::executors::LogFn =
+                        std::sync::Arc::new(move |level: &str, message: String| {
+                            let _ = log_box.send(Input::Log {
+                                level: level.to_string(),
+                                message,
+                                node_instance_id: instance.clone(),
+                                operation: operation_name.clone(),
+                            });
+                        });
+                    let job = job(app, &context, attempt, max_retries, *operation, log);
                     let outbox = outbox.clone();
                     let app = app.clone();
                     let _ = outbox.send(Input::Engine(Event::TaskStarted { id: task }));
@@ -390,6 +408,7 @@ fn job(
     attempt: u32,
     max_retries: i64,
     task: stratus_engine::OperationTask,
+    log: super::executors::LogFn,
 ) -> Job {
     let side = |instance_id: &str, node_id: &str| -> Side {
         app.shared.read(|tables| Side {
@@ -436,6 +455,7 @@ fn job(
         own,
         related,
         blueprint_dir: context.blueprint_dir.clone(),
+        log,
     }
 }
 
@@ -502,16 +522,30 @@ fn event_body(
 
 /// One atomic batch: the step's progress delta, instance states, runtime-property patches,
 /// events and the execution record.
+/// What one round of stepping produced, to be committed together.
+struct Step {
+    delta: ProgressDelta,
+    commands: Vec<Command>,
+    reports: Vec<super::Report>,
+    logs: Vec<(String, String, String, String)>,
+    finished: Option<Status>,
+}
+
 async fn commit(
     app: &App,
     context: &mut Context,
     execution: &Execution,
-    delta: ProgressDelta,
-    commands: &[Command],
-    reports: Vec<super::Report>,
-    finished: Option<Status>,
+    step: &Step,
 ) -> ApiResult<()> {
-    let delta_bytes = serde_json::to_vec(&delta).map_err(|e| ApiError::internal(e.to_string()))?;
+    let Step {
+        delta,
+        commands,
+        reports,
+        logs,
+        finished,
+    } = step;
+    let finished = *finished;
+    let delta_bytes = serde_json::to_vec(delta).map_err(|e| ApiError::internal(e.to_string()))?;
     let progress_bytes = finished
         .map(|_| serde_json::to_vec(execution.progress()))
         .transpose()
@@ -545,7 +579,7 @@ async fn commit(
                     None => false,
                 }
             };
-            for command in commands {
+            for command in commands.iter() {
                 if let Command::SetInstanceState { instance, state } = command {
                     if touch(&mut instances, instance) {
                         if let Some(pending) = instances.get_mut(instance) {
@@ -554,9 +588,9 @@ async fn commit(
                     }
                 }
             }
-            let mut log_events = Vec::new();
-            for report in &reports {
-                for (instance, set, removed) in &report.patches {
+            let mut log_events: Vec<(String, String, String, String)> = logs.clone();
+            for report in reports {
+                for (instance, patch) in &report.patches {
                     if touch(&mut instances, instance) {
                         if let Some(pending) = instances.get_mut(instance) {
                             let properties = pending
@@ -564,17 +598,13 @@ async fn commit(
                                 .entry("runtime_properties")
                                 .or_insert_with(|| json!({}));
                             if let Value::Object(properties) = properties {
-                                for (key, value) in set {
-                                    properties.insert(key.clone(), value.clone());
-                                }
-                                for key in removed {
-                                    properties.remove(key);
+                                for conflict in patch.apply(properties) {
+                                    log_events.push(("warning".into(), conflict.to_string(), instance.clone(), String::new()));
                                 }
                             }
                         }
                     }
                 }
-                log_events.extend(report.logs.iter().cloned());
             }
             for (id, pending) in instances {
                 let mut body = pending.body;
@@ -606,12 +636,13 @@ async fn commit(
                     }));
                 }
             }
-            for (level, message) in log_events {
+            for (level, message, instance, operation) in log_events {
                 let body = json!({
                     "timestamp": now_text, "reported_timestamp": now_text, "type": "cloudify_log",
                     "level": level, "message": message, "logger": "ctx",
                     "blueprint_id": ctx.blueprint_id, "deployment_id": ctx.deployment_id,
                     "execution_id": ctx.id, "workflow_id": ctx.workflow_id, "tenant_name": tenant,
+                    "node_instance_id": instance, "node_name": node_of(&instance), "operation": operation,
                 });
                 batch.push(Write::AppendEvent(stratus_store::Event {
                     id: 0,

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use stratus_engine::OperationTask;
 
 /// A node or node instance as an operation sees it.
@@ -21,8 +21,11 @@ pub struct Side {
     pub instance: Value,
 }
 
+/// Streams an operation's log lines (level, message) to its execution's events.
+pub type LogFn = Arc<dyn Fn(&str, String) + Send + Sync>;
+
 /// One operation to run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Job {
     pub tenant: String,
     pub deployment_id: String,
@@ -40,10 +43,11 @@ pub struct Job {
     pub related: Option<Side>,
     /// Where the blueprint's files are unpacked (scripts, resources).
     pub blueprint_dir: std::path::PathBuf,
+    pub log: LogFn,
 }
 
-/// Changes to one instance's runtime properties: top-level keys set (`Some`) or removed.
-pub type Patch = Map<String, Value>;
+/// Changes to one instance's runtime properties, applied to the latest stored ones.
+pub type Patch = stratus_plugins::RuntimePropertiesPatch;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -65,10 +69,9 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     pub outcome: Outcome,
-    /// Instance id → keys set (a `null` value with `removed` listing deletions).
-    pub patches: Vec<(String, Patch, Vec<String>)>,
-    /// Lines the operation logged (`cloudify_log` events).
-    pub logs: Vec<(String, String)>,
+    /// Runtime-property changes by node instance id, applied whatever the outcome (as the
+    /// reference saves them in a `finally`).
+    pub patches: Vec<(String, Patch)>,
 }
 
 impl Report {
@@ -76,7 +79,6 @@ impl Report {
         Report {
             outcome,
             patches: Vec::new(),
-            logs: Vec::new(),
         }
     }
 }
@@ -85,6 +87,16 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = Report> + Send>>;
 
 pub trait Executor: Send + Sync {
     fn run(&self, job: Job) -> BoxFuture;
+    /// Whether this executor can run `implementation` of plugin `plugin_name` with `executor`
+    /// (checked at deployment creation); the error says why not.
+    fn check(
+        &self,
+        _plugin_name: &str,
+        _executor: Option<&str>,
+        _implementation: &str,
+    ) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Why an operation cannot run here (checked at deployment creation).
@@ -146,6 +158,8 @@ impl Executors {
         plugins: &[Value],
         operation: &str,
         node: &str,
+        executor: Option<&str>,
+        implementation: &str,
     ) -> Result<(), Unsupported> {
         let plugin = plugins
             .iter()
@@ -158,8 +172,14 @@ impl Executors {
             .filter(|p| !p.is_empty())
             .unwrap_or(plugin_name)
             .to_string();
-        if self.by_package.contains_key(&key) {
-            return Ok(());
+        if let Some(found) = self.by_package.get(&key) {
+            return found
+                .check(plugin_name, executor, implementation)
+                .map_err(|reason| Unsupported {
+                    message: format!(
+                        "node '{node}' operation '{operation}' ({implementation}): {reason}"
+                    ),
+                });
         }
         Err(Unsupported {
             message: format!(
@@ -229,11 +249,18 @@ impl Executor for Builtin {
                     let mut report = Report::of(Outcome::Succeeded {
                         result: Value::Null,
                     });
-                    report.patches.push((
-                        job.task.node_instance_id.clone(),
-                        job.task.inputs.clone(),
-                        Vec::new(),
-                    ));
+                    let ops = job
+                        .task
+                        .inputs
+                        .iter()
+                        .map(|(key, value)| stratus_plugins::PatchOp::Set {
+                            path: vec![stratus_plugins::PathSegment::Key(key.clone())],
+                            value: value.clone(),
+                        })
+                        .collect();
+                    report
+                        .patches
+                        .push((job.task.node_instance_id.clone(), Patch { ops }));
                     report
                 }
                 other => Report::of(Outcome::Failed {

@@ -14,6 +14,7 @@
 
 mod actor;
 pub mod executors;
+pub mod script;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,6 +26,7 @@ use crate::app::App;
 use crate::state::kind;
 
 pub use executors::{Executor, Executors, Job, Outcome, Report};
+pub use script::ScriptExecutor;
 
 /// What an execution's task receives.
 #[derive(Debug)]
@@ -33,6 +35,13 @@ pub enum Input {
     Report {
         id: stratus_engine::TaskId,
         report: Report,
+    },
+    /// A line an operation logged (a `cloudify_log` event).
+    Log {
+        level: String,
+        message: String,
+        node_instance_id: String,
+        operation: String,
     },
 }
 
