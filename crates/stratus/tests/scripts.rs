@@ -61,6 +61,9 @@ fn blueprint(
         .stdout
 }
 
+/// (node instance id, operation name).
+type Op = (String, String);
+
 fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or(Value::Null)
 }
@@ -254,10 +257,7 @@ fn an_install_killed_at_random_points_resumes_and_never_reruns_completed_operati
     // For each kill: the operations whose success was committed before it, and how often
     // each had run by then. Such an operation may never run again afterwards (ones in flight
     // at a kill may run a second time, and then complete before a later kill).
-    let mut checks: Vec<(
-        BTreeSet<(String, String)>,
-        BTreeMap<(String, String), usize>,
-    )> = Vec::new();
+    let mut checks: Vec<(BTreeSet<Op>, BTreeMap<Op, usize>)> = Vec::new();
     for kill in 0..8 {
         seed = seed
             .wrapping_mul(6364136223846793005)
