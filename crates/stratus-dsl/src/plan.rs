@@ -146,16 +146,9 @@ fn set_inputs(
             source: None,
             owner: Span::default(),
         };
-        if let Some(value) = given.get(name) {
-            if !value.to_string().is_ascii() {
-                return Err(Problem {
-                    kind: Kind::InputType,
-                    code: Some(108),
-                    message: format!("Illegal characters in input: {name}. Only valid ascii chars are supported."),
-                    span: None,
-                    hint: None,
-                });
-            }
+        if given.contains_key(name) {
+            // A given value is used as is. (The reference's ASCII check on input values only
+            // fires on Python 2; 7.x managers, on Python 3, accept any text, as Stratus does.)
         } else if let Some(default) = definition.get("default").filter(|d| !d.is_null()) {
             values.insert(name.clone(), default.clone());
         } else {

@@ -426,10 +426,15 @@ async fn state_survives_a_restart() {
         .call(
             Method::PUT,
             "/api/v3.1/deployments/d2",
-            json!({"blueprint_id": "simple", "inputs": {"size": 1}}),
+            json!({"blueprint_id": "simple", "inputs": {"size": 1, "name": "héllo ☃"}}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, outputs) = server.get("/api/v3.1/deployments/d2/outputs").await;
+    assert_eq!(
+        outputs["outputs"]["greeting"], "hello héllo ☃",
+        "non-ASCII inputs are accepted"
+    );
 }
 
 #[tokio::test]
