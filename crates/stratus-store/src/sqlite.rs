@@ -170,9 +170,8 @@ fn apply_write(
             body,
         } => {
             let body = common::encode_body(body).map_err(Failure::Store)?;
-            let inserted = transaction.execute(
-                "INSERT INTO records (kind, tenant, id, version, body) VALUES (?1, ?2, ?3, 1, ?4) \
-                 ON CONFLICT (kind, tenant, id) DO NOTHING",
+            let inserted = transaction.prepare_cached("INSERT INTO records (kind, tenant, id, version, body) VALUES (?1, ?2, ?3, 1, ?4) \
+                 ON CONFLICT (kind, tenant, id) DO NOTHING")?.execute(
                 params![kind, tenant, id, body],
             )?;
             if inserted == 0 {
@@ -202,15 +201,13 @@ fn apply_write(
             common::check_expected(kind, tenant, id, current, *expected_version)?;
             match current {
                 Some(version) => {
-                    transaction.execute(
-                        "UPDATE records SET version = ?4, body = ?5 WHERE kind = ?1 AND tenant = ?2 AND id = ?3",
+                    transaction.prepare_cached("UPDATE records SET version = ?4, body = ?5 WHERE kind = ?1 AND tenant = ?2 AND id = ?3")?.execute(
                         params![kind, tenant, id, version + 1, body],
                     )?;
                     Ok(version + 1)
                 }
                 None => {
-                    transaction.execute(
-                        "INSERT INTO records (kind, tenant, id, version, body) VALUES (?1, ?2, ?3, 1, ?4)",
+                    transaction.prepare_cached("INSERT INTO records (kind, tenant, id, version, body) VALUES (?1, ?2, ?3, 1, ?4)")?.execute(
                         params![kind, tenant, id, body],
                     )?;
                     Ok(1)
@@ -218,10 +215,9 @@ fn apply_write(
             }
         }
         Write::Delete { kind, tenant, id } => {
-            let deleted = transaction.execute(
-                "DELETE FROM records WHERE kind = ?1 AND tenant = ?2 AND id = ?3",
-                params![kind, tenant, id],
-            )?;
+            let deleted = transaction
+                .prepare_cached("DELETE FROM records WHERE kind = ?1 AND tenant = ?2 AND id = ?3")?
+                .execute(params![kind, tenant, id])?;
             if deleted == 0 {
                 return Err(Failure::Store(StoreError::NotFound {
                     kind: kind.clone(),
@@ -266,9 +262,8 @@ fn apply_write(
         }
         Write::AppendEvent(event) => {
             let body = common::encode_body(&event.body).map_err(Failure::Store)?;
-            transaction.execute(
-                "INSERT INTO events (tenant, deployment_id, execution_id, timestamp, kind, event_type, body) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            transaction.prepare_cached("INSERT INTO events (tenant, deployment_id, execution_id, timestamp, kind, event_type, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
                 params![
                     event.tenant,
                     event.deployment_id,
@@ -285,21 +280,21 @@ fn apply_write(
             tenant,
             deployment_id,
         } => {
-            transaction.execute(
-                "DELETE FROM events WHERE tenant = ?1 AND deployment_id = ?2",
-                params![tenant, deployment_id],
-            )?;
+            transaction
+                .prepare_cached("DELETE FROM events WHERE tenant = ?1 AND deployment_id = ?2")?
+                .execute(params![tenant, deployment_id])?;
             Ok(0)
         }
         Write::PutBlob { key, bytes } => {
-            transaction.execute(
-                "INSERT INTO blobs (key, bytes) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET bytes = excluded.bytes",
+            transaction.prepare_cached("INSERT INTO blobs (key, bytes) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET bytes = excluded.bytes")?.execute(
                 params![key, bytes],
             )?;
             Ok(0)
         }
         Write::DeleteBlob { key } => {
-            transaction.execute("DELETE FROM blobs WHERE key = ?1", [key])?;
+            transaction
+                .prepare_cached("DELETE FROM blobs WHERE key = ?1")?
+                .execute([key])?;
             Ok(0)
         }
     }

@@ -57,6 +57,8 @@ struct Context {
     blueprint_dir: std::path::PathBuf,
     /// Steps stored so far (the next delta's number).
     seq: u64,
+    /// Each node's `plugins` list, read once (every operation of the node needs it).
+    plugins: HashMap<String, Value>,
 }
 
 pub async fn drive(
@@ -190,6 +192,7 @@ async fn run(
         workflow_id: text("workflow_id"),
         blueprint_dir: std::path::PathBuf::new(),
         seq: 0,
+        plugins: HashMap::new(),
     };
     let blueprint = app
         .shared
@@ -355,7 +358,7 @@ async fn run(
                                 operation: operation_name.clone(),
                             });
                         });
-                    let job = job(app, &context, attempt, max_retries, *operation, log);
+                    let job = job(app, &mut context, attempt, max_retries, *operation, log);
                     let outbox = outbox.clone();
                     let app = app.clone();
                     let _ = outbox.send(Input::Engine(Event::TaskStarted { id: task }));
@@ -383,6 +386,12 @@ async fn run(
                     }
                 }
                 Command::Finished(_) => {
+                    if std::env::var_os("STRATUS_DEBUG_COMMITS").is_some() {
+                        eprintln!(
+                            "execution {} finished after {} commits",
+                            context.id, context.seq
+                        );
+                    }
                     for (_, handle) in running.drain() {
                         handle.abort();
                     }
@@ -404,12 +413,14 @@ async fn run(
 /// Everything an executor needs, read from the committed state.
 fn job(
     app: &App,
-    context: &Context,
+    context: &mut Context,
     attempt: u32,
     max_retries: i64,
     task: stratus_engine::OperationTask,
     log: super::executors::LogFn,
 ) -> Job {
+    let (context_tenant, context_deployment) =
+        (context.tenant.clone(), context.deployment_id.clone());
     let side = |instance_id: &str, node_id: &str| -> Side {
         app.shared.read(|tables| Side {
             node: tables
@@ -426,22 +437,53 @@ fn job(
                 .unwrap_or(Value::Null),
         })
     };
-    let own = side(&task.node_instance_id, &task.node_id);
-    let related = task
-        .related
-        .as_ref()
-        .map(|r| side(&r.node_instance_id, &r.node_id));
-    let plugin = own
-        .node
-        .get("plugins")
-        .and_then(Value::as_array)
-        .and_then(|plugins| {
-            plugins
-                .iter()
-                .find(|p| p.get("name").and_then(Value::as_str) == Some(task.plugin.as_str()))
+    let plugin_of = |node: &Value| {
+        node.get("plugins")
+            .and_then(Value::as_array)
+            .and_then(|plugins| {
+                plugins
+                    .iter()
+                    .find(|p| p.get("name").and_then(Value::as_str) == Some(task.plugin.as_str()))
+            })
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // The node's plugin entry says which executor runs the operation; only executors that
+    // read node and instance bodies get them.
+    let node_plugins = context
+        .plugins
+        .entry(task.node_id.clone())
+        .or_insert_with(|| {
+            app.shared.read(|tables| {
+                tables
+                    .get(
+                        kind::NODES,
+                        &context_tenant,
+                        &crate::resources::nodes::node_key(&context_deployment, &task.node_id),
+                    )
+                    .and_then(|row| row.lookup("plugins"))
+                    .map(|plugins| json!({ "plugins": plugins }))
+                    .unwrap_or(Value::Null)
+            })
         })
-        .cloned()
-        .unwrap_or(Value::Null);
+        .clone();
+    let plugin = plugin_of(&node_plugins);
+    let wants_context = app
+        .runner
+        .executors
+        .find(&plugin, &task)
+        .map(|executor| executor.needs_context())
+        .unwrap_or(false);
+    let (own, related) = if wants_context {
+        (
+            side(&task.node_instance_id, &task.node_id),
+            task.related
+                .as_ref()
+                .map(|r| side(&r.node_instance_id, &r.node_id)),
+        )
+    } else {
+        (Side::default(), None)
+    };
     Job {
         tenant: context.tenant.clone(),
         deployment_id: context.deployment_id.clone(),

@@ -87,6 +87,11 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = Report> + Send>>;
 
 pub trait Executor: Send + Sync {
     fn run(&self, job: Job) -> BoxFuture;
+    /// Whether `run` reads the node and instance bodies of the job (`own`, `related`);
+    /// when not, the runner leaves them empty and saves reading them.
+    fn needs_context(&self) -> bool {
+        true
+    }
     /// Whether this executor can run `implementation` of plugin `plugin_name` with `executor`
     /// (checked at deployment creation); the error says why not.
     fn check(
@@ -201,6 +206,10 @@ impl Executors {
 struct Builtin;
 
 impl Executor for Builtin {
+    fn needs_context(&self) -> bool {
+        false
+    }
+
     fn run(&self, job: Job) -> BoxFuture {
         Box::pin(async move {
             let task = job
