@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clientcheck import Checks, Config, contains, eq, tar_gz_dir  # noqa: E402
@@ -18,6 +19,8 @@ CFY = os.path.join(os.path.dirname(sys.executable), "cfy")
 work = tempfile.mkdtemp(prefix="stratus-cfy-")
 env = dict(os.environ, CFY_WORKDIR=work, LC_ALL="C.UTF-8", LANG="C.UTF-8")
 c = Checks("cfy 7.0.5 CLI against %s" % cfg.url)
+# cfy shows an execution's status_display (`terminated` is shown as `completed`), --json included
+ENDED = ("completed", "failed", "cancelled")
 
 
 def cfy(*args, **kw):
@@ -218,7 +221,6 @@ c.run("nodes list -d cli-dep", nodes_list)
 
 # --- executions -----------------------------------------------------------------
 
-
 def executions_list():
     out = cfy("executions", "list", "-d", "cli-dep")
     assert "create_deployment_environment" not in out, "system workflow listed without the flag:\n" + out
@@ -241,35 +243,222 @@ def events_list():
 
 c.run("events list <create_deployment_environment execution>", events_list)
 
+state = {}
 
 
-def executions_start_get_cancel():
-    # no workflow engine yet: install stays pending, so cfy's wait (which polls the execution and
-    # its events) times out; the execution must then be visible, cancellable, and have events
-    out = cfy("executions", "start", "install", "-d", "cli-dep", "--timeout", "3", rc=None)
-    contains(out, "Executing workflow `install` on deployment `cli-dep`")
-    assert "Timed out" in out or "timed out" in out, out
-    assert "An error occurred on the server" not in out, out
+def in_order(out, *needles):
+    at = -1
+    for n in needles:
+        i = out.find(n, at + 1)
+        assert i > at, "%r not found after position %d in:\n%s" % (n, at, out)
+        at = i
+
+
+def executions_start_install():
+    # cfy follows the execution to its end, printing its events as they come (wait_for_execution)
+    out = cfy("executions", "start", "install", "-d", "cli-dep")
+    in_order(out,
+             "Executing workflow `install` on deployment `cli-dep`",
+             "CFY <cli-dep> Starting 'install' workflow execution",
+             "CFY <cli-dep> [server_",
+             ".create] Sending task 'cloudify.interfaces.lifecycle.create on server_",
+             ".create] Task succeeded 'cloudify.interfaces.lifecycle.create on server_",
+             ".configure] Task succeeded 'cloudify.interfaces.lifecycle.configure on app_",
+             ".start] Task succeeded 'cloudify.interfaces.lifecycle.start on app_",
+             "CFY <cli-dep> 'install' workflow execution succeeded",
+             "Finished executing workflow install on deployment cli-dep",
+             "* Run 'cfy events list ")
+    assert "Timed out" not in out and "failed" not in out, out
     items = cfy_json("executions", "list", "-d", "cli-dep")
     inst = [e for e in items if e["workflow_id"] == "install"]
     assert len(inst) == 1, items
-    ex_id = inst[0]["id"]
-    eq(inst[0]["status"], "pending", "status")
+    state["install"] = inst[0]["id"]
+    contains(out, "cfy events list %s" % state["install"])
+
+
+c.run("executions start install -d cli-dep follows the execution to the end and prints its events",
+      executions_start_install)
+
+
+def executions_get_ended():
+    ex_id = state["install"]
+    got = cfy_json("executions", "get", ex_id)
+    eq(got["status"], "completed", "status (status_display of terminated)")
+    eq(got["workflow_id"], "install", "workflow_id")
+    assert got.get("ended_at"), got
     out = cfy("executions", "get", ex_id)
     contains(out, "install")
-    contains(out, "pending")
-    out = cfy("deployments", "delete", "cli-dep", rc=None)
-    contains(out, "running", "delete while an execution is pending")
-    out = cfy("executions", "cancel", ex_id)
-    contains(out, "A cancel request for execution %s has been sent" % ex_id)
-    got = cfy_json("executions", "get", ex_id)
-    eq(got["status"], "cancelled", "status after cancel")
+    contains(out, "completed")
+    out = cfy("executions", "list", "-d", "cli-dep")
+    contains(out, "completed")
+
+
+c.run("executions get/list: install terminated (shown as completed)", executions_get_ended)
+
+
+def installation_status(dep_id):
+    return [d for d in cfy_json("deployments", "list") if d["id"] == dep_id][0]["installation_status"]
+
+
+def after_install():
+    out = cfy("node-instances", "list", "-d", "cli-dep")
+    assert "uninitialized" not in out, out
+    items = cfy_json("node-instances", "list", "-d", "cli-dep")
+    eq(sorted((i["node_id"], i["state"]) for i in items), [("app", "started"), ("server", "started")], "states")
+    server = [i for i in items if i["node_id"] == "server"][0]
+    out = cfy("node-instances", "get", server["id"])
+    contains(out, "started")
+    contains(out, "10.1.2.3", "runtime properties shown by node-instances get")
+    got = cfy_json("node-instances", "get", server["id"])
+    eq(got["runtime_properties"], {"ip": "10.1.2.3"}, "runtime_properties")
+    out = cfy("deployments", "outputs", "cli-dep")
+    contains(out, "server_ip")
+    contains(out, "10.1.2.3", "get_attribute output after install")
+    eq(installation_status("cli-dep"), "active", "installation_status")
+
+
+c.run("after install: node-instances started with runtime properties, outputs, installation_status",
+      after_install)
+
+
+def events_of_install():
+    ex_id = state["install"]
     out = cfy("events", "list", ex_id)
+    in_order(out, "Starting 'install' workflow execution", "Task succeeded",
+             "'install' workflow execution succeeded")
     contains(out, "Showing")
+    out = cfy("events", "list", ex_id, "--include-logs")
+    contains(out, "Task succeeded")
+    out = cfy("events", "list", ex_id, "--json")
+    items = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    types = [e.get("event_type") for e in items]
+    for want in ("workflow_started", "sending_task", "task_started", "task_succeeded", "workflow_succeeded"):
+        contains(types, want, "event types")
+    eq(types.count("task_succeeded"), 4, "task_succeeded events")
 
 
-c.run("executions start install --timeout 3 (stays pending), executions get/cancel, events list",
-      executions_start_get_cancel)
+c.run("events list <install> (table, --include-logs, --json)", events_of_install)
+
+
+def cancel_ended():
+    out = cfy("executions", "cancel", state["install"], rc=1)
+    contains(out, "400", "cancel of a terminated execution")
+    eq(cfy_json("executions", "get", state["install"])["status"], "completed", "status")
+
+
+c.run("executions cancel of a terminated execution is refused (400)", cancel_ended)
+
+
+def delete_installed():
+    out = cfy("deployments", "delete", "cli-dep", rc=1)
+    contains(out, "live", "delete of an installed deployment")
+    contains(cfy("deployments", "list"), "cli-dep")
+
+
+c.run("deployments delete of an installed deployment is refused (live nodes)", delete_installed)
+
+# --- a slow execution: timeout, busy, kill, resume, queue, cancel -------------------
+
+
+def poll_status(ex_id, wanted, tries=60):
+    got = None
+    for _ in range(tries):
+        got = cfy_json("executions", "get", ex_id)
+        if got["status"] in wanted:
+            return got
+        time.sleep(0.2)
+    return got
+
+
+def slow_timeout():
+    cfy("blueprints", "upload", cfg.blueprint("slow"), "-b", "cli-slow")
+    cfy("deployments", "create", "cli-slow-dep", "-b", "cli-slow", "-i", '{"seconds": 10}')
+    out = cfy("executions", "start", "install", "-d", "cli-slow-dep", "--timeout", "1", rc=1)
+    in_order(out, "Executing workflow `install` on deployment `cli-slow-dep`",
+             "Timed out waiting for workflow 'install' of deployment 'cli-slow-dep' to end")
+    items = cfy_json("executions", "list", "-d", "cli-slow-dep")
+    eq([(e["workflow_id"], e["status"]) for e in items], [("install", "started")], "executions")
+    state["slow"] = items[0]["id"]
+    box = cfy_json("node-instances", "list", "-d", "cli-slow-dep")[0]
+    eq(box["state"], "starting", "instance state while start sleeps")
+
+
+c.run("executions start install --timeout 1 on a slow install times out; it goes on running", slow_timeout)
+
+
+def slow_busy():
+    out = cfy("executions", "start", "install", "-d", "cli-slow-dep", rc=1)
+    contains(out, "running", "second execution while one runs")
+    assert "Finished executing" not in out, out
+
+
+c.run("executions start while one is running is refused", slow_busy)
+
+
+def slow_kill():
+    out = cfy("executions", "cancel", state["slow"], "--kill")
+    contains(out, "Killing execution %s" % state["slow"])
+    contains(out, "A cancel request for execution %s has been sent" % state["slow"])
+    got = poll_status(state["slow"], ("cancelled",))
+    eq(got["status"], "cancelled", "status after kill")
+    eq(cfy_json("node-instances", "list", "-d", "cli-slow-dep")[0]["state"], "starting",
+       "state of the instance whose start was killed")
+    out = cfy("events", "list", state["slow"])
+    contains(out, "workflow execution cancelled")
+
+
+c.run("executions cancel --kill of the running install -> cancelled", slow_kill)
+
+
+def slow_resume_queue_cancel():
+    ex_id = state["slow"]
+    out = cfy("executions", "resume", ex_id)
+    contains(out, "A resume request for execution %s has been sent" % ex_id)
+    got = poll_status(ex_id, ("started",) + ENDED)
+    eq(got["status"], "started", "status after resume (the killed start runs again)")
+    out = cfy("executions", "start", "uninstall", "-d", "cli-slow-dep", "--queue")
+    contains(out, "Execution is being queued. It will automatically start when possible.")
+    items = cfy_json("executions", "list", "-d", "cli-slow-dep")
+    queued = [e for e in items if e["workflow_id"] == "uninstall"]
+    eq([e["status"] for e in queued], ["queued"], "uninstall status")
+    out = cfy("executions", "cancel", ex_id)
+    contains(out, "Cancelling execution %s" % ex_id)
+    out = cfy("executions", "list", "-d", "cli-slow-dep")
+    # (cfy's "NOTE: Executions currently in a canceling..." never shows here: `executions list` asks for
+    # _include=MINIMAL_EXECUTION_COLUMNS, without `status`, and tests execution.status)
+    contains(out, "cancelling", "a cancel waits for the running operation")
+    eq(poll_status(ex_id, ENDED)["status"], "cancelled", "status after cancel")
+    eq(poll_status(queued[0]["id"], ENDED)["status"], "completed", "the queued uninstall ran when the install ended")
+    eq(cfy_json("node-instances", "list", "-d", "cli-slow-dep")[0]["state"], "deleted", "instance state")
+    out = cfy("events", "list", ex_id)
+    contains(out, "Resuming 'install' workflow execution")
+
+
+c.run("executions resume; start uninstall --queue; cancel (cancelling, then cancelled); queued one runs",
+      slow_resume_queue_cancel)
+
+
+def slow_delete():
+    out = cfy("deployments", "delete", "cli-slow-dep")
+    contains(out, "Deployment deleted")
+
+
+c.run("deployments delete cli-slow-dep after its uninstall", slow_delete)
+
+
+def uninstall():
+    out = cfy("executions", "start", "uninstall", "-d", "cli-dep", "-p", "ignore_failure=true")
+    in_order(out, "Executing workflow `uninstall` on deployment `cli-dep`",
+             "Task succeeded 'cloudify.interfaces.lifecycle.stop on server_",
+             "Task succeeded 'cloudify.interfaces.lifecycle.delete on server_",
+             "'uninstall' workflow execution succeeded",
+             "Finished executing workflow uninstall on deployment cli-dep")
+    items = cfy_json("node-instances", "list", "-d", "cli-dep")
+    eq(sorted(i["state"] for i in items), ["deleted", "deleted"], "states after uninstall")
+    eq(installation_status("cli-dep"), "inactive", "installation_status")
+
+
+c.run("executions start uninstall -d cli-dep -p ignore_failure=true follows it to the end", uninstall)
 
 # --- deleting ----------------------------------------------------------------------
 
@@ -294,14 +483,14 @@ c.run("deployments delete cli-dep", deployments_delete)
 
 
 def blueprints_delete():
-    for b in ("cli-hello", "cli-archive"):
+    for b in ("cli-hello", "cli-archive", "cli-slow"):
         out = cfy("blueprints", "delete", b)
         contains(out, "deleted")
     out = cfy("blueprints", "list")
-    assert "cli-hello" not in out and "cli-archive" not in out, out
+    assert "cli-hello" not in out and "cli-archive" not in out and "cli-slow" not in out, out
 
 
-c.run("blueprints delete cli-hello, cli-archive", blueprints_delete)
+c.run("blueprints delete cli-hello, cli-archive, cli-slow", blueprints_delete)
 
 # --- secrets --------------------------------------------------------------------------
 

@@ -7,7 +7,10 @@ Run with the py2 venv's python. See clientcheck.py for arguments/environment.
     not multipart, and the response is expected to be the finished blueprint (upload was synchronous);
   - every call expects one exact status code and parses a JSON body, DELETE included (200 + JSON, not 204);
   - deployments.delete takes ignore_live_nodes (not force); executions.cancel posts {"action": "cancel"};
-  - tokens.get() is GET /tokens returning a new token at the top level.
+  - tokens.get() is GET /tokens returning a new token at the top level;
+  - executions: start (force sent as the string "true"/"false"), get, list, cancel (cancel/force-cancel
+    only: no kill, resume or queue in 4.3.3); events.get(execution_id) = GET /events?_sort=@timestamp.
+Executions really run (stratus-builtin operations) and are followed to their end.
 """
 from __future__ import print_function
 
@@ -174,7 +177,8 @@ def dep_get_outputs():
     eq(d.blueprint_id, "rc4-hello", "blueprint_id")
     eq(d.inputs, {"greeting": "hello-rc4", "port": 7}, "inputs")
     o = client.deployments.outputs.get("rc4-dep")
-    eq(o.outputs, {"greeting_out": "hello-rc4", "endpoint": "http://hello-rc4:7"}, "outputs")
+    # server_ip is get_attribute of a runtime property the install sets: null before it runs
+    eq(o.outputs, {"greeting_out": "hello-rc4", "endpoint": "http://hello-rc4:7", "server_ip": None}, "outputs")
     ids = [x.id for x in client.deployments.list()]
     assert "rc4-dep" in ids and "rc4-multi-dep" in ids, ids
 
@@ -186,22 +190,73 @@ c.run("deployments.get / outputs.get / list", dep_get_outputs)
 # --- executions, node instances ---------------------------------------------------------
 
 
+ENDED = ("terminated", "failed", "cancelled")
+
+
+def follow(ex_id, until=ENDED, timeout=30.0):
+    deadline = time.time() + timeout
+    ex = client.executions.get(ex_id)
+    while ex.status not in until and time.time() < deadline:
+        time.sleep(0.1)
+        ex = client.executions.get(ex_id)
+    return ex
+
+
+def instances(dep_id):
+    return list(client.node_instances.list(deployment_id=dep_id))
+
+
 def executions():
     lst = client.executions.list(deployment_id="rc4-dep")
     eq([e.workflow_id for e in lst], [], "non-system executions")
     ex = client.executions.start("rc4-dep", "install")
     eq(ex.workflow_id, "install", "workflow_id")
-    eq(ex.status, "pending", "status")
+    assert ex.status in ("pending", "started"), ex.status
     state["ex"] = ex.id
-    eq(client.executions.get(ex.id).status, "pending", "stored status")
     lst = client.executions.list(deployment_id="rc4-dep")
     eq([e.id for e in lst], [ex.id], "listed")
-    client.executions.cancel(ex.id)
-    for _ in range(50):
-        if client.executions.get(ex.id).status == "cancelled":
-            break
-        time.sleep(0.1)
-    eq(client.executions.get(ex.id).status, "cancelled", "status after cancel")
+    done = follow(ex.id)
+    eq(done.status, "terminated", "status at the end (error: %r)" % done.error)
+    assert not done.error, done.error
+    eq([e.status for e in client.executions.list(deployment_id="rc4-dep")], ["terminated"], "listed status")
+
+
+def after_install():
+    nis = dict((ni.node_id, ni) for ni in instances("rc4-dep"))
+    eq(sorted((k, v.state) for k, v in nis.items()), [("app", "started"), ("server", "started")], "states")
+    eq(nis["server"].runtime_properties, {"ip": "10.1.2.3"}, "server runtime_properties")
+    eq(nis["app"].runtime_properties, {"configured": True, "greeting": "hello-rc4"}, "app runtime_properties")
+    o = client.deployments.outputs.get("rc4-dep")
+    eq(o.outputs, {"greeting_out": "hello-rc4", "endpoint": "http://hello-rc4:7", "server_ip": "10.1.2.3"},
+       "outputs after install")
+
+
+def cancel_ended():
+    e = client_error(400, None, client.executions.cancel, state["ex"])
+    eq(e.error_code, "illegal_action_error", "error_code")
+    eq(client.executions.get(state["ex"]).status, "terminated", "status")
+
+
+def slow():
+    client.blueprints.upload(cfg.blueprint("slow"), "rc4-slow")
+    client.deployments.create("rc4-slow", "rc4-slow-dep", inputs={"seconds": 3})
+    wait_env("rc4-slow-dep")
+    ex = client.executions.start("rc4-slow-dep", "install")
+    eq(follow(ex.id, until=("started",) + ENDED).status, "started", "status while start sleeps")
+    e = client_error(400, "existing_running_execution_error", client.executions.start, "rc4-slow-dep", "install")
+    contains(str(e), "running")
+    forced = client.executions.start("rc4-slow-dep", "install", force=True)
+    assert forced.status in ("pending", "started"), forced.status
+    got = client.executions.cancel(forced.id, force=True)
+    eq(got.status, "force_cancelling", "status right after force-cancel")
+    got = client.executions.cancel(ex.id)
+    eq(got.status, "cancelling", "status right after cancel")
+    eq(follow(forced.id).status, "cancelled", "force-cancelled execution")
+    eq(follow(ex.id).status, "cancelled", "cancelled execution")
+    un = client.executions.start("rc4-slow-dep", "uninstall", parameters={"ignore_failure": True})
+    eq(follow(un.id).status, "terminated", "uninstall")
+    eq([ni.state for ni in instances("rc4-slow-dep")], ["deleted"], "state after uninstall")
+    client.deployments.delete("rc4-slow-dep")
 
 
 def node_instances():
@@ -224,7 +279,11 @@ def nodes():
     eq(sorted(n.id for n in ns), ["lonely", "worker"], "nodes")
 
 
-c.run("executions.list/start/get/cancel", executions)
+c.run("executions.list/start/get, followed to terminated", executions)
+c.run("after install: instances started with runtime properties, outputs (get_attribute)", after_install)
+c.run("executions.cancel of a terminated execution -> 400 illegal_action_error", cancel_ended)
+c.run("slow install: busy 400, force=True, cancel -> cancelling, force-cancel -> force_cancelling, uninstall",
+      slow)
 c.run("node_instances.list/get/update(version) and stale version -> 409", node_instances)
 c.run("nodes.list", nodes)
 
@@ -234,9 +293,23 @@ def events():
           if e.workflow_id == "create_deployment_environment"][0]
     evs, total = client.events.get(ex.id, include_logs=True)
     assert total >= 1 and len(evs) >= 1, (evs, total)
+    evs, total = client.events.get(state["ex"], include_logs=True)
+    eq(total, len(evs), "total")
+    types = [e.get("event_type") for e in evs]
+    for want in ("workflow_started", "sending_task", "task_started", "task_succeeded", "workflow_succeeded"):
+        assert want in types, (want, types)
+    eq(types[-1], "workflow_succeeded", "last event (sorted by @timestamp)")
+    eq(types.count("task_succeeded"), 4, "task_succeeded events")
+    page, total2 = client.events.get(state["ex"], from_event=2, batch_size=3, include_logs=True)
+    eq((len(page), total2), (3, total), "a page of 3 from event 2")
+    eq([e.get("timestamp") for e in page], [e.get("timestamp") for e in evs[2:5]], "the same events")
+    later = client.events.list(execution_id=state["ex"], include_logs=True, _size=1000,
+                               from_datetime=evs[len(evs) // 2].get("timestamp"))
+    eq(len(later), len([e for e in evs if e.get("timestamp") >= evs[len(evs) // 2].get("timestamp")]),
+       "events from a timestamp on")
 
 
-c.run("events.get(execution_id, include_logs) (4.x: returns events and total)", events)
+c.run("events.get(execution_id, include_logs) (4.x: returns events and total), of the install too", events)
 
 # --- secrets, tenants, users, tokens --------------------------------------------------------
 
@@ -279,12 +352,21 @@ c.run("tokens.get() (GET /tokens) and CloudifyClient(token=...)", tokens)
 # --- deleting ------------------------------------------------------------------------------
 
 
+def uninstall():
+    ex = client.executions.start("rc4-dep", "uninstall", parameters={"ignore_failure": True})
+    eq(follow(ex.id).status, "terminated", "uninstall status")
+    eq(sorted(ni.state for ni in instances("rc4-dep")), ["deleted", "deleted"], "states after uninstall")
+
+
+c.run("executions.start(uninstall, ignore_failure) followed to terminated; instances deleted", uninstall)
+
+
 def dep_delete():
     e = raises(CloudifyClientError, client.deployments.delete, "rc4-multi-dep")
     eq(e.status_code, 400, "live instances")
     d = client.deployments.delete("rc4-multi-dep", ignore_live_nodes=True)
     eq(d.id, "rc4-multi-dep", "deleted deployment body")
-    client.deployments.delete("rc4-dep")
+    client.deployments.delete("rc4-dep")  # uninstalled: no live nodes
     for _ in range(100):
         ids = [x.id for x in client.deployments.list()]
         if "rc4-dep" not in ids and "rc4-multi-dep" not in ids:
@@ -294,7 +376,7 @@ def dep_delete():
 
 
 def bp_delete():
-    for b in ("rc4-hello", "rc4-multi", "rc4-ves"):
+    for b in ("rc4-hello", "rc4-multi", "rc4-ves", "rc4-slow"):
         if b == "rc4-ves" and not os.path.exists(os.path.join(cfg.corpus, "k8s-ves.yaml")):
             continue
         got = client.blueprints.delete(b)

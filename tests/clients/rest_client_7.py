@@ -1,8 +1,9 @@
 """cloudify-common 7.0.5's CloudifyClient against a running Stratus, unchanged.
 
 Run with the py3 venv's python. See clientcheck.py for arguments/environment.
-Executions stay `pending` (Stratus has no workflow engine yet); the checks
-only look at what the REST layer stores and returns.
+Executions really run (operations of the stratus-builtin plugin): install/uninstall are
+followed to `terminated` the way a client polls a real manager, and cancel/kill/resume/queue
+are exercised on a really running execution (blueprints/slow: a start operation that sleeps).
 """
 import datetime
 import os
@@ -318,7 +319,9 @@ def dep_list():
 def dep_outputs():
     o = client.deployments.outputs.get("rc7-dep")
     eq(o.deployment_id, "rc7-dep", "deployment_id")
-    eq(o.outputs, {"greeting_out": "hello-rc7", "endpoint": "http://hello-rc7:9"}, "outputs")
+    # server_ip is get_attribute of a runtime property the install sets: null before it runs
+    eq(o.outputs, {"greeting_out": "hello-rc7", "endpoint": "http://hello-rc7:9", "server_ip": None},
+       "outputs before install")
 
 
 def dep_capabilities():
@@ -382,10 +385,11 @@ state = {}
 
 
 def instance_update():
-    ni = client.node_instances.list(deployment_id="rc7-dep", node_id="server")[0]
+    # on rc7-multi-dep, which is never installed (rc7-dep is installed by a real execution below)
+    ni = client.node_instances.list(deployment_id="rc7-multi-dep", node_id="lonely")[0]
     got = client.node_instances.get(ni.id)
-    eq(got.node_id, "server", "node_id")
-    eq(got.deployment_id, "rc7-dep", "deployment_id")
+    eq(got.node_id, "lonely", "node_id")
+    eq(got.deployment_id, "rc7-multi-dep", "deployment_id")
     v = got.version
     up = client.node_instances.update(ni.id, state="started", runtime_properties={"ip": "10.0.0.1"},
                                       version=v)
@@ -427,24 +431,57 @@ c.run("node_instances.get(missing) -> 404", ni_get_missing)
 
 # --- executions ---------------------------------------------------------------------
 
+ENDED = ("terminated", "failed", "cancelled")
 
-def exec_start():
+
+def follow(ex_id, until=ENDED, timeout=30.0):
+    """Polls executions.get like a client waiting on a real manager; returns the last execution."""
+    deadline = time.time() + timeout
+    ex = client.executions.get(ex_id)
+    while ex.status not in until and time.time() < deadline:
+        time.sleep(0.1)
+        ex = client.executions.get(ex_id)
+    return ex
+
+
+def instances(dep_id):
+    return dict((ni.id, ni) for ni in client.node_instances.list(deployment_id=dep_id, _get_all_results=True))
+
+
+def exec_install():
     ex = client.executions.start("rc7-dep", "install")
     eq(ex.workflow_id, "install", "workflow_id")
     eq(ex.deployment_id, "rc7-dep", "deployment_id")
-    assert ex.status in ("pending", "queued", "started"), ex.status
+    assert ex.status in ("pending", "started"), ex.status
     state["ex"] = ex.id
     got = client.executions.get(ex.id)
     eq(got.id, ex.id, "id")
     eq(got.workflow_id, "install", "workflow_id")
     eq(got.blueprint_id, "rc7-hello", "blueprint_id")
     assert got.created_at, got
+    done = follow(ex.id)
+    eq(done.status, "terminated", "status at the end (error: %r)" % done.error)
+    assert not done.error, done.error
+    assert done.ended_at, done
+    assert done.started_at, done
+    # (the reference also counts its local tasks — state changes, events — so only a lower bound)
+    assert done.total_operations >= 4, done.total_operations
+    eq(done.finished_operations, done.total_operations, "finished_operations")
 
 
-def exec_start_busy():
-    # a second execution while one is running: refused unless queued/forced
-    e = client_error(400, "existing_running_execution_error", client.executions.start, "rc7-dep", "install")
-    contains(str(e), "running")
+def exec_install_effects():
+    nis = instances("rc7-dep")
+    eq(sorted((ni.node_id, ni.state) for ni in nis.values()), [("app", "started"), ("server", "started")],
+       "node instance states after install")
+    by_node = dict((ni.node_id, ni) for ni in nis.values())
+    eq(by_node["server"].runtime_properties, {"ip": "10.1.2.3"}, "server runtime_properties")
+    eq(by_node["app"].runtime_properties, {"configured": True, "greeting": "hello-rc7"},
+       "app runtime_properties (an operation input from get_input)")
+    assert by_node["server"].version > 1, by_node["server"].version
+    eq(client.deployments.get("rc7-dep").installation_status, "active", "installation_status")
+    o = client.deployments.outputs.get("rc7-dep")
+    eq(o.outputs, {"greeting_out": "hello-rc7", "endpoint": "http://hello-rc7:9", "server_ip": "10.1.2.3"},
+       "outputs after install (get_attribute of a runtime property)")
 
 
 def exec_bad_workflow():
@@ -469,31 +506,129 @@ def exec_list():
     eq(wf, ["create_deployment_environment", "install"], "with system workflows, by created_at")
     lst = client.executions.list(_include=["id", "status"], deployment_id="rc7-dep")
     eq(sorted(lst[0].keys()), ["id", "status"], "keys with _include")
+    lst = client.executions.list(status="terminated", include_system_workflows=True)
+    assert state["ex"] in [e.id for e in lst], "status=terminated filter"
     lst = client.executions.list(status="pending", include_system_workflows=True)
-    assert state["ex"] in [e.id for e in lst], "status filter"
-
-
-def exec_cancel():
-    ex = client.executions.cancel(state["ex"])
-    assert ex.status in ("cancelling", "cancelled"), ex.status
-    for _ in range(50):
-        if client.executions.get(state["ex"]).status == "cancelled":
-            break
-        time.sleep(0.1)
-    eq(client.executions.get(state["ex"]).status, "cancelled", "status after cancel")
+    assert state["ex"] not in [e.id for e in lst], "status=pending filter"
 
 
 def exec_get_missing():
     client_error(404, "not_found_error", client.executions.get, "00000000-0000-0000-0000-000000000000")
 
 
-c.run("executions.start(rc7-dep, install) -> pending; executions.get", exec_start)
-c.run("executions.start while one is running -> 400 existing_running_execution_error", exec_start_busy)
+c.run("executions.start(rc7-dep, install); executions.get; followed to terminated", exec_install)
+c.run("after install: instances started with runtime properties, installation_status active, outputs",
+      exec_install_effects)
 c.run("executions.start of an unknown workflow -> 400", exec_bad_workflow)
 c.run("executions.start with unknown parameters -> IllegalExecutionParametersError", exec_bad_params)
 c.run("executions.list: system workflows, sort, _include, status filter", exec_list)
-c.run("executions.cancel(pending execution) -> cancelled", exec_cancel)
 c.run("executions.get(missing) -> 404", exec_get_missing)
+
+# --- a slow execution: busy, kill, resume, queue, cancel, force-cancel ------------------
+SLOW = 3  # seconds the start operation of blueprints/slow sleeps
+
+
+def slow_box():
+    nis = list(instances("rc7-slow").values())
+    eq(len(nis), 1, "instances of rc7-slow")
+    return nis[0]
+
+
+def slow_running():
+    client.blueprints.upload(cfg.blueprint("slow"), "rc7-slow")
+    wait_uploaded("rc7-slow")
+    client.deployments.create("rc7-slow", "rc7-slow", inputs={"seconds": SLOW})
+    wait_env("rc7-slow")
+    ex = client.executions.start("rc7-slow", "install")
+    state["slow"] = ex.id
+    ex = follow(ex.id, until=("started",) + ENDED)
+    eq(ex.status, "started", "status while the start operation sleeps")
+    for _ in range(50):
+        if slow_box().state == "starting":
+            break
+        time.sleep(0.1)
+    eq(slow_box().state, "starting", "box state while its start operation runs")
+    eq(slow_box().runtime_properties, {"created": True}, "runtime properties of the finished create")
+
+
+def slow_busy():
+    # a second execution while one is running: refused unless queued/forced
+    e = client_error(400, "existing_running_execution_error", client.executions.start, "rc7-slow", "install")
+    contains(str(e), "running")
+
+
+def slow_kill():
+    t0 = time.time()
+    ex = client.executions.cancel(state["slow"], kill=True)
+    eq(ex.status, "kill_cancelling", "status right after kill")
+    ex = follow(state["slow"])
+    eq(ex.status, "cancelled", "status after kill")
+    assert time.time() - t0 < SLOW - 0.5, "kill waited for the operation (%.1f s)" % (time.time() - t0)
+    assert ex.ended_at, ex
+    eq(slow_box().state, "starting", "box state after the kill (start never finished)")
+    evs = [e.get("event_type") for e in client.events.list(execution_id=ex.id, _size=1000, sort="@timestamp")]
+    contains(evs, "workflow_cancelled", "events of the killed execution")
+
+
+def slow_cancel_ended():
+    e = client_error(400, "illegal_action_error", client.executions.cancel, state["slow"])
+    contains(str(e), "cancelled")
+    client_error(400, "illegal_action_error", client.executions.cancel, state["ex"], force=True)
+
+
+def slow_resume():
+    ex = client.executions.resume(state["slow"])
+    eq(ex.id, state["slow"], "id")
+    assert ex.status in ("pending", "started"), ex.status
+    ex = follow(state["slow"])
+    eq(ex.status, "terminated", "a resumed install runs to the end")
+    eq(slow_box().state, "started", "box state")
+    eq(client.deployments.outputs.get("rc7-slow").outputs, {"created": True}, "outputs")
+    eq(client.deployments.get("rc7-slow").installation_status, "active", "installation_status")
+
+
+def slow_queue_cancel():
+    # reinstall (force: start a new install over the installed deployment after uninstalling)
+    un = client.executions.start("rc7-slow", "uninstall")
+    eq(follow(un.id).status, "terminated", "uninstall")
+    eq(slow_box().state, "deleted", "box state after uninstall")
+    eq(client.deployments.get("rc7-slow").installation_status, "inactive", "installation_status")
+    first = client.executions.start("rc7-slow", "install")
+    eq(follow(first.id, until=("started",) + ENDED).status, "started", "second install running")
+    queued = client.executions.start("rc7-slow", "uninstall", queue=True)
+    eq(queued.status, "queued", "status of a queued execution")
+    time.sleep(0.3)
+    eq(client.executions.get(queued.id).status, "queued", "still queued while the install runs")
+    ex = client.executions.cancel(first.id)
+    eq(ex.status, "cancelling", "status right after cancel")
+    eq(client.executions.get(first.id).status, "cancelling", "stored status while cancelling")
+    ex = follow(first.id)
+    eq(ex.status, "cancelled", "status after cancel")
+    ex = follow(queued.id)
+    eq(ex.status, "terminated", "the queued uninstall started when the install ended, and finished")
+    eq(slow_box().state, "deleted", "box state after the queued uninstall")
+
+
+def slow_force():
+    first = client.executions.start("rc7-slow", "install")
+    eq(follow(first.id, until=("started",) + ENDED).status, "started", "install running")
+    forced = client.executions.start("rc7-slow", "install", force=True)
+    assert forced.status in ("pending", "started"), forced.status
+    ex = client.executions.cancel(first.id, force=True)
+    eq(ex.status, "force_cancelling", "status right after force-cancel")
+    client.executions.cancel(forced.id, kill=True)
+    for ex_id in (first.id, forced.id):
+        eq(follow(ex_id).status, "cancelled", "status after force-cancel/kill")
+
+
+c.run("executions.start(rc7-slow, install) runs: started, instance starting", slow_running)
+c.run("executions.start while one is running -> 400 existing_running_execution_error", slow_busy)
+c.run("executions.cancel(kill=True) of the running install -> kill_cancelling -> cancelled at once", slow_kill)
+c.run("executions.cancel of an ended execution -> 400 illegal_action_error", slow_cancel_ended)
+c.run("executions.resume(cancelled install) runs it to terminated", slow_resume)
+c.run("uninstall; install + queue=True uninstall; cancel -> cancelling -> cancelled; queued one runs",
+      slow_queue_cancel)
+c.run("executions.start(force=True) beside a running one; force-cancel -> force_cancelling", slow_force)
 
 # --- events -------------------------------------------------------------------------
 
@@ -530,8 +665,42 @@ def events_range():
     eq(len(got), 1, "_size=1")
 
 
+def events_install():
+    evs = client.events.list(execution_id=state["ex"], include_logs=True, sort="@timestamp", _size=1000)
+    eq(evs.metadata.pagination.total, len(evs), "total")
+    types = [ev.get("event_type") for ev in evs if ev.get("type") == "cloudify_event"]
+    for want in ("workflow_started", "sending_task", "task_started", "task_succeeded", "workflow_succeeded"):
+        contains(types, want, "event types of the install")
+    assert types.index("workflow_started") < types.index("task_succeeded"), types
+    eq(types[-1], "workflow_succeeded", "last event")
+    eq(types.count("task_succeeded"), 4, "task_succeeded events (one per operation)")
+    tasks = [ev for ev in evs if ev.get("event_type") == "task_succeeded"]
+    for ev in tasks:
+        eq(ev.get("deployment_id"), "rc7-dep", "deployment_id of a task event")
+        eq(ev.get("execution_id"), state["ex"], "execution_id")
+        eq(ev.get("workflow_id"), "install", "workflow_id")
+        assert ev.get("node_instance_id") in instances("rc7-dep"), ev
+        assert (ev.get("operation") or "").startswith("cloudify.interfaces.lifecycle."), ev
+        eq(ev.get("node_name"), ev.get("node_instance_id").rsplit("_", 1)[0], "node_name")
+    stamps = [ev.get("timestamp") for ev in evs]
+    eq(stamps, sorted(stamps), "sorted by @timestamp")
+    only_events = client.events.list(execution_id=state["ex"], include_logs=False, _size=1000)
+    assert all(ev.get("type") == "cloudify_event" for ev in only_events), only_events
+    # a time range from the first task_succeeded on: exactly the events at or after it
+    mid = tasks[0].get("timestamp")
+    got = client.events.list(execution_id=state["ex"], include_logs=True, from_datetime=mid, _size=1000)
+    eq(len(got), len([s for s in stamps if s >= mid]), "events from %s" % mid)
+    assert all(ev.get("timestamp") >= mid for ev in got), got
+    got = client.events.list(execution_id=state["ex"], include_logs=True, to_datetime=mid, _size=1000)
+    eq(len(got), len([s for s in stamps if s <= mid]), "events until %s" % mid)
+    got = client.events.list(execution_id=state["ex"], include_logs=True, event_type="task_succeeded")
+    eq(len(got), 4, "event_type=task_succeeded filter")
+
+
 c.run("events.list(execution_id, include_logs, sort)", events_list)
 c.run("events.list with from_datetime/to_datetime ranges and _size", events_range)
+c.run("events.list of the install: workflow/task events in order, fields, ranges, event_type", events_install)
+
 
 # --- secrets ------------------------------------------------------------------------
 
@@ -626,28 +795,28 @@ def plugins_list():
     eq(lst.metadata.pagination.total, len(lst), "total")
 
 
-def exec_flags():
-    client.deployments.create("rc7-hello", "rc7-flags", inputs={"greeting": "f"})
-    wait_env("rc7-flags")
-    first = client.executions.start("rc7-flags", "install")
-    queued = client.executions.start("rc7-flags", "install", queue=True)
-    eq(queued.status, "queued", "status of a queued execution")
-    forced = client.executions.start("rc7-flags", "install", force=True)
-    assert forced.status in ("pending", "started"), forced.status
-    dry = client.executions.get(client.executions.start("rc7-flags", "uninstall", force=True, dry_run=True).id)
-    eq(dry.is_dry_run, True, "is_dry_run")
-    eq(dry.parameters.get("ignore_failure"), False, "default parameter filled in")
-    for ex in (first, queued, dry):
-        client.executions.cancel(ex.id)
-    client.executions.cancel(forced.id, force=True)
-    for _ in range(50):
-        left = [e for e in client.executions.list(deployment_id="rc7-flags")
-                if e.status not in ("cancelled", "terminated", "failed")]
-        if not left:
-            break
-        time.sleep(0.1)
-    eq([(e.id, e.status) for e in left], [], "executions still running after cancel")
-    client.deployments.delete("rc7-flags")
+def exec_dry_run():
+    # on its own installed deployment, so that a dry run that did change something spoils no other check
+    client.deployments.create("rc7-hello", "rc7-dry", inputs={"greeting": "dry"})
+    wait_env("rc7-dry")
+    eq(follow(client.executions.start("rc7-dry", "install").id).status, "terminated", "install")
+    dry = client.executions.start("rc7-dry", "uninstall", dry_run=True)
+    got = client.executions.get(dry.id)
+    eq(got.is_dry_run, True, "is_dry_run")
+    eq(got.parameters.get("ignore_failure"), False, "default parameter filled in")
+    eq(follow(dry.id).status, "terminated", "a dry run ends")
+    state["dry"] = dry.id
+
+
+def exec_dry_run_effects():
+    # cloudify/workflows/workflow_context.py:281 (set_state returns a NOP task during a dry run) and
+    # :861 (operations become DryRunLocalWorkflowTask, lambda: None): nothing runs, no state changes
+    eq(sorted(ni.state for ni in instances("rc7-dry").values()), ["started", "started"],
+       "instance states after a dry-run uninstall")
+    eq(client.deployments.get("rc7-dry").installation_status, "active", "installation_status")
+    ran = client.events.list(execution_id=state["dry"], event_type="task_succeeded")
+    for ev in ran:
+        contains(ev.get("message") or "", "dry run", "task event of a dry run")
 
 
 def get_all_results():
@@ -660,7 +829,8 @@ def get_all_results():
 c.run("manager.get_context/get_config/get_managers", manager_misc)
 c.run("users.get_self() (GET /user)", users_self)
 c.run("plugins.list()", plugins_list)
-c.run("executions.start queue=True -> queued, force=True, dry_run=True; cancel all", exec_flags)
+c.run("executions.start(uninstall, dry_run=True) -> is_dry_run, defaults, terminated", exec_dry_run)
+c.run("a dry-run uninstall leaves instances started and runs no operation", exec_dry_run_effects)
 c.run("list(_get_all_results=True)", get_all_results)
 
 
@@ -671,36 +841,52 @@ def bp_delete_in_use():
     client_error(400, None, client.blueprints.delete, "rc7-hello")
 
 
+def uninstall():
+    ex = client.executions.start("rc7-dep", "uninstall")
+    eq(ex.workflow_id, "uninstall", "workflow_id")
+    eq(follow(ex.id).status, "terminated", "uninstall status")
+    eq(sorted(ni.state for ni in instances("rc7-dep").values()), ["deleted", "deleted"], "instance states")
+    eq(client.deployments.get("rc7-dep").installation_status, "inactive", "installation_status")
+    types = [ev.get("event_type") for ev in client.events.list(execution_id=ex.id, _size=1000)]
+    eq(types.count("task_succeeded"), 2, "task_succeeded events (stop and delete of server; app has none)")
+    eq(types[-1], "workflow_succeeded", "last event")
+
+
 def dep_delete():
-    # rc7-dep has a started instance (we set it above): refused without force
-    e = raises(CloudifyClientError, client.deployments.delete, "rc7-dep")
+    # rc7-dep was uninstalled: deleted without force
+    client.deployments.delete("rc7-dep")
+    # rc7-multi-dep has a live instance (set by node_instances.update above): refused without force
+    e = raises(CloudifyClientError, client.deployments.delete, "rc7-multi-dep")
     eq(e.status_code, 400, "status_code for live instances")
-    client.deployments.delete("rc7-dep", force=True)
-    client.deployments.delete("rc7-multi-dep")
+    client.deployments.delete("rc7-multi-dep", force=True)
+    client.deployments.delete("rc7-slow", force=True)
+    client.deployments.delete("rc7-dry", force=True)
     for _ in range(100):
         ids = [d.id for d in client.deployments.list()]
-        if "rc7-dep" not in ids and "rc7-multi-dep" not in ids:
+        if not set(ids) & set(["rc7-dep", "rc7-multi-dep", "rc7-slow", "rc7-dry"]):
             break
         time.sleep(0.1)
     ids = [d.id for d in client.deployments.list()]
-    assert "rc7-dep" not in ids and "rc7-multi-dep" not in ids, ids
+    assert not set(ids) & set(["rc7-dep", "rc7-multi-dep", "rc7-slow", "rc7-dry"]), ids
 
 
 def bp_delete():
-    for b in ("rc7-hello", "rc7-multi", "rc7-ves"):
+    for b in ("rc7-hello", "rc7-multi", "rc7-ves", "rc7-slow"):
         try:
             client.blueprints.delete(b)
         except CloudifyClientError as e:
             if not (b == "rc7-ves" and e.status_code == 404):
                 raise
     ids = [b.id for b in client.blueprints.list()]
-    for b in ("rc7-hello", "rc7-multi", "rc7-ves"):
+    for b in ("rc7-hello", "rc7-multi", "rc7-ves", "rc7-slow"):
         assert b not in ids, ids
     client_error(404, "not_found_error", client.blueprints.delete, "rc7-hello")
 
 
 c.run("blueprints.delete of a blueprint in use -> 400", bp_delete_in_use)
-c.run("deployments.delete: refused with live instances, force=True deletes", dep_delete)
+c.run("executions.start(rc7-dep, uninstall) -> terminated, instances deleted, inactive", uninstall)
+c.run("deployments.delete: after uninstall without force; refused with live instances, force=True deletes",
+      dep_delete)
 c.run("blueprints.delete (and 404 after)", bp_delete)
 
 shutil.rmtree(work, ignore_errors=True)

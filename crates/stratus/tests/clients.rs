@@ -10,6 +10,10 @@
 //! - `rest_client_4.py`      cloudify-rest-client 4.3.3 on Python 2.7 (py2 venv)
 //! - `deployment_handler.py` ONAP deployment-handler's HTTP calls, replayed with requests (py3 venv)
 //!
+//! Executions really run (the blueprints in `tests/clients/blueprints/` use the in-process
+//! `stratus-builtin` plugin): each script follows install/uninstall to `terminated` as its client
+//! would, and drives cancel/kill/resume/queue against a really running execution (`slow`).
+//!
 //! Without the venvs the tests print a loud note and pass, unless `STRATUS_REQUIRE_CLIENTS=1`
 //! (set by `tools/test`), where they fail. The py2 venv may be missing when the machine has no
 //! Python 2.7 (`tools/clients/setup` then writes `py2.skipped`): that skips even when required.
