@@ -322,3 +322,44 @@ async fn one_execution_at_a_time_unless_queued_or_forced_and_actions_follow_stat
     );
     assert_eq!(states(&server).await, vec!["started"; 4]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_runs_nothing_and_changes_no_state() {
+    let yaml = LIFECYCLE.replace(
+        "stop: builtin.stratus.noop",
+        "stop:\n          implementation: builtin.stratus.fail\n          inputs: { message: must not run }",
+    );
+    let server = deployed(&yaml).await;
+    let id = start(&server, "install", json!({})).await;
+    wait_for(&server, &id, &["terminated"]).await;
+    let (status, dry) = server
+        .call(
+            Method::POST,
+            "/api/v3.1/executions",
+            json!({"deployment_id": "dep", "workflow_id": "uninstall", "dry_run": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let dry_id = dry["id"].as_str().unwrap();
+    let done = wait_for(&server, dry_id, &["terminated", "failed"]).await;
+    assert_eq!(
+        done["status"], "terminated",
+        "the failing stop did not run: {done}"
+    );
+    assert_eq!(states(&server).await, vec!["started"; 4]);
+    let (_, deployment) = server.get("/api/v3.1/deployments/dep").await;
+    assert_eq!(deployment["installation_status"], "active");
+    let (_, events) = server
+        .get(&format!(
+            "/api/v3.1/events?execution_id={dry_id}&event_type=task_succeeded"
+        ))
+        .await;
+    let items = events["items"].as_array().unwrap();
+    assert!(
+        !items.is_empty()
+            && items
+                .iter()
+                .all(|e| e["message"].as_str().unwrap().ends_with("(dry run)")),
+        "{events}"
+    );
+}

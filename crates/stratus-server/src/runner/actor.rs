@@ -59,6 +59,9 @@ struct Context {
     seq: u64,
     /// Each node's `plugins` list, read once (every operation of the node needs it).
     plugins: HashMap<String, Value>,
+    /// A dry run, as in Cloudify: operations are not run and instance states do not change;
+    /// task events say "(dry run)".
+    dry_run: bool,
 }
 
 pub async fn drive(
@@ -193,6 +196,7 @@ async fn run(
         blueprint_dir: std::path::PathBuf::new(),
         seq: 0,
         plugins: HashMap::new(),
+        dry_run: body.get("is_dry_run") == Some(&Value::Bool(true)),
     };
     let blueprint = app
         .shared
@@ -346,6 +350,14 @@ async fn run(
                     task: operation,
                     ..
                 } => {
+                    if context.dry_run {
+                        let _ = outbox.send(Input::Engine(Event::TaskStarted { id: task }));
+                        let report = super::Report::of(Outcome::Succeeded {
+                            result: Value::Null,
+                        });
+                        let _ = outbox.send(Input::Report { id: task, report });
+                        continue;
+                    }
                     let log_box = outbox.clone();
                     let instance = operation.node_instance_id.clone();
                     let operation_name = operation.operation.clone();
@@ -541,13 +553,18 @@ fn event_body(
     emitted: &EmittedEvent,
     node_of: &dyn Fn(&str) -> Option<String>,
 ) -> Value {
+    let message = if context.dry_run && emitted.task.is_some() {
+        format!("{} (dry run)", emitted.message)
+    } else {
+        emitted.message.clone()
+    };
     let at = crate::clock::format_millis(emitted.at as i64);
     json!({
         "timestamp": at,
         "reported_timestamp": at,
         "type": "cloudify_event",
         "event_type": emitted.event_type,
-        "message": emitted.message,
+        "message": message,
         "blueprint_id": context.blueprint_id,
         "deployment_id": context.deployment_id,
         "execution_id": context.id,
@@ -621,7 +638,7 @@ async fn commit(
                     None => false,
                 }
             };
-            for command in commands.iter() {
+            for command in commands.iter().filter(|_| !ctx.dry_run) {
                 if let Command::SetInstanceState { instance, state } = command {
                     if touch(&mut instances, instance) {
                         if let Some(pending) = instances.get_mut(instance) {
@@ -735,7 +752,7 @@ async fn commit(
                             key: step_key(&tenant, &ctx.id, old),
                         });
                     }
-                    if finished == Some(Status::Terminated) {
+                    if finished == Some(Status::Terminated) && !ctx.dry_run {
                         if let Some(write) = installation_status(tables, ctx) {
                             batch.push(write);
                         }
