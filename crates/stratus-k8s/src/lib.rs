@@ -1,0 +1,1 @@
+//! ONAP k8splugin operations, natively, against a Kubernetes API server.
