@@ -1,1 +1,26 @@
-//! ONAP k8splugin operations, natively, against a Kubernetes API server.
+//! ONAP's k8splugin, natively: the operations DCAE blueprints name
+//! (`k8splugin.create_for_components`, `…create_and_start_container_for_platforms`, `scale`,
+//! …) run against a Kubernetes API server with kube-rs, creating the objects k8splugin
+//! created (`spec`), idempotently (`apply`), with the plugin's settings in the shape of
+//! ONAP's `k8s-plugin.json` (`settings`), credentials found once in the original container's
+//! order (`credentials`) and the component configuration in a ConfigMap and, when Consul is
+//! configured, in Consul KV (`consul`). `ops` is the operations themselves.
+//!
+//! *Invariants:* re-running an operation that completed (or was interrupted) converges to the
+//! same objects and never fails because its own objects exist; an object of the same name
+//! owned by someone else, or with other content, is a `Conflict` and is never changed or
+//! deleted; no message contains a token or password.
+
+mod apply;
+pub mod consul;
+pub mod credentials;
+mod error;
+pub mod ops;
+pub mod settings;
+pub mod spec;
+
+pub use apply::{difference, same_owner};
+pub use credentials::{Credentials, Sources};
+pub use error::Error;
+pub use ops::{Log, Outcome, Plugin, Request, OPERATIONS};
+pub use settings::PluginSettings;
