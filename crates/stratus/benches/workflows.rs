@@ -3,6 +3,9 @@
 //! (`stratus-builtin` no-ops: the engine, runner and store are measured, not the operations),
 //! from `POST /executions` to `terminated`.
 //!
+//! Then script-operation throughput: N independent nodes whose create is a bash script calling
+//! `ctx` once, installed with the default concurrency (`STRATUS_BENCH_SCRIPTS`, default 300).
+//!
 //! `cargo bench -p stratus --bench workflows`; `STRATUS_BENCH_NODES` (default "1000").
 
 mod common;
@@ -32,9 +35,25 @@ fn generated(nodes: u64) -> String {
     yaml
 }
 
+/// N independent nodes whose one operation is a bash script calling `ctx` once.
+fn scripted(nodes: u64) -> String {
+    let mut yaml = String::from(
+        "tosca_definitions_version: cloudify_dsl_1_3\nimports: [http://www.getcloudify.org/spec/cloudify/4.5.5/types.yaml]\n\
+         node_types:\n  bench.Scripted:\n    derived_from: cloudify.nodes.Root\n    interfaces:\n      cloudify.interfaces.lifecycle:\n\
+         \x20       create: scripts/op.sh\nnode_templates:\n",
+    );
+    for i in 0..nodes {
+        yaml.push_str(&format!("  s{i}:\n    type: bench.Scripted\n"));
+    }
+    yaml
+}
+
+const SCRIPT: &str = "#!/bin/bash\nctx instance runtime-properties done yes\n";
+
 fn archive(work: &std::path::Path, yaml: &str) -> Vec<u8> {
     let dir = work.join("bp/app");
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::create_dir_all(dir.join("scripts")).expect("mkdir");
+    std::fs::write(dir.join("scripts/op.sh"), SCRIPT).expect("write");
     std::fs::write(dir.join("blueprint.yaml"), yaml).expect("write");
     std::process::Command::new("tar")
         .arg("-C")
@@ -85,11 +104,10 @@ fn main() {
         .split_whitespace()
         .filter_map(|s| s.parse().ok())
         .collect();
-    let _ = env_number("STRATUS_BENCH_UNUSED", 0);
     println!("stratus workflow benchmark (release, SQLite, REST API, stratus-builtin no-op operations)\n");
     println!("| nodes | operations | install | uninstall | target |");
     println!("|---|---|---|---|---|");
-    for nodes in sizes {
+    for nodes in sizes.clone() {
         let work = tempfile::tempdir().expect("temp dir");
         let (server, _) = start(&work.path().join("data"));
         upload(
@@ -115,4 +133,35 @@ fn main() {
             uninstall.as_secs_f64()
         );
     }
+    let scripts = env_number("STRATUS_BENCH_SCRIPTS", 300);
+    let work = tempfile::tempdir().expect("temp dir");
+    let (server, _) = start(&work.path().join("data"));
+    upload(
+        server.port,
+        "scripted",
+        &archive(work.path(), &scripted(scripts)),
+    );
+    let (status, text) = request(
+        server.port,
+        "PUT",
+        "/api/v3.1/deployments/dep",
+        Some(r#"{"blueprint_id": "scripted"}"#),
+    )
+    .expect("create");
+    assert_eq!(status, 201, "{text}");
+    let took = run(server.port, "install");
+    let (_, text) = request(
+        server.port,
+        "GET",
+        "/api/v3.1/node-instances?deployment_id=dep&_size=1000&_include=runtime_properties",
+        None,
+    )
+    .expect("list");
+    let done = text.matches("\"done\":\"yes\"").count() as u64;
+    assert_eq!(done, scripts, "every script's runtime property was stored");
+    println!(
+        "\nscript operations through the REST API: {scripts} bash scripts each calling ctx once, install in {:.2} s = {:.0} ops/s (target ≥ 300/s); {done}/{scripts} runtime properties stored",
+        took.as_secs_f64(),
+        scripts as f64 / took.as_secs_f64()
+    );
 }
