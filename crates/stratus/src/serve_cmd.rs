@@ -189,7 +189,9 @@ pub fn open_store(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn
 }
 
 /// What runs operations: the built-ins and the script plugin (its `ctx` is this binary).
-async fn executors() -> Result<stratus_server::runner::Executors> {
+async fn executors(
+    status_notes: &mut Vec<(String, String)>,
+) -> Result<stratus_server::runner::Executors> {
     let mut executors = stratus_server::runner::Executors::with_builtins();
     let me = std::env::current_exe().context("find this executable (it serves as `ctx`)")?;
     let script = std::sync::Arc::new(
@@ -199,6 +201,13 @@ async fn executors() -> Result<stratus_server::runner::Executors> {
     );
     executors.register("script", script.clone());
     executors.register("cloudify-script-plugin", script);
+    let kubernetes = stratus_server::runner::kubernetes::KubernetesExecutor::discover().await;
+    eprintln!("stratus: k8splugin: {}", kubernetes.describe());
+    status_notes.push(("kubernetes".into(), kubernetes.describe()));
+    executors.register(
+        stratus_server::runner::kubernetes::PACKAGE,
+        std::sync::Arc::new(kubernetes),
+    );
     Ok(executors)
 }
 
@@ -231,13 +240,15 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
         .context("start the async runtime")?;
     let secret_key = secret_key(&data_dir.path)?;
     runtime.block_on(async move {
+        let mut status_notes = Vec::new();
+        let executors = executors(&mut status_notes).await?;
         let settings = Settings {
             data_dir: data_dir.path.clone(),
             resolver: config.resolver.clone(),
             secret_key,
             max_body_bytes: resolved.max_body_bytes,
-            status_notes: Vec::new(),
-            executors: executors().await?,
+            status_notes,
+            executors,
             engine: stratus_engine::Settings {
                 max_in_flight: 32,
                 ..Default::default()

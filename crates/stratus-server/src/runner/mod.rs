@@ -14,6 +14,7 @@
 
 mod actor;
 pub mod executors;
+pub mod kubernetes;
 pub mod script;
 
 use std::collections::HashMap;
