@@ -48,8 +48,14 @@ pub async fn handle_get(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    let row = super::find_or_404(&app, &caller, kind::BLUEPRINTS, "Blueprint", &id)?;
-    super::respond_item(super::render(&row), &pairs(query.as_deref()))
+    super::get_item(
+        &app,
+        &caller,
+        kind::BLUEPRINTS,
+        "Blueprint",
+        &id,
+        query.as_deref(),
+    )
 }
 
 /// Where a blueprint's files are unpacked (a cache of its stored archive).
@@ -222,11 +228,8 @@ pub async fn ensure_unpacked(app: &App, tenant: &str, id: &str) -> ApiResult<Pat
         return Ok(dir);
     }
     let key = blob_key(tenant, id);
-    let archive = app
-        .shared
-        .blocking(move |store| store.blob(&key))
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("blueprint '{id}' has no stored archive")))?;
+    let archive =
+        super::stored_blob(app, key, format!("blueprint '{id}' has no stored archive")).await?;
     let unpacked = stratus_archive::unpack(&archive, &Limits::default()).map_err(archive_error)?;
     let target = dir.clone();
     tokio::task::spawn_blocking(move || {
@@ -392,11 +395,8 @@ pub async fn handle_archive(
 ) -> ApiResult<Response> {
     let row = super::find_or_404(&app, &caller, kind::BLUEPRINTS, "Blueprint", &id)?;
     let key = blob_key(&row.tenant, &row.id);
-    let archive = app
-        .shared
-        .blocking(move |store| store.blob(&key))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("blueprint '{id}' has no stored archive")))?;
+    let archive =
+        super::stored_blob(&app, key, format!("blueprint '{id}' has no stored archive")).await?;
     let tar_gz = tokio::task::spawn_blocking(move || -> ApiResult<Vec<u8>> {
         let unpacked =
             stratus_archive::unpack(&archive, &Limits::default()).map_err(archive_error)?;

@@ -41,10 +41,15 @@ pub async fn handle_get(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    let row = super::find_or_404(&app, &caller, kind::DEPLOYMENTS, "Deployment", &id)?;
-    let pairs = pairs(query.as_deref());
     // deployment-handler asks for `?include=outputs` (sic); Cloudify ignores it, so do we.
-    super::respond_item(super::render(&row), &pairs)
+    super::get_item(
+        &app,
+        &caller,
+        kind::DEPLOYMENTS,
+        "Deployment",
+        &id,
+        query.as_deref(),
+    )
 }
 
 /// Maps the planner's input problems to Cloudify's error codes.

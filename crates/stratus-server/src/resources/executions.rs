@@ -126,8 +126,14 @@ pub async fn handle_get(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    let row = super::find_or_404(&app, &caller, kind::EXECUTIONS, "Execution", &id)?;
-    super::respond_item(super::render(&row), &pairs(query.as_deref()))
+    super::get_item(
+        &app,
+        &caller,
+        kind::EXECUTIONS,
+        "Execution",
+        &id,
+        query.as_deref(),
+    )
 }
 
 /// The id of a running (not ended) execution of `deployment_id`, if any.

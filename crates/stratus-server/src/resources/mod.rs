@@ -219,3 +219,24 @@ pub fn list(
 pub fn object_of(value: &Value) -> Map<String, Value> {
     value.as_object().cloned().unwrap_or_default()
 }
+
+/// `GET /KIND/{id}`: one visible row, rendered, honouring `_include`.
+pub fn get_item(
+    app: &App,
+    caller: &Caller,
+    kind: &str,
+    what: &str,
+    id: &str,
+    query: Option<&str>,
+) -> ApiResult<Response> {
+    let row = find_or_404(app, caller, kind, what, id)?;
+    respond_item(render(&row), &crate::query::pairs(query))
+}
+
+/// A stored blob; `missing` is the not-found message.
+pub async fn stored_blob(app: &App, key: String, missing: String) -> ApiResult<Vec<u8>> {
+    app.shared
+        .blocking(move |store| store.blob(&key))
+        .await?
+        .ok_or_else(|| ApiError::not_found(missing))
+}

@@ -225,8 +225,14 @@ pub async fn handle_get(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    let row = super::find_or_404(&app, &caller, kind::PLUGINS, "Plugin", &id)?;
-    super::respond_item(super::render(&row), &pairs(query.as_deref()))
+    super::get_item(
+        &app,
+        &caller,
+        kind::PLUGINS,
+        "Plugin",
+        &id,
+        query.as_deref(),
+    )
 }
 
 pub async fn handle_delete(
@@ -267,10 +273,7 @@ pub async fn handle_archive(
 ) -> ApiResult<Response> {
     let row = super::find_or_404(&app, &caller, kind::PLUGINS, "Plugin", &id)?;
     let key = blob_key(&row.tenant, &row.id);
-    let bytes = app
-        .shared
-        .blocking(move |store| store.blob(&key))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("plugin '{id}' has no stored archive")))?;
+    let bytes =
+        super::stored_blob(&app, key, format!("plugin '{id}' has no stored archive")).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
