@@ -42,6 +42,20 @@ pub struct ServeArgs {
     /// PEM private key for HTTPS.
     #[arg(long, env = "STRATUS_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Operations an execution runs at once (0: no limit).
+    #[arg(long, env = "STRATUS_MAX_IN_FLIGHT", default_value_t = 32)]
+    pub max_in_flight: usize,
+    /// Retries of an operation that sets no `max_retries` (-1: forever; Cloudify's default 60).
+    #[arg(
+        long,
+        env = "STRATUS_TASK_RETRIES",
+        default_value_t = 60,
+        allow_negative_numbers = true
+    )]
+    pub task_retries: i64,
+    /// Seconds between retries of an operation that sets no `retry_interval` (default 15).
+    #[arg(long, env = "STRATUS_TASK_RETRY_INTERVAL", default_value_t = 15.0)]
+    pub task_retry_interval: f64,
 }
 
 /// Where the original container's operators put certificates.
@@ -61,6 +75,7 @@ fn tls_files(args_cert: Option<PathBuf>, args_key: Option<PathBuf>) -> Option<(P
 
 /// The options after merging flags, environment and the config file.
 pub struct Resolved {
+    pub engine: stratus_engine::Settings,
     pub tls: Option<(SocketAddr, PathBuf, PathBuf)>,
     /// `None`: chosen by `data_dir::choose` (the `/cfy-persist` volume or `./stratus-data`).
     pub data_dir: Option<PathBuf>,
@@ -131,7 +146,14 @@ pub fn resolve(args: ServeArgs, config: &Config) -> Result<Resolved> {
             }
         }
     };
+    let engine = stratus_engine::Settings {
+        max_in_flight: args.max_in_flight,
+        default_max_retries: args.task_retries,
+        default_retry_interval_ms: (args.task_retry_interval.max(0.0) * 1000.0) as u64,
+        ..Default::default()
+    };
     Ok(Resolved {
+        engine,
         tls,
         data_dir,
         listen,
@@ -249,10 +271,7 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
             max_body_bytes: resolved.max_body_bytes,
             status_notes,
             executors,
-            engine: stratus_engine::Settings {
-                max_in_flight: 32,
-                ..Default::default()
-            },
+            engine: resolved.engine.clone(),
         };
         let app = stratus_server::open(store.clone(), settings)?;
         let outcome = stratus_server::bootstrap(&app, resolved.admin_password.clone(), &data_dir.path)

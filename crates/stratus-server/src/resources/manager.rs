@@ -56,14 +56,21 @@ pub async fn handle_status(
     )
 }
 
-pub async fn handle_provider_context(Extension(_caller): Extension<Caller>) -> Response {
+pub async fn handle_provider_context(
+    State(app): State<App>,
+    Extension(_caller): Extension<Caller>,
+) -> Response {
+    let engine = &app.settings.engine;
     super::respond(
         StatusCode::OK,
         json!({
             "name": "provider",
             "context": {
                 "cloudify": {
-                    "workflows": {"task_retries": 60, "task_retry_interval": 15},
+                    "workflows": {
+                        "task_retries": engine.default_max_retries,
+                        "task_retry_interval": engine.default_retry_interval_ms / 1000,
+                    },
                 }
             }
         }),
@@ -80,8 +87,21 @@ pub async fn handle_config(
     };
     let items = vec![
         item("max_body_bytes", json!(app.settings.max_body_bytes), "rest"),
-        item("task_retries", json!(60), "workflow"),
-        item("task_retry_interval", json!(15), "workflow"),
+        item(
+            "task_retries",
+            json!(app.settings.engine.default_max_retries),
+            "workflow",
+        ),
+        item(
+            "task_retry_interval",
+            json!(app.settings.engine.default_retry_interval_ms as f64 / 1000.0),
+            "workflow",
+        ),
+        item(
+            "max_in_flight",
+            json!(app.settings.engine.max_in_flight),
+            "workflow",
+        ),
     ];
     let total = items.len();
     Ok(super::respond(
