@@ -363,3 +363,59 @@ async fn a_dry_run_runs_nothing_and_changes_no_state() {
         "{events}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_adds_and_removes_instances() {
+    let server = deployed(LIFECYCLE).await;
+    let id = start(&server, "install", json!({})).await;
+    wait_for(&server, &id, &["terminated"]).await;
+    let id = start(
+        &server,
+        "scale",
+        json!({"scalable_entity_name": "app", "delta": 2}),
+    )
+    .await;
+    let done = wait_for(&server, &id, &["terminated", "failed"]).await;
+    assert_eq!(done["status"], "terminated", "{done}");
+    assert_eq!(app_states(&server).await, vec!["started"; 5]);
+    let (_, node) = server.get("/api/v3.1/nodes/dep/app").await;
+    assert_eq!(node["planned_number_of_instances"], 5);
+    let (_, added) = server
+        .get("/api/v3.1/node-instances?node_id=app&_size=100")
+        .await;
+    for instance in added["items"].as_array().unwrap() {
+        assert_eq!(
+            instance["runtime_properties"]["configured"], true,
+            "new instances were configured: {instance}"
+        );
+    }
+
+    let id = start(
+        &server,
+        "scale",
+        json!({"scalable_entity_name": "app", "delta": "-3"}),
+    )
+    .await;
+    let done = wait_for(&server, &id, &["terminated", "failed"]).await;
+    assert_eq!(done["status"], "terminated", "{done}");
+    assert_eq!(app_states(&server).await, vec!["started"; 2]);
+    let (_, node) = server.get("/api/v3.1/nodes/dep/app").await;
+    assert_eq!(node["planned_number_of_instances"], 2);
+    let (_, execution) = server.get(&format!("/api/v3.1/executions/{id}")).await;
+    assert!(
+        execution.get("_scale_removed").is_none(),
+        "private fields stay private"
+    );
+}
+
+async fn app_states(server: &Server) -> Vec<String> {
+    let (_, list) = server
+        .get("/api/v3.1/node-instances?node_id=app&_size=100")
+        .await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["state"].as_str().unwrap().to_string())
+        .collect()
+}

@@ -256,20 +256,58 @@ async fn run(
                 stratus_engine::Deployment::from_json(&nodes, &instances).map_err(|e| {
                     ApiError::bad_parameters(format!("deployment {}: {e}", context.deployment_id))
                 })?;
-            let workflow =
-                stratus_engine::Workflow::from_parameters(&context.workflow_id, &parameters)
-                    .map_err(|e| {
-                        ApiError::bad_parameters(format!("workflow {}: {e}", context.workflow_id))
-                    })?;
-            let graph = stratus_engine::build(&deployment, &workflow).map_err(|e| {
-                ApiError::bad_parameters(format!("workflow {}: {e}", context.workflow_id))
-            })?;
+            let (graph, mut writes) = if context.workflow_id == "scale" {
+                let deployment_body = app
+                    .shared
+                    .read(|tables| {
+                        tables
+                            .get(kind::DEPLOYMENTS, tenant, &context.deployment_id)
+                            .map(|row| row.body())
+                    })
+                    .unwrap_or(Value::Null);
+                let plan = super::scale::plan(&deployment, &parameters, &deployment_body)?;
+                let writes = app.shared.read(|tables| {
+                    let mut writes =
+                        super::scale::records(tables, tenant, &context.deployment_id, &plan);
+                    // Which instances the scale removes, kept with the execution (for resume).
+                    if let Some(row) = tables.get(kind::EXECUTIONS, tenant, id) {
+                        let mut body = row.body();
+                        if let Value::Object(map) = &mut body {
+                            map.insert("_scale_removed".into(), json!(plan.removed));
+                        }
+                        writes.push(Write::Put {
+                            kind: kind::EXECUTIONS.into(),
+                            tenant: tenant.into(),
+                            id: id.into(),
+                            body,
+                            expected_version: Some(row.version),
+                        });
+                    }
+                    writes
+                });
+                (plan.graph, writes)
+            } else {
+                let workflow =
+                    stratus_engine::Workflow::from_parameters(&context.workflow_id, &parameters)
+                        .map_err(|e| {
+                            ApiError::bad_parameters(format!(
+                                "workflow {}: {e}",
+                                context.workflow_id
+                            ))
+                        })?;
+                let graph = stratus_engine::build(&deployment, &workflow).map_err(|e| {
+                    ApiError::bad_parameters(format!("workflow {}: {e}", context.workflow_id))
+                })?;
+                (graph, Vec::new())
+            };
             let bytes =
                 serde_json::to_vec(&graph).map_err(|e| ApiError::internal(e.to_string()))?;
-            let key = graph_key(tenant, id);
-            app.shared
-                .write(|_| Ok((vec![Write::PutBlob { key, bytes }], ())))
-                .await?;
+            writes.push(Write::PutBlob {
+                key: graph_key(tenant, id),
+                bytes,
+            });
+            // The graph and, for scale, the new and changed instance records, in one batch.
+            app.shared.write(|_| Ok((writes, ()))).await?;
             (Execution::new(graph, settings), Event::Started)
         }
     };
@@ -753,6 +791,9 @@ async fn commit(
                         });
                     }
                     if finished == Some(Status::Terminated) && !ctx.dry_run {
+                        if ctx.workflow_id == "scale" {
+                            batch.extend(super::scale::finish(tables, &tenant, &ctx.deployment_id, &ctx.id));
+                        }
                         if let Some(write) = installation_status(tables, ctx) {
                             batch.push(write);
                         }
