@@ -15,6 +15,7 @@
 mod actor;
 pub mod executors;
 pub mod kubernetes;
+mod scale;
 pub mod script;
 
 use std::collections::HashMap;
