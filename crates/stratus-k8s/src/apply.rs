@@ -24,7 +24,7 @@ pub enum Ensured {
 /// What `delete` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deleted {
-    Deleted,
+    Removed,
     Absent,
     /// Exists but belongs to someone else: left alone.
     NotOurs,
@@ -231,7 +231,7 @@ where
         DeleteParams::default()
     };
     match api.delete(name, &params).await {
-        Ok(_) => Ok(Deleted::Deleted),
+        Ok(_) => Ok(Deleted::Removed),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(Deleted::Absent),
         Err(e) => Err(Error::from_kube("delete", &object, e)),
     }

@@ -78,11 +78,21 @@ impl Error {
                 reason: status.reason.clone(),
                 message: status.message.clone(),
             },
-            other => Error::Unreachable {
-                verb: verb.to_string(),
-                object: object.to_string(),
-                message: other.to_string(),
-            },
+            other => {
+                // The whole chain: the top level alone ("client error (SendRequest)") hides why.
+                let mut message = other.to_string();
+                let mut source = std::error::Error::source(&other);
+                while let Some(cause) = source {
+                    message.push_str(": ");
+                    message.push_str(&cause.to_string());
+                    source = cause.source();
+                }
+                Error::Unreachable {
+                    verb: verb.to_string(),
+                    object: object.to_string(),
+                    message,
+                }
+            }
         }
     }
 

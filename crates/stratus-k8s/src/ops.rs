@@ -96,7 +96,7 @@ fn merge(base: &mut Map<String, Value>, over: &Map<String, Value>) {
 }
 
 fn non_empty(value: Option<&Value>) -> Option<&Value> {
-    value.filter(|v| !v.is_null() && !(v.is_object() && v.as_object().is_some_and(Map::is_empty)))
+    value.filter(|v| !(v.is_null() || v.as_object().is_some_and(Map::is_empty)))
 }
 
 fn text(value: Option<&Value>) -> Option<String> {
@@ -148,6 +148,10 @@ impl Plugin {
             settings,
             consul,
         }
+    }
+
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
     }
 
     pub fn settings(&self) -> &PluginSettings {
@@ -876,7 +880,7 @@ fn verb(ensured: Ensured) -> &'static str {
 
 fn deleted_text(deleted: Deleted) -> &'static str {
     match deleted {
-        Deleted::Deleted => "deleted",
+        Deleted::Removed => "deleted",
         Deleted::Absent => "already absent",
         Deleted::NotOurs => "left alone (it belongs to another node instance)",
     }
