@@ -80,12 +80,17 @@ fn quantity(text: &str) -> Option<f64> {
     text.parse::<f64>().ok()
 }
 
+/// Zero values: the API server omits them on storage (Go's `omitempty`: `""`, `false`, `0`,
+/// empty lists and maps), so a desired zero value missing from the stored object is no
+/// difference.
 fn empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::Array(a) => a.is_empty(),
         Value::Object(o) => o.is_empty(),
-        _ => false,
+        Value::String(s) => s.is_empty(),
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
     }
 }
 

@@ -186,7 +186,6 @@ async fn run(
             .to_string()
     };
     let resumed_by_user = body.get("resume") == Some(&Value::Bool(true));
-    let force = body.get("force_resume") == Some(&Value::Bool(true));
     let mut context = Context {
         tenant: tenant.to_string(),
         id: id.to_string(),
@@ -237,8 +236,10 @@ async fn run(
             let first = if progress.status == Status::Pending {
                 Event::Started
             } else {
+                // A user's resume re-runs the failed operations, as Cloudify's does (it resets
+                // failed operations to pending); a restart's resume only re-sends those in flight.
                 Event::Resumed {
-                    force: resumed_by_user && force,
+                    force: resumed_by_user,
                 }
             };
             (Execution::resume(graph, settings, progress), first)
