@@ -185,10 +185,15 @@ fn https_is_served_with_the_given_certificate() {
     .arg("--tls-key")
     .arg(&key);
     let server = serve(c);
-    let https = server.log.iter().find_map(|l| {
-        l.split_once("https://")
-            .map(|(_, r)| r.split('/').next().unwrap_or("").to_string())
-    });
+    // The HTTPS line (others may name https URLs too, e.g. the Kubernetes API server's).
+    let https = server
+        .log
+        .iter()
+        .filter(|l| l.contains("serving HTTPS"))
+        .find_map(|l| {
+            l.split_once("https://")
+                .map(|(_, r)| r.split('/').next().unwrap_or("").to_string())
+        });
     let https = https.unwrap_or_else(|| panic!("no HTTPS line: {:?}", server.log));
     let output = Command::new("curl")
         .args([
