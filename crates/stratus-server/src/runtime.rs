@@ -1,6 +1,7 @@
 //! Runtime evaluation of the intrinsic functions left in a deployment's outputs and
-//! capabilities: `get_attribute` (node instance runtime properties, then node properties),
-//! `get_secret`, `concat`, and the already-evaluated rest passed through.
+//! capabilities, and in operation inputs when an operation runs: `get_attribute` (node
+//! instance runtime properties, then node properties; `SELF`, `SOURCE`, `TARGET` in
+//! operations), `get_secret`, `concat`, and the already-evaluated rest passed through.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,10 @@ use crate::state::kind;
 pub struct Context {
     /// Node name → (properties, runtime properties of each instance).
     nodes: HashMap<String, (Value, Vec<Value>)>,
+    /// Instance id → runtime properties.
+    instances: HashMap<String, Value>,
+    /// `SELF` / `SOURCE` / `TARGET` → (node name, instance id), for operations.
+    aliases: HashMap<String, (String, String)>,
     secrets: HashMap<String, String>,
 }
 
@@ -20,6 +25,7 @@ impl Context {
     pub fn load(app: &App, tenant: &str, deployment_id: &str) -> Context {
         app.shared.read(|tables| {
             let mut nodes: HashMap<String, (Value, Vec<Value>)> = HashMap::new();
+            let mut instances: HashMap<String, Value> = HashMap::new();
             for node in tables.table(kind::NODES).rows() {
                 if node.tenant == tenant && node.str_field("deployment_id") == deployment_id {
                     let properties = node.lookup("properties").unwrap_or(Value::Null);
@@ -30,6 +36,7 @@ impl Context {
                 if instance.tenant == tenant && instance.str_field("deployment_id") == deployment_id
                 {
                     let runtime = instance.lookup("runtime_properties").unwrap_or(Value::Null);
+                    instances.insert(instance.id.clone(), runtime.clone());
                     nodes
                         .entry(instance.str_field("node_id").to_string())
                         .or_default()
@@ -45,8 +52,20 @@ impl Context {
                     Some((row.id.clone(), app.secrets.open(row.str_field("_value"))?))
                 })
                 .collect();
-            Context { nodes, secrets }
+            Context {
+                nodes,
+                instances,
+                aliases: HashMap::new(),
+                secrets,
+            }
         })
+    }
+
+    /// Names `SELF`, `SOURCE` or `TARGET` for `get_attribute` in an operation's inputs.
+    pub fn with_alias(mut self, alias: &str, node: &str, instance: &str) -> Context {
+        self.aliases
+            .insert(alias.to_string(), (node.to_string(), instance.to_string()));
+        self
     }
 
     pub fn evaluate(&self, value: &Value) -> ApiResult<Value> {
@@ -104,7 +123,9 @@ impl Context {
 
     fn get_attribute(&self, arguments: &Value) -> ApiResult<Value> {
         let items = arguments.as_array().cloned().unwrap_or_default();
-        let node = items.first().and_then(Value::as_str).unwrap_or("");
+        let first = items.first().and_then(Value::as_str).unwrap_or("");
+        let alias = self.aliases.get(first);
+        let node = alias.map_or(first, |(node, _)| node.as_str());
         let Some((properties, instances)) = self.nodes.get(node) else {
             return Err(ApiError::new(
                 axum::http::StatusCode::BAD_REQUEST,
@@ -121,6 +142,14 @@ impl Context {
                     _ => None,
                 })
         };
+        if let Some((_, instance)) = alias {
+            return Ok(self
+                .instances
+                .get(instance)
+                .and_then(lookup)
+                .or_else(|| lookup(properties))
+                .unwrap_or(Value::Null));
+        }
         if instances.len() > 1 {
             return Err(ApiError::new(
                 axum::http::StatusCode::BAD_REQUEST,

@@ -419,3 +419,47 @@ async fn app_states(server: &Server) -> Vec<String> {
         .map(|i| i["state"].as_str().unwrap().to_string())
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_in_operation_inputs_are_evaluated_when_the_operation_runs() {
+    let yaml = LIFECYCLE.replace(
+        "        configure:\n          implementation: builtin.stratus.set\n          inputs: { configured: true }",
+        "        configure:\n          implementation: builtin.stratus.set\n          inputs:\n            configured: true\n            host_ip: { get_attribute: [host, ip] }\n            password: { get_secret: db_password }\n            url: { concat: [ 'http://', { get_attribute: [host, ip] }, ':8080' ] }",
+    )
+    .replace(
+        "        start: builtin.stratus.noop\noutputs:",
+        "        start:\n          implementation: builtin.stratus.set\n          inputs: { seen: { get_attribute: [SELF, configured] } }\noutputs:",
+    );
+    let server = Server::start().await;
+    server
+        .call(
+            Method::PUT,
+            "/api/v3.1/secrets/db_password",
+            json!({"value": "s3cr3t"}),
+        )
+        .await;
+    let (status, body) = server.upload("bp", blueprint_archive(&yaml, &[])).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            "/api/v3.1/deployments/dep",
+            json!({"blueprint_id": "bp"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = start(&server, "install", json!({})).await;
+    let done = wait_for(&server, &id, &["terminated", "failed"]).await;
+    assert_eq!(done["status"], "terminated", "{done}");
+    let (_, apps) = server.get("/api/v3.1/node-instances?node_id=app").await;
+    for app in apps["items"].as_array().unwrap() {
+        let properties = &app["runtime_properties"];
+        assert_eq!(properties["host_ip"], "10.0.0.7", "{properties}");
+        assert_eq!(properties["password"], "s3cr3t");
+        assert_eq!(properties["url"], "http://10.0.0.7:8080");
+        assert_eq!(
+            properties["seen"], true,
+            "SELF sees what configure stored, when start runs: {properties}"
+        );
+    }
+}

@@ -552,7 +552,47 @@ fn job(
     }
 }
 
-async fn run_job(app: &App, job: Job) -> super::Report {
+/// Evaluates the functions left in an operation's inputs (`get_attribute` with `SELF`,
+/// `SOURCE`, `TARGET`, `get_secret`, `concat`) against the state when it runs.
+fn evaluate_inputs(app: &App, job: &Job) -> ApiResult<serde_json::Map<String, Value>> {
+    let task = &job.task;
+    let mut context = crate::runtime::Context::load(app, &job.tenant, &job.deployment_id)
+        .with_alias("SELF", &task.node_id, &task.node_instance_id);
+    if let Some(related) = &task.related {
+        let (source, target) = match related.side {
+            stratus_engine::Side::Source => (
+                (task.node_id.as_str(), task.node_instance_id.as_str()),
+                (related.node_id.as_str(), related.node_instance_id.as_str()),
+            ),
+            stratus_engine::Side::Target => (
+                (related.node_id.as_str(), related.node_instance_id.as_str()),
+                (task.node_id.as_str(), task.node_instance_id.as_str()),
+            ),
+        };
+        context = context
+            .with_alias("SOURCE", source.0, source.1)
+            .with_alias("TARGET", target.0, target.1);
+    }
+    let inputs = Value::Object(task.inputs.clone());
+    match context.evaluate(&inputs)? {
+        Value::Object(map) => Ok(map),
+        _ => Ok(task.inputs.clone()),
+    }
+}
+
+async fn run_job(app: &App, mut job: Job) -> super::Report {
+    if job.task.has_intrinsic_functions {
+        match evaluate_inputs(app, &job) {
+            Ok(inputs) => job.task.inputs = inputs,
+            Err(error) => {
+                return super::Report::of(Outcome::Failed {
+                    error: format!("evaluating the operation's inputs: {}", error.message),
+                    recoverable: false,
+                    retry_after_ms: None,
+                })
+            }
+        }
+    }
     let executor = match app.runner.executors.find(&job.plugin, &job.task) {
         Ok(executor) => executor,
         Err(unsupported) => {
