@@ -100,15 +100,8 @@ pub fn adopt(path: PathBuf, origin: Origin) -> Result<DataDir> {
         check_format(&marker)?;
         false
     } else {
-        let others = foreign_entries(&path)?;
-        if !others.is_empty() {
-            bail!(
-                "data directory {} is not empty and is not a Stratus data directory (no {FORMAT_FILE}); \
-                 found: {}. Point --data-dir at an empty directory or a Stratus one.",
-                path.display(),
-                others.join(", ")
-            );
-        }
+        // Again under the lock: another start may have initialized it meanwhile.
+        refuse_foreign(&path)?;
         write_marker(&path, &marker)?;
         true
     };
@@ -118,6 +111,23 @@ pub fn adopt(path: PathBuf, origin: Origin) -> Result<DataDir> {
         initialized,
         _lock: lock,
     })
+}
+
+/// Fails for a directory that is neither Stratus's (marked) nor empty.
+fn refuse_foreign(path: &Path) -> Result<()> {
+    if path.join(FORMAT_FILE).exists() {
+        return Ok(());
+    }
+    let others = foreign_entries(path)?;
+    if !others.is_empty() {
+        bail!(
+            "data directory {} is not empty and is not a Stratus data directory (no {FORMAT_FILE}); \
+             found: {}. Point --data-dir at an empty directory or a Stratus one.",
+            path.display(),
+            others.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Entries other than those a fresh volume or a Stratus start may hold.
