@@ -13,7 +13,9 @@
 //! batch, so the number of fsyncs grows with the waves of an install, not its task count.
 
 mod actor;
+mod commit;
 pub mod executors;
+mod job;
 pub mod kubernetes;
 mod scale;
 pub mod script;

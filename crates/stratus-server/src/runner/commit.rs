@@ -1,0 +1,307 @@
+//! Committing one round of an execution: everything the round changed — its progress delta,
+//! instance states, runtime-property patches, events, the execution record — in one batch,
+//! before any of its commands is acted on.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+use stratus_engine::{Command, EmittedEvent, Execution, ProgressDelta, Status, TaskKind};
+use stratus_store::Write;
+
+use super::actor::Context;
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::state::{kind, Tables};
+
+pub(super) fn step_key(tenant: &str, id: &str, seq: u64) -> String {
+    format!("execution/{tenant}/{id}/step/{seq:010}")
+}
+
+pub(super) fn progress_key(tenant: &str, id: &str) -> String {
+    format!("execution/{tenant}/{id}/progress")
+}
+
+fn status_text(status: Status) -> &'static str {
+    match status {
+        Status::Pending => "pending",
+        Status::Started => "started",
+        Status::Cancelling => "cancelling",
+        Status::Terminated => "terminated",
+        Status::Failed => "failed",
+        Status::Cancelled => "cancelled",
+    }
+}
+
+/// An instance body being changed within one batch.
+struct Pending {
+    body: Map<String, Value>,
+    version: i64,
+}
+
+fn event_body(
+    context: &Context,
+    emitted: &EmittedEvent,
+    node_of: &dyn Fn(&str) -> Option<String>,
+) -> Value {
+    let message = if context.dry_run && emitted.task.is_some() {
+        format!("{} (dry run)", emitted.message)
+    } else {
+        emitted.message.clone()
+    };
+    let at = crate::clock::format_millis(emitted.at as i64);
+    json!({
+        "timestamp": at,
+        "reported_timestamp": at,
+        "type": "cloudify_event",
+        "event_type": emitted.event_type,
+        "message": message,
+        "blueprint_id": context.blueprint_id,
+        "deployment_id": context.deployment_id,
+        "execution_id": context.id,
+        "workflow_id": context.workflow_id,
+        "tenant_name": context.tenant,
+        "node_instance_id": emitted.node_instance_id,
+        "node_name": emitted.node_instance_id.as_deref().and_then(node_of),
+        "operation": emitted.operation,
+        "source_id": null,
+        "target_id": null,
+        "error_causes": null,
+    })
+}
+
+/// What one round of stepping produced, to be committed together.
+pub(super) struct Step {
+    pub(super) delta: ProgressDelta,
+    pub(super) commands: Vec<Command>,
+    pub(super) reports: Vec<super::Report>,
+    pub(super) logs: Vec<(String, String, String, String)>,
+    pub(super) finished: Option<Status>,
+}
+
+/// One atomic batch: the step's progress delta, instance states, runtime-property patches,
+/// events and the execution record.
+pub(super) async fn commit(
+    app: &App,
+    context: &mut Context,
+    execution: &Execution,
+    step: &Step,
+) -> ApiResult<()> {
+    let Step {
+        delta,
+        commands,
+        reports,
+        logs,
+        finished,
+    } = step;
+    let finished = *finished;
+    let delta_bytes = serde_json::to_vec(delta).map_err(|e| ApiError::internal(e.to_string()))?;
+    let progress_bytes = finished
+        .map(|_| serde_json::to_vec(execution.progress()))
+        .transpose()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let (total, done) = operation_counts(execution);
+    let status = execution.status();
+    let seq = context.seq;
+    let now_text = crate::clock::now();
+    let tenant = context.tenant.clone();
+    let ctx = &*context;
+    app.shared
+        .write(|tables| {
+            let mut batch = Vec::new();
+            let mut instances: HashMap<String, Pending> = HashMap::new();
+            let touch = |instances: &mut HashMap<String, Pending>, id: &str| -> bool {
+                if instances.contains_key(id) {
+                    return true;
+                }
+                match tables.get(kind::NODE_INSTANCES, &tenant, id) {
+                    Some(row) => {
+                        let body = row.body().as_object().cloned().unwrap_or_default();
+                        instances.insert(
+                            id.to_string(),
+                            Pending {
+                                body,
+                                version: row.version,
+                            },
+                        );
+                        true
+                    }
+                    None => false,
+                }
+            };
+            for command in commands.iter().filter(|_| !ctx.dry_run) {
+                if let Command::SetInstanceState { instance, state } = command {
+                    if touch(&mut instances, instance) {
+                        if let Some(pending) = instances.get_mut(instance) {
+                            pending.body.insert("state".into(), json!(state));
+                        }
+                    }
+                }
+            }
+            let mut log_events: Vec<(String, String, String, String)> = logs.clone();
+            for report in reports {
+                for (instance, patch) in &report.patches {
+                    if touch(&mut instances, instance) {
+                        if let Some(pending) = instances.get_mut(instance) {
+                            let properties = pending
+                                .body
+                                .entry("runtime_properties")
+                                .or_insert_with(|| json!({}));
+                            if let Value::Object(properties) = properties {
+                                for conflict in patch.apply(properties) {
+                                    log_events.push(("warning".into(), conflict.to_string(), instance.clone(), String::new()));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (id, pending) in instances {
+                let mut body = pending.body;
+                body.insert("version".into(), json!(pending.version + 1));
+                batch.push(Write::Put {
+                    kind: kind::NODE_INSTANCES.into(),
+                    tenant: tenant.clone(),
+                    id,
+                    body: Value::Object(body),
+                    expected_version: Some(pending.version),
+                });
+            }
+            let node_of = |instance: &str| {
+                tables
+                    .get(kind::NODE_INSTANCES, &tenant, instance)
+                    .map(|row| row.str_field("node_id").to_string())
+            };
+            for command in commands {
+                if let Command::Emit(emitted) = command {
+                    batch.push(Write::AppendEvent(stratus_store::Event {
+                        id: 0,
+                        tenant: tenant.clone(),
+                        deployment_id: ctx.deployment_id.clone(),
+                        execution_id: ctx.id.clone(),
+                        timestamp: crate::clock::format_millis(emitted.at as i64),
+                        kind: "cloudify_event".into(),
+                        event_type: emitted.event_type.clone(),
+                        body: event_body(ctx, emitted, &node_of),
+                    }));
+                }
+            }
+            for (level, message, instance, operation) in log_events {
+                let body = json!({
+                    "timestamp": now_text, "reported_timestamp": now_text, "type": "cloudify_log",
+                    "level": level, "message": message, "logger": "ctx",
+                    "blueprint_id": ctx.blueprint_id, "deployment_id": ctx.deployment_id,
+                    "execution_id": ctx.id, "workflow_id": ctx.workflow_id, "tenant_name": tenant,
+                    "node_instance_id": instance, "node_name": node_of(&instance), "operation": operation,
+                });
+                batch.push(Write::AppendEvent(stratus_store::Event {
+                    id: 0,
+                    tenant: tenant.clone(),
+                    deployment_id: ctx.deployment_id.clone(),
+                    execution_id: ctx.id.clone(),
+                    timestamp: now_text.clone(),
+                    kind: "cloudify_log".into(),
+                    event_type: level,
+                    body,
+                }));
+            }
+            // The execution record: status, counters, times.
+            // Rewritten only when its status or counter moved (read from the row's scalar
+            // fields, so an unchanged record costs no parse).
+            if let Some(row) = tables.get(kind::EXECUTIONS, &tenant, &ctx.id) {
+                let text = status_text(status);
+                if row.field("status").and_then(Value::as_str) != Some(text)
+                    || row.field("finished_operations").and_then(Value::as_u64) != Some(done as u64)
+                    || finished.is_some()
+                {
+                    let mut body = row.body().as_object().cloned().unwrap_or_default();
+                    crate::resources::executions::set_status(&mut body, text, &now_text);
+                    if body.get("started_at").is_none_or(Value::is_null) {
+                        body.insert("started_at".into(), json!(now_text));
+                    }
+                    body.insert("total_operations".into(), json!(total));
+                    body.insert("finished_operations".into(), json!(done));
+                    if let Some(error) = &execution.progress().error {
+                        body.insert("error".into(), json!(error));
+                    }
+                    batch.push(Write::Put {
+                        kind: kind::EXECUTIONS.into(),
+                        tenant: tenant.clone(),
+                        id: ctx.id.clone(),
+                        body: Value::Object(body),
+                        expected_version: Some(row.version),
+                    });
+                }
+            }
+            match progress_bytes.clone() {
+                // Finished: one compact progress replaces the deltas.
+                Some(bytes) => {
+                    batch.push(Write::PutBlob {
+                        key: progress_key(&tenant, &ctx.id),
+                        bytes,
+                    });
+                    for old in 0..seq {
+                        batch.push(Write::DeleteBlob {
+                            key: step_key(&tenant, &ctx.id, old),
+                        });
+                    }
+                    if finished == Some(Status::Terminated) && !ctx.dry_run {
+                        if ctx.workflow_id == "scale" {
+                            batch.extend(super::scale::finish(tables, &tenant, &ctx.deployment_id, &ctx.id));
+                        }
+                        if let Some(write) = installation_status(tables, ctx) {
+                            batch.push(write);
+                        }
+                    }
+                }
+                None => batch.push(Write::PutBlob {
+                    key: step_key(&tenant, &ctx.id, seq),
+                    bytes: delta_bytes.clone(),
+                }),
+            }
+            Ok((batch, ()))
+        })
+        .await?;
+    context.seq += 1;
+    Ok(())
+}
+
+fn operation_counts(execution: &Execution) -> (usize, usize) {
+    let graph = execution.graph();
+    let mut total = 0;
+    let mut done = 0;
+    for (index, task) in graph.tasks.iter().enumerate() {
+        if matches!(task.kind, TaskKind::Operation(_)) {
+            total += 1;
+            if execution
+                .progress()
+                .tasks
+                .get(index)
+                .is_some_and(|s| s.is_done())
+            {
+                done += 1;
+            }
+        }
+    }
+    (total, done)
+}
+
+/// `installation_status` follows install and uninstall, as in Cloudify.
+fn installation_status(tables: &Tables, context: &Context) -> Option<Write> {
+    let value = match context.workflow_id.as_str() {
+        "install" => "active",
+        "uninstall" => "inactive",
+        _ => return None,
+    };
+    let row = tables.get(kind::DEPLOYMENTS, &context.tenant, &context.deployment_id)?;
+    let mut body = row.body();
+    if let Value::Object(map) = &mut body {
+        map.insert("installation_status".into(), json!(value));
+    }
+    Some(Write::Put {
+        kind: kind::DEPLOYMENTS.into(),
+        tenant: context.tenant.clone(),
+        id: context.deployment_id.clone(),
+        body,
+        expected_version: Some(row.version),
+    })
+}

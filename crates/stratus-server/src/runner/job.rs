@@ -1,0 +1,170 @@
+//! One operation's job: what an executor needs, read from the committed state, with the
+//! functions left in its inputs evaluated when it runs.
+
+use serde_json::{json, Value};
+
+use super::actor::Context;
+use super::executors::{Job, Outcome, Side};
+use crate::app::App;
+use crate::error::ApiResult;
+use crate::state::kind;
+
+/// Everything an executor needs, read from the committed state.
+pub(super) fn job(
+    app: &App,
+    context: &mut Context,
+    attempt: u32,
+    max_retries: i64,
+    task: stratus_engine::OperationTask,
+    log: super::executors::LogFn,
+) -> Job {
+    let (context_tenant, context_deployment) =
+        (context.tenant.clone(), context.deployment_id.clone());
+    let side = |instance_id: &str, node_id: &str| -> Side {
+        app.shared.read(|tables| Side {
+            node: tables
+                .get(
+                    kind::NODES,
+                    &context.tenant,
+                    &crate::resources::nodes::node_key(&context.deployment_id, node_id),
+                )
+                .map(|row| row.body())
+                .unwrap_or(Value::Null),
+            instance: tables
+                .get(kind::NODE_INSTANCES, &context.tenant, instance_id)
+                .map(|row| row.body())
+                .unwrap_or(Value::Null),
+        })
+    };
+    let plugin_of = |node: &Value| {
+        node.get("plugins")
+            .and_then(Value::as_array)
+            .and_then(|plugins| {
+                plugins
+                    .iter()
+                    .find(|p| p.get("name").and_then(Value::as_str) == Some(task.plugin.as_str()))
+            })
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // The node's plugin entry says which executor runs the operation; only executors that
+    // read node and instance bodies get them.
+    let node_plugins = context
+        .plugins
+        .entry(task.node_id.clone())
+        .or_insert_with(|| {
+            app.shared.read(|tables| {
+                tables
+                    .get(
+                        kind::NODES,
+                        &context_tenant,
+                        &crate::resources::nodes::node_key(&context_deployment, &task.node_id),
+                    )
+                    .and_then(|row| row.lookup("plugins"))
+                    .map(|plugins| json!({ "plugins": plugins }))
+                    .unwrap_or(Value::Null)
+            })
+        })
+        .clone();
+    let plugin = plugin_of(&node_plugins);
+    let wants_context = app
+        .runner
+        .executors
+        .find(&plugin, &task)
+        .map(|executor| executor.needs_context())
+        .unwrap_or(false);
+    let (own, related) = if wants_context {
+        (
+            side(&task.node_instance_id, &task.node_id),
+            task.related
+                .as_ref()
+                .map(|r| side(&r.node_instance_id, &r.node_id)),
+        )
+    } else {
+        (Side::default(), None)
+    };
+    Job {
+        tenant: context.tenant.clone(),
+        deployment_id: context.deployment_id.clone(),
+        blueprint_id: context.blueprint_id.clone(),
+        execution_id: context.id.clone(),
+        workflow_id: context.workflow_id.clone(),
+        attempt,
+        max_retries,
+        task,
+        plugin,
+        own,
+        related,
+        blueprint_dir: context.blueprint_dir.clone(),
+        log,
+    }
+}
+
+/// Evaluates the functions left in an operation's inputs (`get_attribute` with `SELF`,
+/// `SOURCE`, `TARGET`, `get_secret`, `concat`) against the state when it runs.
+fn evaluate_inputs(app: &App, job: &Job) -> ApiResult<serde_json::Map<String, Value>> {
+    let task = &job.task;
+    let mut context = crate::runtime::Context::load(app, &job.tenant, &job.deployment_id)
+        .with_alias("SELF", &task.node_id, &task.node_instance_id);
+    if let Some(related) = &task.related {
+        let (source, target) = match related.side {
+            stratus_engine::Side::Source => (
+                (task.node_id.as_str(), task.node_instance_id.as_str()),
+                (related.node_id.as_str(), related.node_instance_id.as_str()),
+            ),
+            stratus_engine::Side::Target => (
+                (related.node_id.as_str(), related.node_instance_id.as_str()),
+                (task.node_id.as_str(), task.node_instance_id.as_str()),
+            ),
+        };
+        context = context
+            .with_alias("SOURCE", source.0, source.1)
+            .with_alias("TARGET", target.0, target.1);
+    }
+    let inputs = Value::Object(task.inputs.clone());
+    match context.evaluate(&inputs)? {
+        Value::Object(map) => Ok(map),
+        _ => Ok(task.inputs.clone()),
+    }
+}
+
+pub(super) async fn run_job(app: &App, mut job: Job) -> super::Report {
+    if job.task.has_intrinsic_functions {
+        match evaluate_inputs(app, &job) {
+            Ok(inputs) => job.task.inputs = inputs,
+            Err(error) => {
+                return super::Report::of(Outcome::Failed {
+                    error: format!("evaluating the operation's inputs: {}", error.message),
+                    recoverable: false,
+                    retry_after_ms: None,
+                })
+            }
+        }
+    }
+    let executor = match app.runner.executors.find(&job.plugin, &job.task) {
+        Ok(executor) => executor,
+        Err(unsupported) => {
+            return super::Report::of(Outcome::Failed {
+                error: unsupported.message,
+                recoverable: false,
+                retry_after_ms: None,
+            })
+        }
+    };
+    let timeout = job.task.timeout_ms.filter(|t| *t > 0);
+    let recoverable = job.task.timeout_recoverable.unwrap_or(false);
+    let future = executor.run(job);
+    match timeout {
+        None => future.await,
+        Some(ms) => {
+            match tokio::time::timeout(std::time::Duration::from_millis(ms), future).await {
+                Ok(report) => report,
+                Err(_) => super::Report::of(Outcome::Failed {
+                    error: format!("operation timed out after {ms} ms"),
+                    recoverable,
+                    retry_after_ms: None,
+                }),
+            }
+        }
+    }
+}
