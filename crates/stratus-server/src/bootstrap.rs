@@ -70,12 +70,13 @@ pub async fn bootstrap(
                 (AdminPassword::None, None) => {
                     let generated = crypto::random_text(18);
                     let path = data_dir.join("admin-password");
-                    write_private(&path, &generated).map_err(|e| {
-                        ApiError::internal(format!(
-                            "write generated admin password to {}: {e}",
-                            path.display()
-                        ))
-                    })?;
+                    crate::files::write_atomic(&path, format!("{generated}\n").as_bytes(), true)
+                        .map_err(|e| {
+                            ApiError::internal(format!(
+                                "write generated admin password to {}: {e}",
+                                path.display()
+                            ))
+                        })?;
                     (Some(generated), AdminOutcome::Generated(path))
                 }
             };
@@ -103,18 +104,4 @@ pub async fn bootstrap(
         })
         .await?;
     Ok(outcome)
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
 }

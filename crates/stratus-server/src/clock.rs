@@ -5,10 +5,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now, formatted.
 pub fn now() -> String {
-    let elapsed = SystemTime::now()
+    format_millis(now_millis())
+}
+
+/// Milliseconds since the epoch.
+pub fn now_millis() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format_millis(elapsed.as_millis() as i64)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Milliseconds since the epoch, formatted.

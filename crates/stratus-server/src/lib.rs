@@ -13,6 +13,7 @@ pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod multipart;
 pub mod openapi;
 pub mod query;

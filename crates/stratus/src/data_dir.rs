@@ -12,7 +12,6 @@
 //! An exclusive lock on `.stratus.lock` keeps a second Stratus off a directory in use.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
@@ -102,7 +101,7 @@ pub fn adopt(path: PathBuf, origin: Origin) -> Result<DataDir> {
     } else {
         // Again under the lock: another start may have initialized it meanwhile.
         refuse_foreign(&path)?;
-        write_marker(&path, &marker)?;
+        write_marker(&marker)?;
         true
     };
     Ok(DataDir {
@@ -162,15 +161,10 @@ fn check_format(marker: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write_marker(dir: &Path, marker: &Path) -> Result<()> {
-    let tmp = dir.join(format!("{FORMAT_FILE}.tmp"));
+fn write_marker(marker: &Path) -> Result<()> {
     let body = serde_json::json!({"format": FORMAT, "created_by": format!("stratus {}", env!("CARGO_PKG_VERSION"))});
-    let mut file = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-    file.write_all(body.to_string().as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, marker).with_context(|| format!("write {}", marker.display()))?;
-    File::open(dir)?.sync_all()?;
-    Ok(())
+    stratus_server::files::write_atomic(marker, body.to_string().as_bytes(), false)
+        .with_context(|| format!("write {}", marker.display()))
 }
 
 #[cfg(test)]

@@ -175,26 +175,12 @@ pub fn secret_key(data_dir: &Path) -> Result<[u8; 32]> {
             .map_err(|_| anyhow::anyhow!("{} must hold exactly 32 bytes", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = stratus_server::crypto::random_bytes::<32>();
-            write_private(&path, &key).with_context(|| format!("create {}", path.display()))?;
+            stratus_server::files::write_atomic(&path, &key, true)
+                .with_context(|| format!("create {}", path.display()))?;
             Ok(key)
         }
         Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 pub fn open_store(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>> {

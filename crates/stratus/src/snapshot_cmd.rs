@@ -54,9 +54,8 @@ pub fn run(command: SnapshotCommand, config: &Config) -> Result<std::process::Ex
         let now = stratus_server::clock::now();
         let (bytes, summary) = stratus_server::snapshot::create(store.as_ref(), &key, &now)
             .map_err(anyhow::Error::msg)?;
-        let tmp = file.with_extension("tmp");
-        std::fs::write(&tmp, &bytes).with_context(|| format!("write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &file).with_context(|| format!("write {}", file.display()))?;
+        stratus_server::files::write_atomic(&file, &bytes, true)
+            .with_context(|| format!("write {}", file.display()))?;
         println!(
             "snapshot {}: {} records, {} events, {} blobs (it holds the key of the secrets: keep it safe)",
             file.display(),

@@ -27,18 +27,6 @@ fn file(app: &App, id: &str) -> std::path::PathBuf {
         .join(format!("{id}.snapshot"))
 }
 
-fn write_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut out = std::fs::File::create(&tmp)?;
-    out.write_all(bytes)?;
-    out.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
 fn finished_execution(caller: &Caller, workflow: &str, id: &str, now: &str) -> Value {
     executions::new_body(
         caller,
@@ -145,7 +133,8 @@ pub async fn handle_create(
     );
     tokio::task::spawn_blocking(move || -> Result<(), String> {
         let (bytes, _) = crate::snapshot::create(store.as_ref(), &key, &stamp)?;
-        write_file(&path, &bytes).map_err(|e| format!("write {}: {e}", path.display()))
+        crate::files::write_atomic(&path, &bytes, true)
+            .map_err(|e| format!("write {}: {e}", path.display()))
     })
     .await
     .map_err(|e| ApiError::internal(format!("snapshot task failed: {e}")))?
@@ -209,7 +198,7 @@ pub async fn handle_upload(
         ));
     }
     let path = file(&app, &id);
-    write_file(&path, &body)
+    crate::files::write_atomic(&path, &body, true)
         .map_err(|e| ApiError::internal(format!("write {}: {e}", path.display())))?;
     record(&app, &caller, &id, "uploaded", None).await?;
     Ok(super::respond(

@@ -20,13 +20,6 @@ use crate::state::kind;
 
 const DEFAULT_LIFETIME_MS: i64 = 10 * 3600 * 1000;
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// The username a presented token belongs to, if it is valid and unexpired.
 pub fn verify(app: &App, presented: &str) -> Option<String> {
     let rest = presented.strip_prefix("ctok-")?;
@@ -51,8 +44,8 @@ async fn create(
 ) -> ApiResult<Value> {
     let id = crypto::random_text(9).replace(['-', '_'], "x");
     let secret = crypto::random_text(24);
-    let expiration =
-        expiration.unwrap_or_else(|| clock::format_millis(now_millis() + DEFAULT_LIFETIME_MS));
+    let expiration = expiration
+        .unwrap_or_else(|| clock::format_millis(clock::now_millis() + DEFAULT_LIFETIME_MS));
     let body = json!({
         "id": id,
         "username": caller.username,

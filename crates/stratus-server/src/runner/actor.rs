@@ -18,13 +18,6 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{kind, Tables};
 
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 fn graph_key(tenant: &str, id: &str) -> String {
     format!("execution/{tenant}/{id}/graph")
 }
@@ -298,7 +291,7 @@ async fn run(
     let mut running: HashMap<TaskId, AbortHandle> = HashMap::new();
     let mut pending = vec![Input::Engine(first)];
     loop {
-        let now = now_millis();
+        let now = crate::clock::now_millis() as u64;
         let mut commands = Vec::new();
         let mut reports = Vec::new();
         let mut logs = Vec::new();
@@ -405,7 +398,7 @@ async fn run(
                     let outbox = outbox.clone();
                     tokio::spawn(async move {
                         tokio::time::sleep(std::time::Duration::from_millis(
-                            at.saturating_sub(now_millis()),
+                            at.saturating_sub(crate::clock::now_millis() as u64),
                         ))
                         .await;
                         let _ = outbox.send(Input::Engine(Event::Tick));
