@@ -25,9 +25,11 @@
 
 pub mod client;
 pub mod context;
+mod paths;
 pub mod proxy;
 pub mod pyfmt;
 mod request;
+mod resources;
 pub mod script;
 pub mod support;
 

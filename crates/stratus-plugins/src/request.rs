@@ -8,7 +8,7 @@
 //! over a closed set of objects instead of inventing a command grammar. Errors carry the
 //! Python exception type and message the reference would send.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -17,7 +17,10 @@ use crate::context::{
     type_name, Entity, OperationContext, OperationEffects, PatchOp, PathSegment, StopRequest,
     Subject,
 };
+use crate::paths::{path_get, path_set};
 use crate::pyfmt::{list_repr, py_repr, py_str};
+use crate::resources::has_template_markers;
+pub(crate) use crate::resources::resolve_in_blueprint;
 use crate::{LogLevel, LogLine, LogSink, LogSource};
 
 /// At most this many `ctx logger` lines are kept in `OperationEffects::logs` when no sink
@@ -39,15 +42,15 @@ impl CtxError {
         }
     }
 
-    fn runtime(message: impl Into<String>) -> CtxError {
+    pub(crate) fn runtime(message: impl Into<String>) -> CtxError {
         CtxError::new("RuntimeError", message)
     }
 
-    fn type_error(message: impl Into<String>) -> CtxError {
+    pub(crate) fn type_error(message: impl Into<String>) -> CtxError {
         CtxError::new("TypeError", message)
     }
 
-    fn non_recoverable(message: impl Into<String>) -> CtxError {
+    pub(crate) fn non_recoverable(message: impl Into<String>) -> CtxError {
         CtxError::new("NonRecoverableError", message)
     }
 }
@@ -895,59 +898,6 @@ impl LiveOperation {
     }
 }
 
-/// Resolves `resource_path` inside `blueprint_dir`; used for scripts and `download-resource`.
-pub(crate) fn resolve_in_blueprint(
-    blueprint_dir: Option<&Path>,
-    resource_path: &str,
-) -> Result<PathBuf, CtxError> {
-    let Some(root) = blueprint_dir else {
-        return Err(CtxError::non_recoverable(
-            "this operation has no blueprint directory to download resources from",
-        ));
-    };
-    let relative = Path::new(resource_path);
-    let escapes = resource_path.is_empty()
-        || resource_path.contains('\0')
-        || relative
-            .components()
-            .any(|component| !matches!(component, Component::Normal(_) | Component::CurDir));
-    if escapes {
-        return Err(CtxError::non_recoverable(format!(
-            "resource path is not inside the blueprint directory: {resource_path}"
-        )));
-    }
-    let root = root.canonicalize().map_err(|error| {
-        CtxError::new(
-            "HttpException",
-            format!("blueprint directory unavailable: {error}"),
-        )
-    })?;
-    let resolved = root.join(relative).canonicalize().map_err(|_| {
-        CtxError::new(
-            "HttpException",
-            format!("{resource_path}: 404 resource not found in the blueprint"),
-        )
-    })?;
-    if !resolved.starts_with(&root) {
-        return Err(CtxError::non_recoverable(format!(
-            "resource path is not inside the blueprint directory: {resource_path}"
-        )));
-    }
-    if !resolved.is_file() {
-        return Err(CtxError::new(
-            "HttpException",
-            format!("{resource_path}: 404 resource not found in the blueprint"),
-        ));
-    }
-    Ok(resolved)
-}
-
-fn has_template_markers(content: &[u8]) -> bool {
-    content
-        .windows(2)
-        .any(|pair| matches!(pair, b"{{" | b"{#" | b"{%"))
-}
-
 fn read_only() -> CtxError {
     CtxError::non_recoverable("Cannot override read only properties")
 }
@@ -1108,140 +1058,6 @@ fn percent_format(format: &str, args: &[Value]) -> Option<String> {
     Some(out)
 }
 
-/// `PathDictAccess.get`: `a.b` walks dictionaries, `a[0]` indexes a list.
-pub(crate) fn path_get(root: &Map<String, Value>, path: &str) -> Result<Value, CtxError> {
-    let illegal = || CtxError::runtime(format!("illegal path: {path}"));
-    let mut current: Option<&Value> = None;
-    for segment in path.split('.') {
-        let (name, index) = match split_index(segment) {
-            Some((name, index)) => (name, Some(index)),
-            None => (segment, None),
-        };
-        let child = match current {
-            None => root.get(name),
-            Some(value) => member(value, name)?,
-        }
-        .ok_or_else(illegal)?;
-        current = Some(match index {
-            None => child,
-            Some(index) => match child {
-                Value::Array(items) => items
-                    .get(index)
-                    .ok_or_else(|| CtxError::new("IndexError", "list index out of range"))?,
-                _ => return Err(illegal()),
-            },
-        });
-    }
-    Ok(current.cloned().unwrap_or(Value::Null))
-}
-
-/// `name in value` then `value[name]` in Python: `None` when absent, the child when present,
-/// Python's error when `value` is not a dictionary.
-fn member<'a>(value: &'a Value, name: &str) -> Result<Option<&'a Value>, CtxError> {
-    match value {
-        Value::Object(map) => Ok(map.get(name)),
-        Value::Array(items) => {
-            if items.iter().any(|item| item.as_str() == Some(name)) {
-                Err(CtxError::type_error(
-                    "list indices must be integers or slices, not str",
-                ))
-            } else {
-                Ok(None)
-            }
-        }
-        Value::String(text) => {
-            if text.contains(name) {
-                Err(CtxError::type_error(
-                    "string indices must be integers, not 'str'",
-                ))
-            } else {
-                Ok(None)
-            }
-        }
-        other => Err(CtxError::type_error(format!(
-            "argument of type '{}' is not iterable",
-            type_name(other)
-        ))),
-    }
-}
-
-/// `PathDictAccess.set`: missing intermediate keys become `{}`, list indexes must exist, the
-/// last segment is a literal key. Returns the resolved path for the patch.
-pub(crate) fn path_set(
-    root: &mut Map<String, Value>,
-    path: &str,
-    value: Value,
-) -> Result<Vec<PathSegment>, CtxError> {
-    let illegal = || CtxError::runtime(format!("illegal path: {path}"));
-    let segments: Vec<&str> = path.split('.').collect();
-    let Some((last, parents)) = segments.split_last() else {
-        return Err(illegal());
-    };
-    let mut resolved = Vec::with_capacity(segments.len());
-    let mut current: &mut Map<String, Value> = root;
-    for segment in parents {
-        let child: &mut Value = match split_index(segment) {
-            Some((name, index)) => {
-                let list = match current.get_mut(name) {
-                    Some(Value::Array(items)) => items,
-                    _ => return Err(illegal()),
-                };
-                resolved.push(PathSegment::Key(name.to_owned()));
-                resolved.push(PathSegment::Index(index));
-                list.get_mut(index)
-                    .ok_or_else(|| CtxError::new("IndexError", "list index out of range"))?
-            }
-            None => {
-                resolved.push(PathSegment::Key((*segment).to_owned()));
-                current
-                    .entry((*segment).to_owned())
-                    .or_insert_with(|| Value::Object(Map::new()))
-            }
-        };
-        current = match child {
-            Value::Object(map) => map,
-            Value::Array(_) => {
-                return Err(CtxError::type_error(
-                    "list indices must be integers or slices, not str",
-                ))
-            }
-            Value::String(_) => {
-                return Err(CtxError::type_error(
-                    "'str' object does not support item assignment",
-                ))
-            }
-            other => {
-                return Err(CtxError::type_error(format!(
-                    "argument of type '{}' is not iterable",
-                    type_name(other)
-                )))
-            }
-        };
-    }
-    resolved.push(PathSegment::Key((*last).to_owned()));
-    current.insert((*last).to_owned(), value);
-    Ok(resolved)
-}
-
-/// `re.match(r"(.+)\[(\d+)\]", segment)`: the longest prefix followed by `[digits]`.
-fn split_index(segment: &str) -> Option<(&str, usize)> {
-    let bytes = segment.as_bytes();
-    for open in (1..bytes.len()).rev() {
-        if bytes[open] != b'[' {
-            continue;
-        }
-        let digits = bytes[open + 1..]
-            .iter()
-            .take_while(|byte| byte.is_ascii_digit())
-            .count();
-        if digits > 0 && bytes.get(open + 1 + digits) == Some(&b']') {
-            let index = segment[open + 1..open + 1 + digits].parse().ok()?;
-            return Some((&segment[..open], index));
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1370,13 +1186,5 @@ mod tests {
             Err(CtxError::runtime("ctx may only abort or return once"))
         );
         assert!(live.effects.illegal_second_result);
-    }
-
-    #[test]
-    fn index_segments_follow_the_reference_regex() {
-        assert_eq!(split_index("a[0]"), Some(("a", 0)));
-        assert_eq!(split_index("a[0][12]"), Some(("a[0]", 12)));
-        assert_eq!(split_index("[0]"), None);
-        assert_eq!(split_index("a[x]"), None);
     }
 }
