@@ -15,6 +15,7 @@ mod apply;
 pub mod consul;
 pub mod credentials;
 mod error;
+mod maintenance;
 pub mod ops;
 pub mod settings;
 pub mod spec;
