@@ -12,18 +12,9 @@ fn code(body: &Value) -> &str {
 
 async fn with_deployment() -> Server {
     let server = Server::start().await;
-    let (status, body) = server
-        .upload("simple", blueprint_archive(SIMPLE, &[]))
+    server
+        .deploy("simple", SIMPLE, "d1", json!({"size": 3}))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = server
-        .call(
-            Method::PUT,
-            "/api/v3.1/deployments/d1",
-            json!({"blueprint_id": "simple", "inputs": {"size": 3}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     server
 }
 
@@ -676,18 +667,9 @@ async fn an_uploaded_plugin_serves_plugin_imports() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let blueprint = "tosca_definitions_version: cloudify_dsl_1_3\nimports:\n  - http://www.getcloudify.org/spec/cloudify/4.5.5/types.yaml\n  - plugin:my-plugin?version=>=1.0,<2\nnode_templates:\n  thing:\n    type: my.nodes.Thing\n";
-    let (status, body) = server
-        .upload("uses-plugin", blueprint_archive(blueprint, &[]))
+    server
+        .deploy("uses-plugin", blueprint, "p1", json!({}))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = server
-        .call(
-            Method::PUT,
-            "/api/v3.1/deployments/p1",
-            json!({"blueprint_id": "uses-plugin"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let (_, node) = server.get("/api/v3.1/nodes/p1/thing").await;
     assert_eq!(node["properties"]["colour"], "blue");
     let (status, error) = server

@@ -47,16 +47,7 @@ outputs:
 
 async fn deployed(yaml: &str) -> Server {
     let server = Server::start().await;
-    let (status, body) = server.upload("bp", blueprint_archive(yaml, &[])).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = server
-        .call(
-            Method::PUT,
-            "/api/v3.1/deployments/dep",
-            json!({"blueprint_id": "bp"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    server.deploy("bp", yaml, "dep", json!({})).await;
     server
 }
 
@@ -438,16 +429,7 @@ async fn functions_in_operation_inputs_are_evaluated_when_the_operation_runs() {
             json!({"value": "s3cr3t"}),
         )
         .await;
-    let (status, body) = server.upload("bp", blueprint_archive(&yaml, &[])).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = server
-        .call(
-            Method::PUT,
-            "/api/v3.1/deployments/dep",
-            json!({"blueprint_id": "bp"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    server.deploy("bp", &yaml, "dep", json!({})).await;
     let id = start(&server, "install", json!({})).await;
     let done = wait_for(&server, &id, &["terminated", "failed"]).await;
     assert_eq!(done["status"], "terminated", "{done}");

@@ -131,6 +131,17 @@ impl Server {
         self.call(Method::GET, uri, Value::Null).await
     }
 
+    /// Uploads `yaml` as blueprint `blueprint` and creates `deployment` from it; both must
+    /// succeed.
+    pub async fn deploy(&self, blueprint: &str, yaml: &str, deployment: &str, inputs: Value) {
+        let (status, body) = self.upload(blueprint, blueprint_archive(yaml, &[])).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let uri = format!("/api/v3.1/deployments/{deployment}");
+        let request = serde_json::json!({"blueprint_id": blueprint, "inputs": inputs});
+        let (status, body) = self.call(Method::PUT, &uri, request).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
     pub async fn upload(&self, id: &str, archive: Vec<u8>) -> (StatusCode, Value) {
         self.call_as(
             ("admin", PASSWORD, "default_tenant"),
