@@ -13,6 +13,10 @@ use serde_json::{Map, Value};
 use stratus_catalog::Loader;
 use stratus_dsl::DocumentCache;
 
+// The binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn generated(nodes: usize) -> String {
     let mut text = String::from(
         "tosca_definitions_version: cloudify_dsl_1_3\n\
