@@ -23,12 +23,40 @@ pub fn format_millis(millis: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let second_of_day = seconds.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+    let (hour, minute, second) = (
         second_of_day / 3600,
         second_of_day / 60 % 60,
-        second_of_day % 60
-    )
+        second_of_day % 60,
+    );
+    if !(0..=9999).contains(&year) {
+        return format!(
+            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z"
+        );
+    }
+    // Written digit by digit: every event carries a timestamp, and `format!` cost more than
+    // the rest of building the event.
+    fn digits(text: &mut String, value: i64, width: u32) {
+        for place in (0..width).rev() {
+            let digit = (value / 10_i64.pow(place) % 10) as u8;
+            text.push(char::from(b'0' + digit));
+        }
+    }
+    let mut text = String::with_capacity(24);
+    digits(&mut text, year, 4);
+    let parts: [(i64, u32, char); 6] = [
+        (i64::from(month), 2, '-'),
+        (i64::from(day), 2, '-'),
+        (hour, 2, 'T'),
+        (minute, 2, ':'),
+        (second, 2, ':'),
+        (millis, 3, '.'),
+    ];
+    for (value, width, separator) in parts {
+        text.push(separator);
+        digits(&mut text, value, width);
+    }
+    text.push('Z');
+    text
 }
 
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
@@ -55,5 +83,27 @@ mod tests {
         assert_eq!(format_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_millis(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(format_millis(1_795_551_475_999), "2026-11-24T20:17:55.999Z");
+        assert_eq!(format_millis(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            format_millis(253_402_300_800_000),
+            "10000-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn agrees_with_the_general_format() {
+        for millis in (0..4_000_000_000_000_i64).step_by(7_777_777_777) {
+            let seconds = millis / 1000;
+            let (year, month, day) = super::civil_from_days(seconds / 86_400);
+            let of_day = seconds % 86_400;
+            let expected = format!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+                of_day / 3600,
+                of_day / 60 % 60,
+                of_day % 60,
+                millis % 1000
+            );
+            assert_eq!(format_millis(millis), expected);
+        }
     }
 }

@@ -41,6 +41,7 @@ struct Pending {
 fn event_body(
     context: &Context,
     emitted: &EmittedEvent,
+    at: &str,
     node_of: &dyn Fn(&str) -> Option<String>,
 ) -> Value {
     let message = if context.dry_run && emitted.task.is_some() {
@@ -48,7 +49,6 @@ fn event_body(
     } else {
         emitted.message.clone()
     };
-    let at = crate::clock::format_millis(emitted.at as i64);
     json!({
         "timestamp": at,
         "reported_timestamp": at,
@@ -173,15 +173,17 @@ pub(super) async fn commit(
             };
             for command in commands {
                 if let Command::Emit(emitted) = command {
+                    let at = crate::clock::format_millis(emitted.at as i64);
+                    let body = event_body(ctx, emitted, &at, &node_of);
                     batch.push(Write::AppendEvent(stratus_store::Event {
                         id: 0,
                         tenant: tenant.clone(),
                         deployment_id: ctx.deployment_id.clone(),
                         execution_id: ctx.id.clone(),
-                        timestamp: crate::clock::format_millis(emitted.at as i64),
+                        timestamp: at,
                         kind: "cloudify_event".into(),
                         event_type: emitted.event_type.clone(),
-                        body: event_body(ctx, emitted, &node_of),
+                        body,
                     }));
                 }
             }
