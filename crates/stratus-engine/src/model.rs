@@ -128,6 +128,30 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// The node fields [`Deployment::from_json`] reads: a caller holding large node bodies
+    /// may parse just these.
+    pub const NODE_FIELDS: &'static [&'static str] = &[
+        "id",
+        "type_hierarchy",
+        "host_id",
+        "operations",
+        "properties",
+        "relationships",
+        "number_of_instances",
+        "instances",
+    ];
+
+    /// The node-instance fields [`Deployment::from_json`] reads.
+    pub const INSTANCE_FIELDS: &'static [&'static str] = &[
+        "id",
+        "name",
+        "node_id",
+        "host_id",
+        "state",
+        "relationships",
+        "index",
+    ];
+
     /// Parses node and node-instance bodies (`GET /nodes`, `GET /node-instances` items, or a
     /// deployment plan's `nodes` / `node_instances`).
     pub fn from_json(nodes: &[Value], instances: &[Value]) -> Result<Deployment, ModelError> {

@@ -105,3 +105,43 @@ fn stratus_plans_give_the_reference_shaped_graphs() {
     }
     assert!(checked >= 3);
 }
+
+/// Bodies cut down to `Deployment::NODE_FIELDS` / `INSTANCE_FIELDS` (what the server parses
+/// from stored rows) give the same deployment as the whole bodies.
+#[test]
+fn the_listed_fields_are_all_the_model_reads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let only = |items: &[Value], fields: &[&str]| -> Vec<Value> {
+        items
+            .iter()
+            .map(|item| {
+                let map = item.as_object().unwrap();
+                Value::Object(
+                    map.iter()
+                        .filter(|(k, _)| fields.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let plan = stratus_plan(&path);
+        let nodes = plan["nodes"].as_array().unwrap();
+        let instances = plan["node_instances"].as_array().unwrap();
+        let whole = Deployment::from_json(nodes, instances).unwrap();
+        let cut = Deployment::from_json(
+            &only(nodes, Deployment::NODE_FIELDS),
+            &only(instances, Deployment::INSTANCE_FIELDS),
+        )
+        .unwrap();
+        assert_eq!(whole, cut, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} blueprints checked");
+}

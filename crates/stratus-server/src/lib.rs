@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod error;
 pub mod extract;
 pub mod files;
+pub mod json_field;
 pub mod multipart;
 pub mod openapi;
 pub mod query;

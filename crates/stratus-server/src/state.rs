@@ -176,11 +176,12 @@ impl Row {
         )
     }
 
-    /// Any top-level field: scalars directly, containers parsed.
+    /// Any top-level field: scalars directly; a container is parsed alone, the rest of the
+    /// body only scanned.
     pub fn lookup(&self, name: &str) -> Option<Value> {
         match self.field(name) {
             Some(value) => Some(value.clone()),
-            None => self.body().get(name).cloned(),
+            None => crate::json_field::top_level(&self.raw, name),
         }
     }
 

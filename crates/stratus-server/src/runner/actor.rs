@@ -85,22 +85,34 @@ async fn fail(app: &App, tenant: &str, id: &str, message: &str) -> ApiResult<()>
         .map(|_| ())
 }
 
+/// The deployment's nodes and instances, with only the fields the engine's model reads parsed
+/// from each stored body (a node's `interfaces`, `plugins` and the like are skipped).
 fn deployment_records(
     tables: &Tables,
     tenant: &str,
     deployment_id: &str,
 ) -> (Vec<Value>, Vec<Value>) {
-    let of = |k: &str| -> Vec<Value> {
+    let of = |k: &str, fields: &[&str]| -> Vec<Value> {
         tables
             .table(k)
             .tenant_rows(tenant)
             .into_iter()
             .flat_map(|rows| rows.values())
             .filter(|row| row.str_field("deployment_id") == deployment_id)
-            .map(|row| row.body())
+            .map(|row| {
+                crate::json_field::pick(row.raw(), fields)
+                    .map(Value::Object)
+                    .unwrap_or(Value::Null)
+            })
             .collect()
     };
-    (of(kind::NODES), of(kind::NODE_INSTANCES))
+    (
+        of(kind::NODES, stratus_engine::Deployment::NODE_FIELDS),
+        of(
+            kind::NODE_INSTANCES,
+            stratus_engine::Deployment::INSTANCE_FIELDS,
+        ),
+    )
 }
 
 async fn load_progress(
