@@ -192,11 +192,10 @@ fn apply_write(
         } => {
             let body = common::encode_body(body).map_err(Failure::Store)?;
             let current: Option<i64> = transaction
-                .query_row(
+                .prepare_cached(
                     "SELECT version FROM records WHERE kind = ?1 AND tenant = ?2 AND id = ?3",
-                    params![kind, tenant, id],
-                    |row| row.get(0),
-                )
+                )?
+                .query_row(params![kind, tenant, id], |row| row.get(0))
                 .optional()?;
             common::check_expected(kind, tenant, id, current, *expected_version)?;
             match current {
