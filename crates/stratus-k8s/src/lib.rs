@@ -19,6 +19,7 @@ mod maintenance;
 pub mod ops;
 pub mod settings;
 pub mod spec;
+mod start;
 
 pub use apply::{difference, same_owner};
 pub use credentials::{Credentials, Sources};
