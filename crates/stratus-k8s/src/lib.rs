@@ -16,6 +16,7 @@ pub mod consul;
 pub mod credentials;
 mod error;
 mod maintenance;
+pub mod msb;
 pub mod ops;
 pub mod settings;
 pub mod spec;

@@ -9,13 +9,13 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use serde_json::{json, Map, Value};
 
-use crate::apply;
 use crate::ops::{
     boolean, deleted_text, env_value, integer, list, merge, non_empty, text, verb, Log, Plugin,
     Request,
 };
 use crate::spec::{self, Component};
 use crate::Error;
+use crate::{apply, msb};
 
 impl Plugin {
     /// The environment `_create_and_start_container` gave every component.
@@ -96,6 +96,7 @@ impl Plugin {
             tls_info: non_empty(kwargs.get("tls_info")).cloned(),
             labels: owner.labels(),
             config_map: text(kwargs.get("application_config_map")),
+            msb: Vec::new(),
             name: name.clone(),
         };
         let max_wait = self.max_wait(kwargs.get("max_wait"))?;
@@ -139,13 +140,15 @@ impl Plugin {
             .cloned();
         let tls_info = non_empty(props.get("tls_info")).cloned();
         let owner = Self::owner(request);
+        let ports = spec::parse_ports(&ports)?;
+        let msb = self.msb_registration(&name, props.get("msb_registration"), &ports, log);
         let component = Component {
             image: text(props.get("image"))
                 .ok_or_else(|| Error::Input("property 'image' is required".into()))?,
             replicas: integer(props.get("replicas"), 1)?,
             always_pull: boolean(props.get("always_pull_image")),
             env: self.environment(&name, tls_info.as_ref(), inputs.get("envs")),
-            ports: spec::parse_ports(&ports)?,
+            ports,
             volumes: list(inputs.get("volumes")),
             readiness: non_empty(docker_config.get("healthcheck")).cloned(),
             liveness: non_empty(docker_config.get("livehealthcheck")).cloned(),
@@ -154,12 +157,49 @@ impl Plugin {
             tls_info,
             labels: owner.labels(),
             config_map: text(request.runtime_properties.get("application_config_map")),
+            msb,
             name: name.clone(),
         };
         let max_wait = self.max_wait(inputs.get("max_wait"))?;
         let description = self.deploy(&component, request, set, log).await?;
         set.insert("replicas".into(), json!(component.replicas));
         self.verify(&description, max_wait, true, log).await
+    }
+
+    /// A platform component's MSB registration (`msb_registration` with a `port`), with a
+    /// warning for each value sanitised and when there is no Service to carry it.
+    fn msb_registration(
+        &self,
+        name: &str,
+        property: Option<&Value>,
+        ports: &[spec::Port],
+        log: Log<'_>,
+    ) -> Vec<msb::Registration> {
+        let container_ports: Vec<u16> = ports.iter().map(|p| p.container).collect();
+        let (registration, warnings) = msb::registration(name, property, &container_ports);
+        for warning in warnings {
+            log("warning", format!("{name}: {warning}"));
+        }
+        let Some(registration) = registration else {
+            return Vec::new();
+        };
+        if ports.is_empty() {
+            log(
+                "warning",
+                format!("{name}: msb_registration is set but the component has no ports, so there is no Service to carry the {} annotation: not registered with MSB", msb::ANNOTATION),
+            );
+        } else {
+            log(
+                "info",
+                format!(
+                    "{name}: MSB registration (port {}, url {}) as the {} annotation of Service {name}",
+                    registration.port,
+                    registration.url,
+                    msb::ANNOTATION
+                ),
+            );
+        }
+        vec![registration]
     }
 
     pub(crate) async fn start_application(
@@ -189,6 +229,7 @@ impl Plugin {
             tls_info,
             labels: Self::owner(request).labels(),
             config_map: None,
+            msb: Vec::new(),
             name,
         };
         set.insert("image".into(), json!(component.image));
