@@ -19,6 +19,7 @@ mod maintenance;
 pub mod msb;
 pub mod ops;
 pub mod settings;
+mod source;
 pub mod spec;
 mod start;
 
@@ -27,3 +28,4 @@ pub use credentials::{Credentials, Sources};
 pub use error::Error;
 pub use ops::{Log, Outcome, Plugin, Request, OPERATIONS};
 pub use settings::PluginSettings;
+pub use source::{Resolved, SettingsSource};

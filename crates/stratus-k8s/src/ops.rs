@@ -20,6 +20,7 @@ use serde_json::{json, Map, Value};
 
 use crate::apply::{self, Deleted, Ensured};
 use crate::settings::PluginSettings;
+use crate::source::SettingsSource;
 use crate::spec::{self, Owner};
 use crate::Error;
 
@@ -70,14 +71,28 @@ pub struct Request {
 pub struct Outcome {
     pub result: Result<(), Error>,
     pub set: Map<String, Value>,
+    /// The operation's `retry_forbidden` setting (settings may change between operations).
+    pub retry_forbidden: bool,
+}
+
+impl Outcome {
+    /// Whether a failure may succeed when run again.
+    pub fn recoverable(&self) -> bool {
+        self.result
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.recoverable(self.retry_forbidden))
+    }
 }
 
 pub type Log<'a> = &'a (dyn Fn(&str, String) + Send + Sync);
 
-/// The plugin: one client, one namespace, settings read once.
+/// The plugin: one client; settings from `source`, resolved for each operation into
+/// `settings` (a copy of the plugin made per operation holds them).
 #[derive(Clone)]
 pub struct Plugin {
     pub(crate) client: kube::Client,
+    pub(crate) source: SettingsSource,
     pub(crate) settings: PluginSettings,
     pub(crate) consul: Option<String>,
 }
@@ -141,11 +156,12 @@ pub(crate) fn env_value(value: &Value) -> String {
 }
 
 impl Plugin {
-    pub fn new(client: kube::Client, settings: PluginSettings, consul: Option<String>) -> Plugin {
+    pub fn new(client: kube::Client, source: SettingsSource) -> Plugin {
         Plugin {
             client,
-            settings,
-            consul,
+            settings: source.base().clone(),
+            consul: source.consul().map(str::to_string),
+            source,
         }
     }
 
@@ -153,8 +169,13 @@ impl Plugin {
         self.client.clone()
     }
 
+    /// The settings of the defaults and file layers (an operation may add the Consul key's).
     pub fn settings(&self) -> &PluginSettings {
         &self.settings
+    }
+
+    pub fn source(&self) -> &SettingsSource {
+        &self.source
     }
 
     pub(crate) fn api<K>(&self) -> Api<K>
@@ -178,8 +199,25 @@ impl Plugin {
             .unwrap_or_else(|| self.settings.default_k8s_location.clone())
     }
 
-    /// Runs one operation.
+    /// Runs one operation with the settings `source` gives at this moment.
     pub async fn run(&self, request: &Request, log: Log<'_>) -> Outcome {
+        match self.source.resolve(log).await {
+            Ok(settings) => {
+                let plugin = Plugin {
+                    settings,
+                    ..self.clone()
+                };
+                plugin.dispatch(request, log).await
+            }
+            Err(error) => Outcome {
+                result: Err(error),
+                set: Map::new(),
+                retry_forbidden: self.settings.retry_forbidden,
+            },
+        }
+    }
+
+    async fn dispatch(&self, request: &Request, log: Log<'_>) -> Outcome {
         let mut set = Map::new();
         let name = task_name(&request.implementation);
         let result = match name {
@@ -206,7 +244,11 @@ impl Plugin {
                 OPERATIONS[..12].join(", ")
             ))),
         };
-        Outcome { result, set }
+        Outcome {
+            result,
+            set,
+            retry_forbidden: self.settings.retry_forbidden,
+        }
     }
 
     async fn create(
