@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use process::{command, send, serve, Served};
+use process::{base64_free, command, send, serve, Served};
 use serde_json::{json, Value};
 
 const CORPUS: &str = concat!(
@@ -252,6 +252,17 @@ struct Manager {
 
 /// A `stratus serve` with k8splugin settings for `namespace` and the given credentials.
 fn manager(cluster: &Cluster, namespace: &str, kubeconfig: &str, extra_settings: Value) -> Manager {
+    manager_with_config_txt(cluster, namespace, kubeconfig, extra_settings, None)
+}
+
+/// The same, with a `config.txt` of the given text (which may name Consul).
+fn manager_with_config_txt(
+    cluster: &Cluster,
+    namespace: &str,
+    kubeconfig: &str,
+    extra_settings: Value,
+    config_txt: Option<&str>,
+) -> Manager {
     cluster.create_namespace(namespace);
     let data = tempfile::tempdir().unwrap();
     let mut settings = json!({"namespace": namespace, "image_pull_secrets": ["onap-docker-registry-key"],
@@ -265,7 +276,10 @@ fn manager(cluster: &Cluster, namespace: &str, kubeconfig: &str, extra_settings:
     c.args(["--admin-password", "pw"])
         .env("STRATUS_KUBECONFIG", kubeconfig)
         .env("STRATUS_K8S_PLUGIN_CONFIG", &settings_path)
-        .env("STRATUS_ONAP_CONFIG", data.path().join("no-config.txt"));
+        .env("STRATUS_ONAP_CONFIG", data.path().join("config.txt"));
+    if let Some(text) = config_txt {
+        std::fs::write(data.path().join("config.txt"), text).unwrap();
+    }
     Manager {
         served: serve(c),
         _data: data,
@@ -652,6 +666,187 @@ node_templates:
             max_wait: 20
 "#
     .to_string()
+}
+
+/// A platform component with `msb_registration` (no corpus blueprint sets it).
+const MSB_BLUEPRINT: &str = include_str!("data/k8s-msb-platform.yaml");
+
+#[test]
+fn msb_registration_annotates_the_stored_cluster_ip_service() {
+    let Some(cluster) = cluster() else { return };
+    let namespace = unique("e2e-msb");
+    let manager = manager(&cluster, &namespace, &cluster.kubeconfig.clone(), json!({}));
+    let _kubelet = FakeKubelet::start(&cluster, &namespace);
+    manager.upload("msb", MSB_BLUEPRINT);
+    // Node ports are cluster-wide: one per test process, clear of the corpus's (30xxx, 3201x).
+    let node_port = 32100 + std::process::id() % 600;
+    let (status, body) = manager.create_deployment("msb1", "msb", json!({"node_port": node_port}));
+    assert_eq!(status, 201, "{body}");
+    let id = manager.execute("msb1", "install", json!({}));
+    let (status, error) = manager.wait(&id, 120);
+    let events = manager.events(&id);
+    assert_eq!(status, "terminated", "{error}\n{events}");
+    assert!(
+        events.contains("MSB registration (port 8080, url /api/msb-platform)"),
+        "{events}"
+    );
+    let instance = manager.instances("msb1").remove(0);
+    check_component(&cluster, &manager, "msb1", &instance);
+    let path = format!("/api/v1/namespaces/{namespace}/services");
+    let service = cluster
+        .get(&format!("{path}/dcae-msb-platform"))
+        .expect("ClusterIP Service");
+    let annotation = service
+        .pointer("/metadata/annotations/msb.onap.org~1service-info")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no MSB annotation: {}", service["metadata"]));
+    assert_eq!(
+        annotation,
+        r#"[{"serviceName": "dcae-msb-platform", "port": "8080", "version": "v2", "url": "/api/msb-platform", "protocol": "REST", "enable_ssl": true, "visualRange": "1"}]"#
+    );
+    let entries: Value = serde_json::from_str(annotation).unwrap();
+    assert_eq!(entries[0]["enable_ssl"], json!(true));
+    // k8splugin annotated the ClusterIP Service only.
+    let exposed = cluster
+        .get(&format!("{path}/xdcae-msb-platform"))
+        .expect("NodePort Service");
+    assert_eq!(exposed["spec"]["ports"][0]["nodePort"], json!(node_port));
+    assert!(
+        exposed["metadata"].get("annotations").is_none(),
+        "{}",
+        exposed["metadata"]
+    );
+    // Starting again adopts the annotated Service; uninstall removes everything.
+    let (status, error) = manager.run(
+        "msb1",
+        "execute_operation",
+        json!({"operation": "cloudify.interfaces.lifecycle.start"}),
+    );
+    assert_eq!(status, "terminated", "start again: {error}");
+    assert_eq!(manager.run("msb1", "uninstall", json!({})).0, "terminated");
+    for kind in ["deployments", "services", "configmaps"] {
+        assert!(cluster.names(&namespace, kind).is_empty(), "{kind} left");
+    }
+}
+
+/// A stand-in for Consul on loopback: `GET /v1/kv/k8s-plugin` answers `settings` in Consul's
+/// form (a JSON list, the value in base64), other keys 404; `PUT` and `DELETE` answer `true`.
+/// Returns its address and the request lines seen.
+fn fake_consul(settings: Value) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 8192];
+            loop {
+                let n = std::io::Read::read(&mut stream, &mut buffer).unwrap_or(0);
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let line = text.lines().next().unwrap_or("").to_string();
+            let (status, body) = if line.starts_with("GET /v1/kv/k8s-plugin ") {
+                let value = base64_free::encode(&settings.to_string());
+                let body = json!([{"Key": "k8s-plugin", "Flags": 0, "Value": value,
+                    "LockIndex": 0, "CreateIndex": 5, "ModifyIndex": 5}]);
+                ("200 OK", body.to_string())
+            } else if line.starts_with("GET ") {
+                ("404 Not Found", String::new())
+            } else {
+                ("200 OK", "true".to_string())
+            };
+            log.lock().unwrap().push(line);
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+        }
+    });
+    (address, seen)
+}
+
+#[test]
+fn settings_from_the_consul_key_override_the_file() {
+    let Some(cluster) = cluster() else { return };
+    // The file names one namespace, the Consul key another: the key wins, at each operation.
+    let file_namespace = unique("e2e-file");
+    let consul_namespace = unique("e2e-consul");
+    cluster.create_namespace(&consul_namespace);
+    let (consul, seen) = fake_consul(json!({"namespace": consul_namespace,
+        "image_pull_secrets": ["onap-docker-registry-key"], "poll_interval_ms": 200}));
+    let mut manager = manager_with_config_txt(
+        &cluster,
+        &file_namespace,
+        &cluster.kubeconfig.clone(),
+        json!({"image_pull_secrets": ["file-secret"]}),
+        Some(&format!("[consul]\naddress={consul}\n")),
+    );
+    manager.namespace = consul_namespace.clone();
+    let _kubelet = FakeKubelet::start(&cluster, &consul_namespace);
+    manager.upload("comp", &component_blueprint());
+    assert_eq!(manager.create_deployment("c1", "comp", json!({})).0, 201);
+    let id = manager.execute("c1", "install", json!({}));
+    let (status, error) = manager.wait(&id, 120);
+    let events = manager.events(&id);
+    assert_eq!(status, "terminated", "{error}\n{events}");
+    assert!(
+        events.contains("k8splugin settings: k8splugin defaults + file ")
+            && events.contains(&format!(
+                "k8s-plugin.json + Consul key 'k8s-plugin' at {consul}"
+            )),
+        "{events}"
+    );
+    let instance = manager.instances("c1").remove(0);
+    check_component(&cluster, &manager, "c1", &instance);
+    assert_eq!(cluster.names(&consul_namespace, "deployments").len(), 1);
+    assert!(cluster.names(&file_namespace, "deployments").is_empty());
+    let name = instance["runtime_properties"]["service_component_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    {
+        let seen = seen.lock().unwrap();
+        // One settings read per operation (create, start), and the configuration stored.
+        let reads = seen
+            .iter()
+            .filter(|l| l.starts_with("GET /v1/kv/k8s-plugin "))
+            .count();
+        assert!(reads >= 2, "{seen:?}");
+        assert!(
+            seen.iter()
+                .any(|l| l.starts_with(&format!("PUT /v1/kv/{name} "))),
+            "{seen:?}"
+        );
+    }
+    assert_eq!(manager.run("c1", "uninstall", json!({})).0, "terminated");
+    assert!(seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.starts_with(&format!("DELETE /v1/kv/{name} "))));
+    for kind in ["deployments", "services", "configmaps"] {
+        assert!(
+            cluster.names(&consul_namespace, kind).is_empty(),
+            "{kind} left"
+        );
+    }
 }
 
 #[test]
