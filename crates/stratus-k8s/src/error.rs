@@ -44,6 +44,15 @@ pub enum Error {
         waited_seconds: u64,
         state: String,
     },
+    /// The plugin settings could not be read from Consul (unreachable: retryable; a bad value:
+    /// not).
+    #[error("read k8splugin settings from Consul key '{key}' at {address}: {reason}")]
+    ConsulSettings {
+        key: String,
+        address: String,
+        reason: String,
+        recoverable: bool,
+    },
     /// A Consul KV call failed.
     #[error("Consul {verb} {key} at {address}: {message}")]
     Consul {
@@ -64,7 +73,9 @@ impl Error {
             Error::Api { status, .. } => {
                 *status == 429 || *status >= 500 || (*status == 403 && retry_forbidden)
             }
-            Error::Consul { recoverable, .. } => *recoverable,
+            Error::Consul { recoverable, .. } | Error::ConsulSettings { recoverable, .. } => {
+                *recoverable
+            }
             _ => false,
         }
     }

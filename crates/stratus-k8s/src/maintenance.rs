@@ -212,16 +212,103 @@ impl Plugin {
                 set.insert(key.into(), value.clone());
             }
         }
-        let trigger = request
+        let policy = request
             .runtime_properties
             .get("docker_config")
-            .and_then(|d| d.pointer("/policy/trigger_type"))
+            .and_then(|d| d.get("policy"));
+        let trigger = policy
+            .and_then(|p| p.get("trigger_type"))
             .and_then(Value::as_str);
         if trigger == Some("docker") {
-            log("warning", format!("policy_update for {name}: notifying the pods by running the policy script needs exec, which Stratus does not do; policies recorded only"));
+            let script = policy
+                .and_then(|p| text(p.get("script_path")))
+                .unwrap_or_else(|| "(no script_path)".into());
+            let deployment = request
+                .runtime_properties
+                .get("k8s_deployment")
+                .and_then(|d| text(d.get("deployment")))
+                .unwrap_or_else(|| spec::deployment_name(&name));
+            log(
+                "warning",
+                format!(
+                    "policy_update for {name}: the policies are recorded in the runtime properties (policies, updated_policies, removed_policies), but the component was NOT notified. k8splugin ran `{script} policies <policies JSON>` in the main container of every running pod of Deployment {}/{deployment} (Kubernetes exec); Stratus does not implement exec, so nothing ran in the pods. The component sees the new policies only when it reads its configuration again (e.g. from the config binding service, or after a restart).",
+                    self.settings.namespace
+                ),
+            );
         } else {
-            log("info", format!("policy_update complete for {name}"));
+            log(
+                "info",
+                format!("policy_update complete for {name} (no docker policy trigger: nothing to notify)"),
+            );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::{json, Map, Value};
+
+    use crate::{Plugin, PluginSettings, Request, SettingsSource};
+
+    fn request(docker_config: Value) -> Request {
+        let mut runtime_properties = Map::new();
+        runtime_properties.insert("service_component_name".into(), json!("s1-comp"));
+        runtime_properties.insert("docker_config".into(), docker_config);
+        runtime_properties.insert(
+            "k8s_deployment".into(),
+            json!({"namespace": "onap", "deployment": "dep-s1-comp", "services": []}),
+        );
+        let mut inputs = Map::new();
+        inputs.insert("updated_policies".into(), json!([{"policy_id": "p1"}]));
+        inputs.insert("policies".into(), json!([{"policy_id": "p1"}]));
+        Request {
+            implementation: "k8splugin.policy_update".into(),
+            inputs,
+            properties: Map::new(),
+            runtime_properties,
+            tenant: "default_tenant".into(),
+            deployment_id: "d".into(),
+            node_id: "comp".into(),
+            instance_id: "comp_1".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn policy_update_says_what_was_not_done() {
+        // policy_update makes no API call: a client to nowhere is enough.
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let settings = PluginSettings::from_value(json!({"namespace": "onap"})).unwrap();
+        let plugin = Plugin::new(client, SettingsSource::fixed(settings));
+        let logged = Arc::new(Mutex::new(Vec::new()));
+        let sink = logged.clone();
+        let log = move |level: &str, message: String| {
+            sink.lock().unwrap().push((level.to_string(), message))
+        };
+        let docker =
+            json!({"policy": {"trigger_type": "docker", "script_path": "/opt/app/reconfigure.sh"}});
+        let outcome = plugin.run(&request(docker), &log).await;
+        outcome.result.unwrap();
+        assert_eq!(
+            outcome.set["updated_policies"],
+            json!([{"policy_id": "p1"}])
+        );
+        let (level, message) = logged.lock().unwrap().last().unwrap().clone();
+        assert_eq!(level, "warning");
+        for expected in [
+            "NOT notified",
+            "/opt/app/reconfigure.sh policies",
+            "Deployment onap/dep-s1-comp",
+            "does not implement exec",
+        ] {
+            assert!(message.contains(expected), "{expected} in {message}");
+        }
+        let outcome = plugin.run(&request(json!({})), &log).await;
+        outcome.result.unwrap();
+        let (level, message) = logged.lock().unwrap().last().unwrap().clone();
+        assert_eq!(level, "info", "{message}");
     }
 }

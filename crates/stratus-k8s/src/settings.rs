@@ -1,6 +1,7 @@
 //! The plugin's own settings, in the shape of ONAP's `k8s-plugin.json` (the value k8splugin
 //! read from Consul key `k8s-plugin`, merged over its built-in defaults), and the Consul
-//! address from `/opt/onap/config.txt` (`[consul] address=host:port`).
+//! address from `/opt/onap/config.txt` (`[consul] address=host:port`). Which layers an
+//! operation uses — defaults, a settings file, the Consul key — is `source.rs`.
 //!
 //! Defaults are k8splugin's (`configure.py`). A settings file is JSON or YAML and is merged
 //! *deeply* over the defaults (k8splugin merged one level deep; a deep merge accepts every file
@@ -9,12 +10,12 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::Error;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Filebeat {
     pub log_path: String,
     pub data_path: String,
@@ -24,7 +25,7 @@ pub struct Filebeat {
     pub image: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tls {
     pub cert_path: String,
     pub image: String,
@@ -32,12 +33,12 @@ pub struct Tls {
     pub ca_cert_configmap: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cbs {
     pub base_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginSettings {
     pub namespace: String,
     pub consul_dns_name: String,
@@ -57,6 +58,9 @@ pub struct PluginSettings {
     #[serde(default)]
     pub consul_host: Option<String>,
 }
+
+/// The Consul KV key k8splugin read its settings from (`configure._CONSUL_KEY`).
+pub const CONSUL_KEY: &str = "k8s-plugin";
 
 /// k8splugin's defaults (`configure._set_defaults`, `tasks.DEFAULT_MAX_WAIT`).
 pub fn defaults() -> Value {
@@ -112,6 +116,17 @@ impl PluginSettings {
             }
             merge(&mut value, overrides);
         }
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    }
+
+    /// These settings with `overrides` merged deeply over them (the same rule as over the
+    /// defaults).
+    pub fn merged_with(&self, overrides: Value) -> Result<PluginSettings, String> {
+        if !overrides.is_object() {
+            return Err("the plugin settings must be a mapping".into());
+        }
+        let mut value = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        merge(&mut value, overrides);
         serde_json::from_value(value).map_err(|e| e.to_string())
     }
 
@@ -192,6 +207,26 @@ mod tests {
         assert_eq!(settings.filebeat.image, "filebeat:7");
         assert_eq!(settings.filebeat.log_path, "/var/log/onap");
         assert_eq!(settings.tls.cert_path, "/opt/tls/shared");
+    }
+
+    #[test]
+    fn layers_merge_deeply_in_order() {
+        let file = PluginSettings::from_value(json!({
+            "namespace": "from-file",
+            "poll_interval_ms": 50,
+            "filebeat": {"image": "filebeat:file"}
+        }))
+        .unwrap();
+        let settings = file
+            .merged_with(json!({"namespace": "from-consul", "tls": {"image": "tls:consul"}}))
+            .unwrap();
+        assert_eq!(settings.namespace, "from-consul");
+        assert_eq!(settings.poll_interval_ms, 50);
+        assert_eq!(settings.filebeat.image, "filebeat:file");
+        assert_eq!(settings.tls.image, "tls:consul");
+        assert_eq!(settings.tls.cert_path, "/opt/tls/shared");
+        assert!(file.merged_with(json!([1])).is_err());
+        assert!(file.merged_with(json!({"max_wait": "x"})).is_err());
     }
 
     #[test]

@@ -13,11 +13,14 @@
 //! UUIDs), and the ownership labels are also on the Deployment's and ConfigMap's metadata and
 //! on `ContainerizedApplication` objects, so a re-run can tell its own objects from others'.
 //! The application configuration is a ConfigMap `<name>-application-config-configmap`
-//! (key `application_config.yaml`, JSON text) mounted read-only at `/app-config`.
+//! (key `application_config.yaml`, JSON text) mounted read-only at `/app-config`. MSB
+//! registrations (`msb`) become the `msb.onap.org/service-info` annotation of the ClusterIP
+//! Service.
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::msb;
 use crate::settings::PluginSettings;
 use crate::Error;
 
@@ -176,6 +179,8 @@ pub struct Component {
     pub labels: Map<String, Value>,
     /// The application-config ConfigMap to mount, if `create` made one.
     pub config_map: Option<String>,
+    /// MSB registrations: the `msb.onap.org/service-info` annotation of the ClusterIP Service.
+    pub msb: Vec<msb::Registration>,
 }
 
 /// The objects of one component.
@@ -414,7 +419,13 @@ pub fn build(
                 "spec": {"ports": ports, "selector": {"app": name}, "type": kind},
             })
         };
-        services.push(service(name.clone(), internal, "ClusterIP"));
+        let mut cluster_ip = service(name.clone(), internal, "ClusterIP");
+        // k8splugin annotated the ClusterIP Service only, never the NodePort one.
+        let annotations = msb::annotations(&component.msb);
+        if !annotations.is_empty() {
+            cluster_ip["metadata"]["annotations"] = Value::Object(annotations);
+        }
+        services.push(cluster_ip);
         if !exposed.is_empty() {
             services.push(service(exposed_service_name(name), exposed, "NodePort"));
         }
@@ -539,6 +550,7 @@ mod tests {
             tls_info: Some(json!({"use_tls": true, "cert_directory": "/opt/certs"})),
             labels: owner().labels(),
             config_map: Some("dcae-ves-collector-application-config-configmap".into()),
+            msb: vec![],
         };
         let objects = build(&component, "onap", &settings()).unwrap();
         let d = &objects.deployment;
@@ -616,6 +628,38 @@ mod tests {
         );
         // Deterministic: building twice gives the same objects (volume names included).
         assert_eq!(objects, build(&component, "onap", &settings()).unwrap());
+    }
+
+    #[test]
+    fn msb_registrations_annotate_the_cluster_ip_service_only() {
+        let (registration, _) = msb::registration(
+            "dcae-ves-collector",
+            Some(&json!({"port": "8080", "url_path": "/api/ves"})),
+            &[8080],
+        );
+        let component = Component {
+            name: "dcae-ves-collector".into(),
+            image: "ves:1.5".into(),
+            replicas: 1,
+            ports: parse_ports(&[json!("8080:30417")]).unwrap(),
+            msb: registration.into_iter().collect(),
+            ..Component::default()
+        };
+        let objects = build(&component, "onap", &settings()).unwrap();
+        let cluster_ip = &objects.services[0]["metadata"];
+        assert_eq!(
+            cluster_ip["annotations"],
+            json!({"msb.onap.org/service-info": "[{\"serviceName\": \"dcae-ves-collector\", \"port\": \"8080\", \"version\": \"v1\", \"url\": \"/api/ves\", \"protocol\": \"REST\", \"enable_ssl\": false, \"visualRange\": \"1\"}]"})
+        );
+        assert_eq!(objects.services[1]["spec"]["type"], "NodePort");
+        assert!(objects.services[1]["metadata"].get("annotations").is_none());
+        // Without registrations no annotations key at all (unchanged objects for the others).
+        let plain = Component {
+            msb: vec![],
+            ..component
+        };
+        let objects = build(&plain, "onap", &settings()).unwrap();
+        assert!(objects.services[0]["metadata"].get("annotations").is_none());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Skipped loudly without a cluster, failing when `STRATUS_REQUIRE_KUBE=1`.
 
 use serde_json::{json, Map, Value};
-use stratus_k8s::{ops, Plugin, PluginSettings, Request, Sources};
+use stratus_k8s::{ops, Plugin, PluginSettings, Request, SettingsSource, Sources};
 
 async fn plugin(namespace: &str) -> Option<Plugin> {
     let require = std::env::var("STRATUS_REQUIRE_KUBE").as_deref() == Ok("1");
@@ -57,7 +57,7 @@ async fn plugin(namespace: &str) -> Option<Plugin> {
     let settings =
         PluginSettings::from_value(json!({"namespace": namespace, "poll_interval_ms": 100}))
             .unwrap();
-    Some(Plugin::new(client, settings, None))
+    Some(Plugin::new(client, SettingsSource::fixed(settings)))
 }
 
 fn request(implementation: &str, properties: Value, runtime: Value, instance: &str) -> Request {

@@ -2,17 +2,19 @@
 //! operations against the Kubernetes API server; this adapts jobs and reports.
 //!
 //! Found once at start (`discover`): credentials (`STRATUS_KUBECONFIG`, then the ONAP,
-//! Cloudify, `KUBECONFIG`, service-account and `/secret` places), the plugin settings
-//! (`STRATUS_K8S_PLUGIN_CONFIG`, else `/opt/onap/k8s-plugin.json` when present, else
+//! Cloudify, `KUBECONFIG`, service-account and `/secret` places), the plugin settings file
+//! (`STRATUS_K8S_PLUGIN_CONFIG`, else `/opt/onap/k8s-plugin.json` when present, else none:
 //! k8splugin's defaults) and the Consul address (`STRATUS_ONAP_CONFIG`, else
-//! `/opt/onap/config.txt`). Without credentials the executor stays registered but refuses
-//! every operation at deployment creation, saying what was looked for.
+//! `/opt/onap/config.txt`; else the file's `consul_host`). With a Consul address, each
+//! operation also reads the Consul key `k8s-plugin` over the defaults and the file (see
+//! `stratus_k8s::SettingsSource`). Without credentials the executor stays registered but
+//! refuses every operation at deployment creation, saying what was looked for.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use stratus_k8s::{ops, Plugin, PluginSettings, Request, Sources};
+use stratus_k8s::{ops, Plugin, PluginSettings, Request, SettingsSource, Sources};
 use stratus_plugins::{PatchOp, PathSegment};
 
 use super::executors::{BoxFuture, Executor, Job, Outcome, Patch, Report};
@@ -75,17 +77,22 @@ impl KubernetesExecutor {
             Ok(client) => client,
             Err(e) => return unavailable(e.to_string()),
         };
-        let describe = format!(
-            "{}; namespace {}; settings {}; Consul {}",
-            credentials.describe(),
-            settings.namespace,
-            settings_file
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "k8splugin defaults".into()),
-            consul.as_deref().unwrap_or("none")
-        );
+        let namespace = settings.namespace.clone();
+        let source = SettingsSource::new(settings, settings_file, consul);
+        let describe = match source.consul() {
+            Some(_) => format!(
+                "{}; settings: {}; namespace {namespace} unless the Consul key says otherwise",
+                credentials.describe(),
+                source.describe()
+            ),
+            None => format!(
+                "{}; settings: {}; namespace {namespace}",
+                credentials.describe(),
+                source.describe()
+            ),
+        };
         KubernetesExecutor {
-            plugin: Ok(Arc::new(Plugin::new(client, settings, consul))),
+            plugin: Ok(Arc::new(Plugin::new(client, source))),
             describe,
         }
     }
@@ -155,6 +162,7 @@ impl Executor for KubernetesExecutor {
             let log = job.log.clone();
             let log = move |level: &str, message: String| log(level, message);
             let outcome = plugin.run(&request, &log).await;
+            let recoverable = outcome.recoverable();
             let ops = outcome
                 .set
                 .into_iter()
@@ -173,7 +181,7 @@ impl Executor for KubernetesExecutor {
                     result: Value::Null,
                 },
                 Err(error) => Outcome::Failed {
-                    recoverable: error.recoverable(plugin.settings().retry_forbidden),
+                    recoverable,
                     error: error.to_string(),
                     retry_after_ms: None,
                 },
