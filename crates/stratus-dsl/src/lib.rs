@@ -35,7 +35,7 @@ pub use blueprint::{parse, Blueprint};
 pub use cache::DocumentCache;
 pub use diag::{Diagnostic, Kind};
 pub use import::{ImportError, ImportLoader, LoadedImport};
-pub use plan::{prepare, prepare_with_secrets};
+pub use plan::{prepare, prepare_owned, prepare_with_secrets};
 
 /// Sorts object keys recursively (the reference prints plans with `sort_keys=True`).
 pub fn sorted(value: &serde_json::Value) -> serde_json::Value {

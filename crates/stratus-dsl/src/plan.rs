@@ -28,8 +28,29 @@ pub fn prepare_with_secrets(
     inputs: &Map<String, J>,
     secret_exists: Option<&dyn Fn(&str) -> bool>,
 ) -> Result<J, Vec<Diagnostic>> {
+    prepare_plan(blueprint, blueprint.plan.clone(), inputs, secret_exists)
+}
+
+/// [`prepare_with_secrets`] consuming the blueprint: its plan becomes the deployment plan in
+/// place instead of being copied (for a caller that parsed the blueprint for this one plan).
+pub fn prepare_owned(
+    mut blueprint: Blueprint,
+    inputs: &Map<String, J>,
+    secret_exists: Option<&dyn Fn(&str) -> bool>,
+) -> Result<J, Vec<Diagnostic>> {
+    let plan = std::mem::take(&mut blueprint.plan);
+    prepare_plan(&blueprint, plan, inputs, secret_exists)
+}
+
+/// `plan` is the blueprint's plan (or a copy of it), turned into the deployment plan.
+fn prepare_plan(
+    blueprint: &Blueprint,
+    mut plan: J,
+    inputs: &Map<String, J>,
+    secret_exists: Option<&dyn Fn(&str) -> bool>,
+) -> Result<J, Vec<Diagnostic>> {
     let locate = |p: Problem| vec![p.locate(&blueprint.files)];
-    check_secrets(&blueprint.plan, secret_exists)
+    check_secrets(&plan, secret_exists)
         .map_err(|mut problem| {
             // Point at the first get_secret call.
             problem.span = blueprint
@@ -42,7 +63,7 @@ pub fn prepare_with_secrets(
         })
         .map_err(locate)?;
     let mut current = None;
-    let values = set_inputs(&blueprint.plan, inputs, &mut current)
+    let values = set_inputs(&plan, inputs, &mut current)
         .map_err(|mut problem| {
             if problem.span.is_none() {
                 problem.span =
@@ -51,15 +72,7 @@ pub fn prepare_with_secrets(
             problem
         })
         .map_err(locate)?;
-    // Functions see the inputs and every node's properties as they were before evaluation:
-    // those of the parsed blueprint.
-    let env = PlanEnvironment::over(
-        &values,
-        &blueprint.plan,
-        &blueprint.version,
-        &blueprint.function_spans,
-    );
-    let (mut plan, mentions) = evaluated_plan(&env, blueprint).map_err(locate)?;
+    let mentions = evaluate_plan(&values, &mut plan, blueprint).map_err(locate)?;
     plan["inputs"] = J::Object(values);
     let instances = crate::instances::node_instances(&plan).map_err(locate)?;
     let J::Object(map) = &mut plan else {
@@ -324,37 +337,57 @@ fn evaluate_interfaces(
     Ok(())
 }
 
-/// A copy of the blueprint's plan with its plan-time functions evaluated, and for each node
-/// whether it holds a `get_capability` call. Each node is evaluated (and looked at) as soon
-/// as it is copied, while it is still in the cache.
-fn evaluated_plan(env: &PlanEnvironment, blueprint: &Blueprint) -> Result<(J, Vec<bool>), Problem> {
+/// Evaluates the plan-time functions of `plan` in place; returns, for each node, whether it
+/// holds a `get_capability` call.
+fn evaluate_plan(
+    values: &Map<String, J>,
+    plan: &mut J,
+    blueprint: &Blueprint,
+) -> Result<Vec<bool>, Problem> {
+    // Functions see every node's properties as they were before evaluation (whatever
+    // functions those hold are evaluated in turn, so the result is the same and no node
+    // waits on another): a copy of just the properties.
+    let before = properties_of_nodes(plan);
+    let env = PlanEnvironment::over(
+        values,
+        &before,
+        &blueprint.version,
+        &blueprint.function_spans,
+    );
     let mut mentions = Vec::new();
-    let J::Object(source) = &blueprint.plan else {
-        return Ok((blueprint.plan.clone(), mentions));
-    };
-    let mut plan = Map::with_capacity(source.len());
-    for (key, value) in source {
-        let copy = match value {
-            // Other nodes' properties are read as they were before evaluation (from the
-            // blueprint); whatever functions they hold are evaluated in turn, so the result
-            // is the same and no node waits on another.
-            J::Array(nodes) if key == "nodes" => {
-                let mut copies = Vec::with_capacity(nodes.len());
-                for node in nodes {
-                    let mut node = node.clone();
-                    evaluate_node(&mut node, env, blueprint)?;
-                    mentions.push(crate::dependencies::node_mentions_capability(&node));
-                    copies.push(node);
-                }
-                J::Array(copies)
-            }
-            other => other.clone(),
-        };
-        plan.insert(key.clone(), copy);
+    for node in plan
+        .get_mut("nodes")
+        .and_then(J::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        evaluate_node(node, &env, blueprint)?;
+        mentions.push(crate::dependencies::node_mentions_capability(node));
     }
-    let mut plan = J::Object(plan);
-    evaluate_sections(&mut plan, env)?;
-    Ok((plan, mentions))
+    evaluate_sections(plan, &env)?;
+    Ok(mentions)
+}
+
+/// `{"nodes": [{"name", "properties"}, …]}` of `plan`: what [`PlanEnvironment`] reads.
+fn properties_of_nodes(plan: &J) -> J {
+    let nodes = plan
+        .get("nodes")
+        .and_then(J::as_array)
+        .into_iter()
+        .flatten()
+        .map(|node| {
+            let mut copy = Map::new();
+            for key in ["name", "properties"] {
+                if let Some(value) = node.get(key) {
+                    copy.insert(key.into(), value.clone());
+                }
+            }
+            J::Object(copy)
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert("nodes".into(), J::Array(nodes));
+    J::Object(out)
 }
 
 fn evaluate_node(

@@ -78,8 +78,9 @@ fn plan(
     cache: &DocumentCache,
     inputs: &Map<String, Value>,
 ) {
+    // As the server does it: the blueprint parsed for this plan is consumed by it.
     let blueprint = stratus_dsl::parse(text, location, loader, cache).expect("valid blueprint");
-    stratus_dsl::prepare(&blueprint, inputs).expect("plan");
+    stratus_dsl::prepare_owned(blueprint, inputs, None).expect("plan");
 }
 
 /// `cargo bench -p stratus --bench plan -- FILE…`: time just these files and print

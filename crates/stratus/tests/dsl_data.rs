@@ -50,7 +50,8 @@ fn run(file: &Path, inputs: Option<&Map<String, Value>>) -> Result<Option<Value>
     )?;
     match inputs {
         None => Ok(None),
-        Some(inputs) => stratus_dsl::prepare(&blueprint, inputs).map(Some),
+        // The server's path: the blueprint parsed for one plan, consumed by it.
+        Some(inputs) => stratus_dsl::prepare_owned(blueprint, inputs, None).map(Some),
     }
 }
 
@@ -375,7 +376,8 @@ fn err_cases_report_the_reference_error_at_the_right_place() {
 }
 
 /// The shared cache (parsed imports, resolved type sections) must not change any result: a
-/// second parse through a warm cache plans exactly as a cold one.
+/// second parse through a warm cache plans exactly as a cold one. Planning from a borrowed
+/// blueprint (`prepare`, which copies its plan) equals planning from an owned one.
 #[test]
 fn warm_cache_plans_equal_cold_ones() {
     let cache = DocumentCache::new();
@@ -401,6 +403,16 @@ fn warm_cache_plans_equal_cold_ones() {
             normalize(&stratus_dsl::prepare(&blueprint, &inputs).expect("plan"))
         };
         let cold = plan_with(&DocumentCache::new());
+        let owned = {
+            let blueprint = stratus_dsl::parse(&text, &location.to_string_lossy(), &loader, &cache)
+                .expect("parse");
+            normalize(&stratus_dsl::prepare_owned(blueprint, &inputs, None).expect("plan"))
+        };
+        assert_eq!(
+            first_difference(&owned, &cold, ""),
+            None,
+            "{name}: planning an owned blueprint differs"
+        );
         let first = plan_with(&cache);
         let warm = plan_with(&cache);
         assert_eq!(
