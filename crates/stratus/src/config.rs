@@ -1,7 +1,7 @@
 //! The config file: YAML, read with the DSL's own loader (PyYAML semantics, positions in
 //! errors): `import_resolver` (Cloudify's own section) and the server's options
 //! (`data_dir`, `listen`, `database_url`, `admin_password`, `max_body_bytes`, `tls_listen`,
-//! `tls_cert`, `tls_key`).
+//! `tls_cert`, `tls_key`, `pgaas_dir`).
 
 use std::path::Path;
 
@@ -26,6 +26,7 @@ pub struct ServerConfig {
     pub tls_listen: Option<String>,
     pub tls_cert: Option<std::path::PathBuf>,
     pub tls_key: Option<std::path::PathBuf>,
+    pub pgaas_dir: Option<std::path::PathBuf>,
 }
 
 fn text(document: &Node, key: &str) -> Result<Option<String>> {
@@ -61,6 +62,7 @@ fn parse_server(document: &Node) -> Result<ServerConfig> {
         tls_listen: text(document, "tls_listen")?,
         tls_cert: text(document, "tls_cert")?.map(Into::into),
         tls_key: text(document, "tls_key")?.map(Into::into),
+        pgaas_dir: text(document, "pgaas_dir")?.map(Into::into),
     })
 }
 

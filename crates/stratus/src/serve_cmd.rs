@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// Seconds between retries of an operation that sets no `retry_interval` (default 15).
     #[arg(long, env = "STRATUS_TASK_RETRY_INTERVAL", default_value_t = 15.0)]
     pub task_retry_interval: f64,
+    /// Where ONAP's pgaas plugin keeps its cluster information files (default DATA_DIR/pgaas;
+    /// the original manager's /opt/manager/resources/pgaas).
+    #[arg(long, env = "STRATUS_PGAAS_DIR")]
+    pub pgaas_dir: Option<PathBuf>,
 }
 
 /// Where the original container's operators put certificates.
@@ -83,6 +87,8 @@ pub struct Resolved {
     pub database_url: Option<String>,
     pub admin_password: AdminPassword,
     pub max_body_bytes: usize,
+    /// `None`: `DATA_DIR/pgaas`.
+    pub pgaas_dir: Option<PathBuf>,
 }
 
 const ONAP_PASSWORD_FILE: &str = "/opt/onap/cm-secrets/password";
@@ -163,6 +169,7 @@ pub fn resolve(args: ServeArgs, config: &Config) -> Result<Resolved> {
             .max_body_bytes
             .or(server.max_body_bytes)
             .unwrap_or(512 * 1024 * 1024),
+        pgaas_dir: args.pgaas_dir.or_else(|| server.pgaas_dir.clone()),
     })
 }
 
@@ -196,9 +203,11 @@ pub fn open_store(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn
     }
 }
 
-/// What runs operations: the built-ins and the script plugin (its `ctx` is this binary).
+/// What runs operations: the built-ins, the script plugin (its `ctx` is this binary),
+/// k8splugin, pgaas (cluster files in `pgaas_dir`) and sshkeyshare.
 async fn executors(
     status_notes: &mut Vec<(String, String)>,
+    pgaas_dir: PathBuf,
 ) -> Result<stratus_server::runner::Executors> {
     let mut executors = stratus_server::runner::Executors::with_builtins();
     let me = std::env::current_exe().context("find this executable (it serves as `ctx`)")?;
@@ -215,6 +224,14 @@ async fn executors(
     executors.register(
         stratus_server::runner::kubernetes::PACKAGE,
         std::sync::Arc::new(kubernetes),
+    );
+    use stratus_server::runner::pgaas;
+    let pgaas_executor = pgaas::PgaasExecutor::new(pgaas_dir);
+    status_notes.push(("pgaas".into(), pgaas_executor.describe()));
+    executors.register(pgaas::PACKAGE, std::sync::Arc::new(pgaas_executor));
+    executors.register(
+        pgaas::KEYSHARE_PACKAGE,
+        std::sync::Arc::new(pgaas::KeyshareExecutor),
     );
     Ok(executors)
 }
@@ -249,7 +266,11 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
     let secret_key = secret_key(&data_dir.path)?;
     runtime.block_on(async move {
         let mut status_notes = Vec::new();
-        let executors = executors(&mut status_notes).await?;
+        let pgaas_dir = resolved
+            .pgaas_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.path.join("pgaas"));
+        let executors = executors(&mut status_notes, pgaas_dir).await?;
         let settings = Settings {
             data_dir: data_dir.path.clone(),
             resolver: config.resolver.clone(),

@@ -4,7 +4,8 @@
 //! running side by side on one instance never lose each other's updates).
 //!
 //! Built in: `stratus-builtin` (`noop`, `sleep`, `fail`: in-process, for tests, benchmarks and
-//! placeholders). The script plugin is added by `stratus-plugins`; Kubernetes later.
+//! placeholders). The script plugin (`script.rs`), k8splugin (`kubernetes.rs`) and pgaas with
+//! sshkeyshare (`pgaas.rs`) are registered by the binary.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,6 +20,15 @@ use stratus_engine::OperationTask;
 pub struct Side {
     pub node: Value,
     pub instance: Value,
+}
+
+/// One relationship of the operation's node instance and its target (for executors that
+/// follow relationships, as pgaas finds a cluster's keypair).
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// The relationship's type and its ancestors.
+    pub type_hierarchy: Vec<String>,
+    pub target: Side,
 }
 
 /// Streams an operation's log lines (level, message) to its execution's events.
@@ -41,6 +51,9 @@ pub struct Job {
     /// other side.
     pub own: Side,
     pub related: Option<Side>,
+    /// The own instance's relationships with their targets, only for executors that ask
+    /// (`needs_targets`); empty otherwise.
+    pub targets: Vec<Target>,
     /// Where the blueprint's files are unpacked (scripts, resources).
     pub blueprint_dir: std::path::PathBuf,
     pub log: LogFn,
@@ -91,6 +104,10 @@ pub trait Executor: Send + Sync {
     /// when not, the runner leaves them empty and saves reading them.
     fn needs_context(&self) -> bool {
         true
+    }
+    /// Whether `run` reads the targets of the node instance's relationships (`targets`).
+    fn needs_targets(&self) -> bool {
+        false
     }
     /// Whether this executor can run `implementation` of plugin `plugin_name` with `executor`
     /// (checked at deployment creation); the error says why not.

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::actor::Context;
-use super::executors::{Job, Outcome, Side};
+use super::executors::{Job, Outcome, Side, Target};
 use crate::app::App;
 use crate::error::ApiResult;
 use crate::state::kind;
@@ -67,13 +67,13 @@ pub(super) fn job(
         })
         .clone();
     let plugin = plugin_of(&node_plugins);
-    let wants_context = app
+    let (wants_context, wants_targets) = app
         .runner
         .executors
         .find(&plugin, &task)
-        .map(|executor| executor.needs_context())
-        .unwrap_or(false);
-    let (own, related) = if wants_context {
+        .map(|executor| (executor.needs_context(), executor.needs_targets()))
+        .unwrap_or((false, false));
+    let (own, related) = if wants_context || wants_targets {
         (
             side(&task.node_instance_id, &task.node_id),
             task.related
@@ -82,6 +82,11 @@ pub(super) fn job(
         )
     } else {
         (Side::default(), None)
+    };
+    let targets = if wants_targets {
+        relationship_targets(&own, side)
+    } else {
+        Vec::new()
     };
     Job {
         tenant: context.tenant.clone(),
@@ -95,9 +100,50 @@ pub(super) fn job(
         plugin,
         own,
         related,
+        targets,
         blueprint_dir: context.blueprint_dir.clone(),
         log,
     }
+}
+
+/// The relationships of `own`'s instance (`{type, target_id, target_name}`) with their
+/// targets; the type hierarchy comes from the node's relationship of the same type and target.
+fn relationship_targets(own: &Side, side: impl Fn(&str, &str) -> Side) -> Vec<Target> {
+    let list = |value: &Value| {
+        value
+            .get("relationships")
+            .and_then(Value::as_array)
+            .cloned()
+    };
+    let node_relationships = list(&own.node).unwrap_or_default();
+    list(&own.instance)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|relationship| {
+            let text = |key: &str| relationship.get(key).and_then(Value::as_str);
+            let (type_name, instance_id, node_id) =
+                (text("type")?, text("target_id")?, text("target_name")?);
+            let type_hierarchy = node_relationships
+                .iter()
+                .find(|r| {
+                    r.get("type").and_then(Value::as_str) == Some(type_name)
+                        && r.get("target_id").and_then(Value::as_str) == Some(node_id)
+                })
+                .and_then(|r| r.get("type_hierarchy"))
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_else(|| vec![type_name.to_string()]);
+            Some(Target {
+                type_hierarchy,
+                target: side(instance_id, node_id),
+            })
+        })
+        .collect()
 }
 
 /// Evaluates the functions left in an operation's inputs (`get_attribute` with `SELF`,
@@ -166,5 +212,34 @@ pub(super) async fn run_job(app: &App, mut job: Job) -> super::Report {
                 }),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relationship_targets_carry_the_nodes_type_hierarchy() {
+        let own = Side {
+            node: json!({"relationships": [
+                {"type": "cloudify.relationships.depends_on", "target_id": "other", "type_hierarchy": ["cloudify.relationships.depends_on"]},
+                {"type": "dcae.relationships.pgaas_cluster_uses_sshkeypair", "target_id": "key",
+                 "type_hierarchy": ["cloudify.relationships.depends_on", "cloudify.relationships.connected_to", "dcae.relationships.pgaas_cluster_uses_sshkeypair"]}]}),
+            instance: json!({"relationships": [
+                {"type": "dcae.relationships.pgaas_cluster_uses_sshkeypair", "target_id": "key_1", "target_name": "key"},
+                {"type": "unknown.type", "target_id": "x_1", "target_name": "x"},
+                {"type": "broken"}]}),
+        };
+        let targets = relationship_targets(&own, |instance, node| Side {
+            node: json!({"id": node}),
+            instance: json!({"id": instance}),
+        });
+        assert_eq!(targets.len(), 2);
+        assert_eq!(targets[0].type_hierarchy.len(), 3);
+        assert_eq!(targets[0].target.instance["id"], "key_1");
+        assert_eq!(targets[0].target.node["id"], "key");
+        assert_eq!(targets[1].type_hierarchy, ["unknown.type"]);
+        assert!(relationship_targets(&Side::default(), |_, _| Side::default()).is_empty());
     }
 }

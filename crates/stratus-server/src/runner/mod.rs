@@ -17,6 +17,7 @@ mod commit;
 pub mod executors;
 mod job;
 pub mod kubernetes;
+pub mod pgaas;
 mod scale;
 pub mod script;
 
@@ -29,7 +30,7 @@ use tokio::sync::mpsc;
 use crate::app::App;
 use crate::state::kind;
 
-pub use executors::{Executor, Executors, Job, Outcome, Report};
+pub use executors::{Executor, Executors, Job, Outcome, Report, Target};
 pub use script::ScriptExecutor;
 
 /// What an execution's task receives.

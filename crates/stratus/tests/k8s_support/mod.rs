@@ -1,7 +1,9 @@
-//! Support for `kubernetes.rs`: the test cluster (`cluster()`, read from `KUBECONFIG`), a
+//! Support for `kubernetes.rs` and `pgaas.rs`: the test cluster (`cluster()`, read from `KUBECONFIG`), a
 //! stand-in kubelet marking Deployments available, a `stratus serve` with k8splugin settings
 //! (`Manager`), the checks of stored objects against what k8splugin created, a switchable TCP
-//! relay (the API server "down") and a loopback stand-in for Consul.
+//! relay (the API server "down") and a loopback stand-in for Consul. Each test binary uses a
+//! part of it.
+#![allow(dead_code, unused_imports)]
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -241,7 +243,7 @@ pub fn archive(dir: &std::path::Path, yaml: &str) -> Vec<u8> {
 
 pub struct Manager {
     pub served: Served,
-    pub _data: tempfile::TempDir,
+    data: tempfile::TempDir,
     pub namespace: String,
 }
 
@@ -282,12 +284,32 @@ pub fn manager_with_config_txt(
     }
     Manager {
         served: serve(c),
-        _data: data,
+        data,
         namespace: namespace.to_string(),
     }
 }
 
+/// A `stratus serve` with no Kubernetes settings, `configure` adding options (given the
+/// temporary directory that holds the data directory `state`).
+pub fn plain_manager(configure: impl FnOnce(&mut Command, &std::path::Path)) -> Manager {
+    let data = tempfile::tempdir().unwrap();
+    let mut c = command(&data.path().join("state"));
+    c.args(["--admin-password", "pw"])
+        .env("STRATUS_ONAP_CONFIG", data.path().join("no-config.txt"));
+    configure(&mut c, data.path());
+    Manager {
+        served: serve(c),
+        data,
+        namespace: String::new(),
+    }
+}
+
 impl Manager {
+    /// The data directory `stratus serve` was given.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data.path().join("state")
+    }
+
     pub fn port(&self) -> u16 {
         self.served.port
     }
