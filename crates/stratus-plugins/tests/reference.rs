@@ -3,7 +3,8 @@
 //! data) and Stratus's proxy. All four combinations must print the same bytes, exit with the
 //! same status and end stderr with the same line.
 //!
-//! Needs the reference venv (`STRATUS_CFY_VENV`, default `/work/venv-cfy`); without it the test
+//! Needs the reference venv (`STRATUS_CFY_VENV`, default the py3 venv `tools/clients/setup`
+//! makes: `$STRATUS_CLIENTS_DIR/py3`, `target/clients/py3`); without it the test
 //! is skipped with a loud note, unless `STRATUS_REQUIRE_CLIENTS=1` makes that a failure.
 
 mod common;
@@ -16,9 +17,12 @@ use common::*;
 use stratus_plugins::CtxProxy;
 
 fn venv() -> Option<PathBuf> {
-    let venv = PathBuf::from(
-        std::env::var("STRATUS_CFY_VENV").unwrap_or_else(|_| "/work/venv-cfy".to_owned()),
-    );
+    let clients = std::env::var("STRATUS_CLIENTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/clients"));
+    let venv = std::env::var("STRATUS_CFY_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| clients.join("py3"));
     if venv.join("bin/python").exists() && venv.join("bin/ctx").exists() {
         return Some(venv);
     }
