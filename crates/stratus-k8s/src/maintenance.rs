@@ -199,7 +199,10 @@ impl Plugin {
         Ok(())
     }
 
-    pub(crate) fn policy_update(
+    /// Records the policies in the runtime properties and, when the component's
+    /// `docker_config.policy.trigger_type` is `docker`, runs its `script_path` in each running
+    /// pod (`notify`), logging every pod's output as k8splugin did.
+    pub(crate) async fn policy_update(
         &self,
         request: &Request,
         set: &mut Map<String, Value>,
@@ -207,11 +210,21 @@ impl Plugin {
     ) -> Result<(), Error> {
         let name =
             text(request.runtime_properties.get("service_component_name")).unwrap_or_default();
-        for key in ["updated_policies", "removed_policies", "policies"] {
-            if let Some(value) = request.inputs.get(key) {
+        let mut policy_data = Map::new();
+        for key in ["policies", "updated_policies", "removed_policies"] {
+            let value = request.inputs.get(key).cloned().unwrap_or(Value::Null);
+            if request.inputs.contains_key(key) {
                 set.insert(key.into(), value.clone());
             }
+            policy_data.insert(key.into(), value);
         }
+        log(
+            "info",
+            format!(
+                "policy_update for {name}-- updated_policies: {}, removed_policies: {}, policies: {}",
+                policy_data["updated_policies"], policy_data["removed_policies"], policy_data["policies"]
+            ),
+        );
         let policy = request
             .runtime_properties
             .get("docker_config")
@@ -219,28 +232,35 @@ impl Plugin {
         let trigger = policy
             .and_then(|p| p.get("trigger_type"))
             .and_then(Value::as_str);
+        let mut results = Vec::new();
         if trigger == Some("docker") {
-            let script = policy
-                .and_then(|p| text(p.get("script_path")))
-                .unwrap_or_else(|| "(no script_path)".into());
-            let deployment = request
-                .runtime_properties
-                .get("k8s_deployment")
+            let script = policy.and_then(|p| text(p.get("script_path"))).ok_or_else(|| {
+                Error::Input(format!(
+                    "policy_update for {name}: docker_config.policy has trigger_type docker but no script_path"
+                ))
+            })?;
+            let description = request.runtime_properties.get("k8s_deployment");
+            let deployment = description
                 .and_then(|d| text(d.get("deployment")))
                 .unwrap_or_else(|| spec::deployment_name(&name));
-            log(
-                "warning",
-                format!(
-                    "policy_update for {name}: the policies are recorded in the runtime properties (policies, updated_policies, removed_policies), but the component was NOT notified. k8splugin ran `{script} policies <policies JSON>` in the main container of every running pod of Deployment {}/{deployment} (Kubernetes exec); Stratus does not implement exec, so nothing ran in the pods. The component sees the new policies only when it reads its configuration again (e.g. from the config binding service, or after a restart).",
-                    self.settings.namespace
-                ),
-            );
-        } else {
-            log(
-                "info",
-                format!("policy_update complete for {name} (no docker policy trigger: nothing to notify)"),
-            );
+            let namespace = description
+                .and_then(|d| text(d.get("namespace")))
+                .unwrap_or_else(|| self.settings.namespace.clone());
+            let command = vec![
+                script,
+                "policies".to_string(),
+                crate::pyjson::dumps(&Value::Object(policy_data)),
+            ];
+            results =
+                crate::notify::notify(&self.client, &namespace, &deployment, &command).await?;
         }
+        log(
+            "info",
+            format!(
+                "policy_update complete for {name}--notification results: {}",
+                Value::Array(results)
+            ),
+        );
         Ok(())
     }
 }
@@ -277,8 +297,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn policy_update_says_what_was_not_done() {
-        // policy_update makes no API call: a client to nowhere is enough.
+    async fn policy_update_records_and_notifies_only_on_a_docker_trigger() {
+        // An API server that is not there: listing the pods to notify fails, retryably.
         let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
         let client = kube::Client::try_from(config).unwrap();
         let settings = PluginSettings::from_value(json!({"namespace": "onap"})).unwrap();
@@ -291,24 +311,35 @@ mod tests {
         let docker =
             json!({"policy": {"trigger_type": "docker", "script_path": "/opt/app/reconfigure.sh"}});
         let outcome = plugin.run(&request(docker), &log).await;
-        outcome.result.unwrap();
+        let error = outcome.result.unwrap_err();
+        assert!(error.recoverable(false), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("pods onap/k8sdeployment=dep-s1-comp"),
+            "{error}"
+        );
+        // The policies are recorded whatever happened.
         assert_eq!(
             outcome.set["updated_policies"],
             json!([{"policy_id": "p1"}])
         );
-        let (level, message) = logged.lock().unwrap().last().unwrap().clone();
-        assert_eq!(level, "warning");
-        for expected in [
-            "NOT notified",
-            "/opt/app/reconfigure.sh policies",
-            "Deployment onap/dep-s1-comp",
-            "does not implement exec",
-        ] {
-            assert!(message.contains(expected), "{expected} in {message}");
-        }
+        let outcome = plugin
+            .run(
+                &request(json!({"policy": {"trigger_type": "docker"}})),
+                &log,
+            )
+            .await;
+        assert!(outcome
+            .result
+            .unwrap_err()
+            .to_string()
+            .contains("no script_path"));
+        // No docker trigger: nothing to notify, no API call.
         let outcome = plugin.run(&request(json!({})), &log).await;
         outcome.result.unwrap();
         let (level, message) = logged.lock().unwrap().last().unwrap().clone();
         assert_eq!(level, "info", "{message}");
+        assert!(message.ends_with("notification results: []"), "{message}");
     }
 }

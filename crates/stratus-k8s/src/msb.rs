@@ -131,45 +131,19 @@ pub fn registration(
     (Some(registration), warnings)
 }
 
-/// A string as Python's `json.dumps` writes it (`ensure_ascii`: non-ASCII as `\uXXXX`).
-fn python_json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// The annotation's value: the JSON list of entries, as `json.dumps` wrote it.
 pub fn annotation_value(registrations: &[Registration]) -> String {
     let entries: Vec<String> = registrations
         .iter()
         .map(|r| {
             let fields = [
-                ("serviceName", python_json_string(&r.service_name)),
-                ("port", python_json_string(&r.port)),
-                ("version", python_json_string(&r.version)),
-                ("url", python_json_string(&r.url)),
-                ("protocol", python_json_string(&r.protocol)),
+                ("serviceName", crate::pyjson::string(&r.service_name)),
+                ("port", crate::pyjson::string(&r.port)),
+                ("version", crate::pyjson::string(&r.version)),
+                ("url", crate::pyjson::string(&r.url)),
+                ("protocol", crate::pyjson::string(&r.protocol)),
                 ("enable_ssl", r.enable_ssl.to_string()),
-                ("visualRange", python_json_string(&r.visual_range)),
+                ("visualRange", crate::pyjson::string(&r.visual_range)),
             ];
             let body: Vec<String> = fields
                 .iter()

@@ -3,7 +3,7 @@
 //! (ConfigMap, and Consul KV when `config.txt` names Consul); `create_and_start_*` creates
 //! or adopts the Deployment and Services and waits for availability; `stop_and_remove_container`
 //! and `cleanup_discovery` remove what they made; `scale`, `update_image` patch the
-//! Deployment and wait; `policy_update` records the policies.
+//! Deployment and wait; `policy_update` records the policies and notifies the pods.
 //!
 //! An operation returns the runtime properties to set, whatever its result (as k8splugin's
 //! updates were saved even when a later step failed). Deliberate differences from k8splugin:
@@ -12,7 +12,7 @@
 //! success); Deployments are deleted with background propagation (foreground deletion needs
 //! the garbage collector to finish before the name can be reused); a start that times out
 //! removes the Deployment and Services but leaves the configuration to `cleanup_discovery`;
-//! `policy_update` cannot run the notification script in pods (that needs exec) and says so.
+//! `policy_update` runs the notification script in the pods through exec (`notify.rs`).
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
@@ -238,7 +238,7 @@ impl Plugin {
             "cleanup_discovery" => self.cleanup_discovery(request, log).await,
             "scale" => self.scale(request, &mut set, log).await,
             "update_image" => self.update_image(request, &mut set, log).await,
-            "policy_update" => self.policy_update(request, &mut set, log),
+            "policy_update" => self.policy_update(request, &mut set, log).await,
             other => Err(Error::Input(format!(
                 "k8splugin has no operation '{other}' in Stratus (supported: {})",
                 OPERATIONS[..12].join(", ")

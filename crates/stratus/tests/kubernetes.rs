@@ -4,10 +4,12 @@
 //! k8splugin created, `scale` and `update_image`, `heal`, uninstall leaving nothing behind,
 //! and the bad cases (an object of another owner, RBAC refusal, the API server gone
 //! mid-install and back); a platform component's MSB annotation; the plugin settings from the
-//! Consul key `k8s-plugin` overriding the settings file.
+//! Consul key `k8s-plugin` overriding the settings file; `policy_update` exec'ing its script in
+//! the running pods.
 //!
 //! There is no kubelet: a thread (`k8s_support::FakeKubelet`) plays it, marking Deployments
-//! available through the `status` subresource. There is no Consul server on these machines: a
+//! available through the `status` subresource; for exec, a Node points kube-apiserver at
+//! `k8s_support/kubelet_exec.py`, which answers the relayed WebSocket as a kubelet does. There is no Consul server on these machines: a
 //! loopback stand-in (`k8s_support::fake_consul`) answers here, and the Consul KV calls are
 //! tested in detail in `crates/stratus-k8s/tests/consul.rs`.
 //! Without a reachable cluster every test prints a loud SKIPPED note and passes, unless
@@ -255,6 +257,76 @@ fn scale_update_image_and_heal_change_the_deployment() {
     for kind in ["deployments", "services", "configmaps"] {
         assert!(cluster.names(&namespace, kind).is_empty(), "{kind} left");
     }
+}
+
+/// policy_update with a docker trigger runs the script in the main container of each running
+/// pod of the component, through the real API server's exec (relayed to a stand-in kubelet);
+/// a pod that is not running is left alone.
+#[test]
+fn policy_update_runs_the_script_in_each_running_pod() {
+    let Some(cluster) = cluster() else { return };
+    let namespace = unique("e2e-policy");
+    let manager = manager(&cluster, &namespace, &cluster.kubeconfig.clone(), json!({}));
+    let _kubelet = FakeKubelet::start(&cluster, &namespace);
+    let node = ExecNode::start(&cluster);
+    let blueprint = component_blueprint().replace(
+        "docker_config:\n",
+        "docker_config:\n        policy: {trigger_type: docker, script_path: /opt/app/reconfigure.sh}\n",
+    );
+    manager.upload("policy", &blueprint);
+    assert_eq!(manager.create_deployment("p1", "policy", json!({})).0, 201);
+    assert_eq!(manager.run("p1", "install", json!({})).0, "terminated");
+    let instance = manager.instances("p1").remove(0);
+    let deployment = instance["runtime_properties"]["k8s_deployment"]["deployment"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let labels = json!({"k8sdeployment": deployment});
+    node.pod(&namespace, "policy-pod-a", labels.clone(), "Running");
+    node.pod(&namespace, "policy-pod-b", labels, "Pending");
+    let policies = json!([{"policy_id": "p1", "config": {"threshold": 3}}]);
+    let execution = manager.execute(
+        "p1",
+        "execute_operation",
+        json!({"operation": "dcae.interfaces.policy.policy_update",
+               "operation_kwargs": {"updated_policies": policies, "policies": policies},
+               "node_instance_ids": [instance["id"]]}),
+    );
+    let (status, error) = manager.wait(&execution, 60);
+    assert_eq!(status, "terminated", "policy_update: {error}");
+    let events = manager.events(&execution);
+    assert!(
+        events.contains(
+            r#"notification results: [{"pod":"policy-pod-a","output":"notified policy-pod-a: "#
+        ),
+        "the pod's output is logged: {events}"
+    );
+    let execs = node.execs();
+    assert_eq!(execs.len(), 1, "one running pod, one exec: {execs:?}");
+    let exec = &execs[0];
+    assert_eq!(
+        exec["path"],
+        json!(format!("/exec/{namespace}/policy-pod-a/main")),
+        "the main container of the running pod: {exec}"
+    );
+    let argv = exec["query"]["command"].as_array().unwrap();
+    assert_eq!(argv[0], "/opt/app/reconfigure.sh");
+    assert_eq!(argv[1], "policies");
+    let data: Value = serde_json::from_str(argv[2].as_str().unwrap()).unwrap();
+    assert_eq!(
+        data,
+        json!({"policies": policies, "updated_policies": policies, "removed_policies": null})
+    );
+    let props = &manager.instances("p1")[0]["runtime_properties"];
+    assert_eq!(props["policies"], policies);
+    for pod in ["policy-pod-a", "policy-pod-b"] {
+        cluster.request(
+            "DELETE",
+            &format!("/api/v1/namespaces/{namespace}/pods/{pod}"),
+            None,
+        );
+    }
+    assert_eq!(manager.run("p1", "uninstall", json!({})).0, "terminated");
 }
 
 #[test]

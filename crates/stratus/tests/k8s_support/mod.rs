@@ -14,9 +14,11 @@ use crate::process::{command, send, serve, Served};
 use serde_json::{json, Value};
 
 mod checks;
+mod exec_node;
 mod stand_ins;
 
 pub use checks::check_component;
+pub use exec_node::ExecNode;
 pub use stand_ins::{fake_consul, relay};
 
 pub const CORPUS: &str = concat!(
