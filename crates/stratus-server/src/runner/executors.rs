@@ -94,6 +94,39 @@ impl Report {
             patches: Vec::new(),
         }
     }
+
+    /// The report of a native plugin operation: success or a failure (`recoverable` or not),
+    /// and the top-level runtime properties it set on `instance`, kept whatever the result.
+    pub fn settled(
+        instance: &str,
+        result: Result<(), String>,
+        recoverable: bool,
+        set: serde_json::Map<String, Value>,
+    ) -> Report {
+        let ops: Vec<stratus_plugins::PatchOp> = set
+            .into_iter()
+            .map(|(key, value)| stratus_plugins::PatchOp::Set {
+                path: vec![stratus_plugins::PathSegment::Key(key)],
+                value,
+            })
+            .collect();
+        let patches = if ops.is_empty() {
+            Vec::new()
+        } else {
+            vec![(instance.to_string(), Patch { ops })]
+        };
+        let outcome = match result {
+            Ok(()) => Outcome::Succeeded {
+                result: Value::Null,
+            },
+            Err(error) => Outcome::Failed {
+                error,
+                recoverable,
+                retry_after_ms: None,
+            },
+        };
+        Report { outcome, patches }
+    }
 }
 
 pub type BoxFuture = Pin<Box<dyn Future<Output = Report> + Send>>;

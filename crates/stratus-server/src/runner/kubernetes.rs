@@ -15,9 +15,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use stratus_k8s::{ops, Plugin, PluginSettings, Request, SettingsSource, Sources};
-use stratus_plugins::{PatchOp, PathSegment};
 
-use super::executors::{BoxFuture, Executor, Job, Outcome, Patch, Report};
+use super::executors::{BoxFuture, Executor, Job, Outcome, Report};
 
 /// The package name the k8splugin type files declare.
 pub const PACKAGE: &str = "k8splugin";
@@ -163,30 +162,12 @@ impl Executor for KubernetesExecutor {
             let log = move |level: &str, message: String| log(level, message);
             let outcome = plugin.run(&request, &log).await;
             let recoverable = outcome.recoverable();
-            let ops = outcome
-                .set
-                .into_iter()
-                .map(|(key, value)| PatchOp::Set {
-                    path: vec![PathSegment::Key(key)],
-                    value,
-                })
-                .collect::<Vec<_>>();
-            let patches = if ops.is_empty() {
-                Vec::new()
-            } else {
-                vec![(job.task.node_instance_id.clone(), Patch { ops })]
-            };
-            let outcome = match outcome.result {
-                Ok(()) => Outcome::Succeeded {
-                    result: Value::Null,
-                },
-                Err(error) => Outcome::Failed {
-                    recoverable,
-                    error: error.to_string(),
-                    retry_after_ms: None,
-                },
-            };
-            Report { outcome, patches }
+            Report::settled(
+                &job.task.node_instance_id,
+                outcome.result.map_err(|error| error.to_string()),
+                recoverable,
+                outcome.set,
+            )
         })
     }
 }

@@ -12,9 +12,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use stratus_pgaas::ops::{self, KEYSHARE_OPERATION};
 use stratus_pgaas::{ClusterDir, Plugin, Request, Target};
-use stratus_plugins::{PatchOp, PathSegment};
 
-use super::executors::{BoxFuture, Executor, Job, Outcome, Patch, Report, Side};
+use super::executors::{BoxFuture, Executor, Job, Outcome, Report, Side};
 
 /// The package name pgaas_types.yaml declares.
 pub const PACKAGE: &str = "pgaas";
@@ -71,30 +70,17 @@ async fn run_blocking(
             })
         }
     };
-    let ops: Vec<PatchOp> = outcome
-        .set
-        .into_iter()
-        .map(|(key, value)| PatchOp::Set {
-            path: vec![PathSegment::Key(key)],
-            value,
-        })
-        .collect();
-    let patches = if ops.is_empty() {
-        Vec::new()
-    } else {
-        vec![(job.task.node_instance_id.clone(), Patch { ops })]
-    };
-    let outcome = match outcome.result {
-        Ok(()) => Outcome::Succeeded {
-            result: Value::Null,
-        },
-        Err(error) => Outcome::Failed {
-            recoverable: error.recoverable(),
-            error: error.to_string(),
-            retry_after_ms: None,
-        },
-    };
-    Report { outcome, patches }
+    let recoverable = outcome
+        .result
+        .as_ref()
+        .err()
+        .is_some_and(|error| error.recoverable());
+    Report::settled(
+        &job.task.node_instance_id,
+        outcome.result.map_err(|error| error.to_string()),
+        recoverable,
+        outcome.set,
+    )
 }
 
 /// `pgaas.pgaas_plugin.{add_pgaas_cluster, rm_pgaas_cluster, create_database,
