@@ -31,6 +31,16 @@ pub struct Target {
     pub target: Side,
 }
 
+/// The object `key` of `value` (a node's `properties`, an instance's `runtime_properties`), or
+/// an empty one.
+pub fn map_of(value: &Value, key: &str) -> serde_json::Map<String, Value> {
+    value
+        .get(key)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// Streams an operation's log lines (level, message) to its execution's events.
 pub type LogFn = Arc<dyn Fn(&str, String) + Send + Sync>;
 

@@ -13,10 +13,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use stratus_k8s::{ops, Plugin, PluginSettings, Request, SettingsSource, Sources};
 
-use super::executors::{BoxFuture, Executor, Job, Outcome, Report};
+use super::executors::{map_of, BoxFuture, Executor, Job, Outcome, Report};
 
 /// The package name the k8splugin type files declare.
 pub const PACKAGE: &str = "k8splugin";
@@ -104,14 +104,6 @@ impl KubernetesExecutor {
     pub fn is_available(&self) -> bool {
         self.plugin.is_ok()
     }
-}
-
-fn map_of(value: &Value, key: &str) -> Map<String, Value> {
-    value
-        .get(key)
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default()
 }
 
 impl Executor for KubernetesExecutor {

@@ -9,24 +9,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
 use stratus_pgaas::ops::{self, KEYSHARE_OPERATION};
 use stratus_pgaas::{ClusterDir, Plugin, Request, Target};
 
-use super::executors::{BoxFuture, Executor, Job, Outcome, Report, Side};
+use super::executors::{map_of, BoxFuture, Executor, Job, Outcome, Report, Side};
 
 /// The package name pgaas_types.yaml declares.
 pub const PACKAGE: &str = "pgaas";
 /// The package name sshkey_types.yaml declares.
 pub const KEYSHARE_PACKAGE: &str = "sshkeyshare";
-
-fn map_of(value: &Value, key: &str) -> Map<String, Value> {
-    value
-        .get(key)
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default()
-}
 
 fn request(job: &Job) -> Request {
     let properties = |side: &Side| map_of(&side.node, "properties");

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use stratus_plugins::{
     CtxCommand, CtxProxy, Entity, InstanceInfo, NodeInfo, OperationContext, OperationInfo,
     OperationResult, ScriptSpec, Subject,
 };
 
-use super::executors::{BoxFuture, Executor, Job, Outcome, Report, Side};
+use super::executors::{map_of, BoxFuture, Executor, Job, Outcome, Report, Side};
 
 pub struct ScriptExecutor {
     proxy: Arc<CtxProxy>,
@@ -29,14 +29,6 @@ impl ScriptExecutor {
             ctx: Arc::new(ctx),
         })
     }
-}
-
-fn map_of(value: &Value, key: &str) -> Map<String, Value> {
-    value
-        .get(key)
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default()
 }
 
 fn entity(side: &Side) -> Entity {
