@@ -27,6 +27,7 @@
 pub mod execution;
 pub mod graph;
 pub mod model;
+mod model_text;
 pub mod workflows;
 
 pub use execution::{

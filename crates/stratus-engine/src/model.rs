@@ -128,30 +128,6 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// The node fields [`Deployment::from_json`] reads: a caller holding large node bodies
-    /// may parse just these.
-    pub const NODE_FIELDS: &'static [&'static str] = &[
-        "id",
-        "type_hierarchy",
-        "host_id",
-        "operations",
-        "properties",
-        "relationships",
-        "number_of_instances",
-        "instances",
-    ];
-
-    /// The node-instance fields [`Deployment::from_json`] reads.
-    pub const INSTANCE_FIELDS: &'static [&'static str] = &[
-        "id",
-        "name",
-        "node_id",
-        "host_id",
-        "state",
-        "relationships",
-        "index",
-    ];
-
     /// Parses node and node-instance bodies (`GET /nodes`, `GET /node-instances` items, or a
     /// deployment plan's `nodes` / `node_instances`).
     pub fn from_json(nodes: &[Value], instances: &[Value]) -> Result<Deployment, ModelError> {
@@ -334,60 +310,72 @@ fn parse_operations(
 ) -> Result<HashMap<String, Operation>, ModelError> {
     let mut out = HashMap::new();
     for (name, value) in map.into_iter().flatten() {
-        let where_ = format!("{field}.{name}");
         let op = value
             .as_object()
-            .ok_or_else(|| record.error(&where_, "must be an object"))?;
-        let text = |k: &str| -> Result<Option<String>, ModelError> {
-            match op.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(record.error(&format!("{where_}.{k}"), "must be a string")),
-            }
-        };
-        let number = |k: &str| -> Result<Option<f64>, ModelError> {
-            match op.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::Number(n)) => Ok(n.as_f64()),
-                Some(_) => Err(record.error(&format!("{where_}.{k}"), "must be a number")),
-            }
-        };
-        let max_retries = match op.get("max_retries") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => Some(n.as_i64().ok_or_else(|| {
-                record.error(&format!("{where_}.max_retries"), "must be an integer")
-            })?),
-            Some(_) => {
-                return Err(record.error(&format!("{where_}.max_retries"), "must be an integer"))
-            }
-        };
-        let inputs = match op.get("inputs") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m.clone(),
-            Some(_) => return Err(record.error(&format!("{where_}.inputs"), "must be an object")),
-        };
+            .ok_or_else(|| record.error(&format!("{field}.{name}"), "must be an object"))?;
         out.insert(
             name.clone(),
-            Operation {
-                implementation: text("operation")?.unwrap_or_default(),
-                plugin: text("plugin")?.unwrap_or_default(),
-                executor: text("executor")?,
-                inputs,
-                has_intrinsic_functions: op
-                    .get("has_intrinsic_functions")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                max_retries,
-                retry_interval: number("retry_interval")?,
-                timeout: number("timeout")?,
-                timeout_recoverable: op.get("timeout_recoverable").and_then(Value::as_bool),
-            },
+            operation(&record.name, field, name, &|k| op.get(k))?,
         );
     }
     Ok(out)
 }
 
-fn install_method(properties: Option<&Map<String, Value>>) -> String {
+/// One operation from its fields (`get`), checked; errors name `record`, `field` and `name`.
+pub(crate) fn operation<'v>(
+    record: &str,
+    field: &str,
+    name: &str,
+    get: &dyn Fn(&str) -> Option<&'v Value>,
+) -> Result<Operation, ModelError> {
+    let error = |key: &str, problem: &str| ModelError::Field {
+        record: record.to_string(),
+        field: format!("{field}.{name}.{key}"),
+        problem: problem.to_string(),
+    };
+    let text = |k: &str| -> Result<Option<String>, ModelError> {
+        match get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(error(k, "must be a string")),
+        }
+    };
+    let number = |k: &str| -> Result<Option<f64>, ModelError> {
+        match get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(_) => Err(error(k, "must be a number")),
+        }
+    };
+    let max_retries = match get("max_retries") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(
+            n.as_i64()
+                .ok_or_else(|| error("max_retries", "must be an integer"))?,
+        ),
+        Some(_) => return Err(error("max_retries", "must be an integer")),
+    };
+    let inputs = match get("inputs") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(error("inputs", "must be an object")),
+    };
+    Ok(Operation {
+        implementation: text("operation")?.unwrap_or_default(),
+        plugin: text("plugin")?.unwrap_or_default(),
+        executor: text("executor")?,
+        inputs,
+        has_intrinsic_functions: get("has_intrinsic_functions")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        max_retries,
+        retry_interval: number("retry_interval")?,
+        timeout: number("timeout")?,
+        timeout_recoverable: get("timeout_recoverable").and_then(Value::as_bool),
+    })
+}
+
+pub(crate) fn install_method(properties: Option<&Map<String, Value>>) -> String {
     let properties = match properties {
         Some(p) => p,
         None => return "remote".into(),

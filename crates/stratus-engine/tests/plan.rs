@@ -11,12 +11,16 @@ use serde_json::{Map, Value};
 use stratus_engine::{build, Deployment, Filter, Graph, TaskKind, Workflow};
 
 fn stratus_plan(file: &Path) -> Value {
+    stratus_plan_with(file, &Map::new())
+}
+
+fn stratus_plan_with(file: &Path, inputs: &Map<String, Value>) -> Value {
     let text = std::fs::read_to_string(file).unwrap();
     let loader = stratus_catalog::Loader::offline().with_blueprint_root(file.parent().unwrap());
     let cache = stratus_dsl::DocumentCache::new();
     let blueprint = stratus_dsl::parse(&text, &file.to_string_lossy(), &loader, &cache)
         .unwrap_or_else(|d| panic!("{}: {d:?}", file.display()));
-    stratus_dsl::prepare(&blueprint, &Map::new()).unwrap()
+    stratus_dsl::prepare(&blueprint, inputs).unwrap()
 }
 
 fn deployment(nodes: &[Value], instances: &[Value], state: &str) -> Deployment {
@@ -106,42 +110,41 @@ fn stratus_plans_give_the_reference_shaped_graphs() {
     assert!(checked >= 3);
 }
 
-/// Bodies cut down to `Deployment::NODE_FIELDS` / `INSTANCE_FIELDS` (what the server parses
-/// from stored rows) give the same deployment as the whole bodies.
+/// The bodies' JSON text read by `Deployment::from_texts` (what the server does with stored
+/// rows) gives the same deployment as the parsed bodies read by `from_json`.
 #[test]
-fn the_listed_fields_are_all_the_model_reads() {
+fn reading_the_stored_text_gives_the_same_model() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let only = |items: &[Value], fields: &[&str]| -> Vec<Value> {
-        items
-            .iter()
-            .map(|item| {
-                let map = item.as_object().unwrap();
-                Value::Object(
-                    map.iter()
-                        .filter(|(k, _)| fields.contains(&k.as_str()))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                )
-            })
-            .collect()
-    };
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
-            continue;
-        }
-        let plan = stratus_plan(&path);
+    // The engine's test blueprints and the DCAE corpus (properties, relationships of every
+    // kind, k8splugin and pgaas operations with inputs).
+    let corpus =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/onap-frankfurt");
+    let inputs_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stratus-dsl/tests/data/corpus");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .chain(std::fs::read_dir(&corpus).unwrap())
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().and_then(|e| e.to_str()) == Some("yaml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let inputs: Map<String, Value> =
+            std::fs::read_to_string(inputs_dir.join(format!("{name}.inputs.json")))
+                .map(|text| serde_json::from_str(&text).unwrap())
+                .unwrap_or_default();
+        let plan = stratus_plan_with(&path, &inputs);
         let nodes = plan["nodes"].as_array().unwrap();
         let instances = plan["node_instances"].as_array().unwrap();
         let whole = Deployment::from_json(nodes, instances).unwrap();
-        let cut = Deployment::from_json(
-            &only(nodes, Deployment::NODE_FIELDS),
-            &only(instances, Deployment::INSTANCE_FIELDS),
-        )
-        .unwrap();
-        assert_eq!(whole, cut, "{}", path.display());
+        let texts = |items: &[Value]| items.iter().map(Value::to_string).collect::<Vec<_>>();
+        let (node_texts, instance_texts) = (texts(nodes), texts(instances));
+        let node_refs: Vec<&str> = node_texts.iter().map(String::as_str).collect();
+        let instance_refs: Vec<&str> = instance_texts.iter().map(String::as_str).collect();
+        let from_text = Deployment::from_texts(&node_refs, &instance_refs).unwrap();
+        assert_eq!(whole, from_text, "{}: from_texts", path.display());
         checked += 1;
     }
-    assert!(checked >= 3, "only {checked} blueprints checked");
+    assert!(checked >= 25, "only {checked} blueprints checked");
 }

@@ -85,34 +85,24 @@ async fn fail(app: &App, tenant: &str, id: &str, message: &str) -> ApiResult<()>
         .map(|_| ())
 }
 
-/// The deployment's nodes and instances, with only the fields the engine's model reads parsed
-/// from each stored body (a node's `interfaces`, `plugins` and the like are skipped).
-fn deployment_records(
+/// The engine's model of the deployment, read from the stored text of its node and instance
+/// rows (`Deployment::from_texts`: typed fields, no `serde_json` maps for the operations).
+fn deployment_model(
     tables: &Tables,
     tenant: &str,
     deployment_id: &str,
-) -> (Vec<Value>, Vec<Value>) {
-    let of = |k: &str, fields: &[&str]| -> Vec<Value> {
+) -> Result<stratus_engine::Deployment, stratus_engine::ModelError> {
+    let of = |k: &str| -> Vec<&str> {
         tables
             .table(k)
             .tenant_rows(tenant)
             .into_iter()
             .flat_map(|rows| rows.values())
             .filter(|row| row.str_field("deployment_id") == deployment_id)
-            .map(|row| {
-                crate::json_field::pick(row.raw(), fields)
-                    .map(Value::Object)
-                    .unwrap_or(Value::Null)
-            })
+            .map(|row| row.raw())
             .collect()
     };
-    (
-        of(kind::NODES, stratus_engine::Deployment::NODE_FIELDS),
-        of(
-            kind::NODE_INSTANCES,
-            stratus_engine::Deployment::INSTANCE_FIELDS,
-        ),
-    )
+    stratus_engine::Deployment::from_texts(&of(kind::NODES), &of(kind::NODE_INSTANCES))
 }
 
 async fn load_progress(
@@ -237,11 +227,10 @@ async fn run(
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default();
-            let (nodes, instances) = app
+            let deployment = app
                 .shared
-                .read(|tables| deployment_records(tables, tenant, &context.deployment_id));
-            let deployment =
-                stratus_engine::Deployment::from_json(&nodes, &instances).map_err(|e| {
+                .read(|tables| deployment_model(tables, tenant, &context.deployment_id))
+                .map_err(|e| {
                     ApiError::bad_parameters(format!("deployment {}: {e}", context.deployment_id))
                 })?;
             let (graph, mut writes) = if context.workflow_id == "scale" {
