@@ -83,8 +83,8 @@ pub enum Write {
         field: String,
         value: Value,
     },
-    /// Appends an event; its `id` is ignored and assigned by the store.
-    AppendEvent(Event),
+    /// Appends an event; the store assigns its id.
+    AppendEvent(NewEvent),
     /// Removes every event of one deployment.
     DeleteEvents {
         tenant: String,
@@ -94,6 +94,37 @@ pub enum Write {
     PutBlob { key: String, bytes: Vec<u8> },
     /// Removes a blob; removing a missing blob is not an error.
     DeleteBlob { key: String },
+}
+
+/// An event to append: an [`Event`] without its id, its body already encoded. `body` must be
+/// the JSON text of an object: the store writes it as is (events are many, and their writers
+/// produce the text directly). [`NewEvent::encode`] makes one from an [`Event`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub tenant: String,
+    pub deployment_id: String,
+    pub execution_id: String,
+    pub timestamp: String,
+    pub kind: String,
+    pub event_type: String,
+    pub body: String,
+}
+
+impl NewEvent {
+    /// `event` (its id ignored) with its body encoded; a body nested deeper than the store can
+    /// read back is refused.
+    pub fn encode(event: Event) -> Result<NewEvent, StoreError> {
+        let body = common::encode_body(&event.body)?;
+        Ok(NewEvent {
+            tenant: event.tenant,
+            deployment_id: event.deployment_id,
+            execution_id: event.execution_id,
+            timestamp: event.timestamp,
+            kind: event.kind,
+            event_type: event.event_type,
+            body,
+        })
+    }
 }
 
 /// An entry of the event log (Cloudify events and logs).

@@ -341,7 +341,13 @@ fn apply_write(
             Ok(0)
         }
         Write::AppendEvent(event) => {
-            let body = common::encode_body(&event.body).map_err(Failure::Store)?;
+            debug_assert!(
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&event.body)
+                    .is_ok(),
+                "an event body that is not a JSON object: {}",
+                event.body
+            );
+            let body = &event.body;
             let row = transaction.query_one(
                 "INSERT INTO events \
                  (tenant, deployment_id, execution_id, timestamp, kind, event_type, body) \

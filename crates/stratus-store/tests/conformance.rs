@@ -18,8 +18,8 @@ use std::sync::{Arc, Once};
 
 use serde_json::{json, Value};
 use stratus_store::{
-    Event, EventPage, EventQuery, PostgresStore, RawRecord, Record, SqliteStore, Store, StoreError,
-    Write,
+    Event, EventPage, EventQuery, NewEvent, PostgresStore, RawRecord, Record, SqliteStore, Store,
+    StoreError, Write,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -261,6 +261,11 @@ fn delete_where(kind: &str, tenant: &str, field: &str, value: Value) -> Write {
         field: field.into(),
         value,
     }
+}
+
+/// Appends `event` (its body encoded as every writer does).
+fn append(event: Event) -> Write {
+    Write::AppendEvent(NewEvent::encode(event).expect("encode event"))
 }
 
 fn event(
@@ -542,7 +547,7 @@ fn a_failing_write_undoes_its_whole_batch(store: &dyn Store) {
     };
     let more_first_two = || {
         vec![
-            Write::AppendEvent(event(
+            append(event(
                 "t",
                 "kept",
                 "e1",
@@ -759,7 +764,7 @@ fn events_get_increasing_ids_and_every_filter_works(store: &dyn Store) {
     for entry in &log[..3] {
         let assigned = apply(
             store,
-            vec![Write::AppendEvent(Event {
+            vec![append(Event {
                 id: 999,
                 ..entry.clone()
             })],
@@ -769,10 +774,7 @@ fn events_get_increasing_ids_and_every_filter_works(store: &dyn Store) {
             ..entry.clone()
         });
     }
-    let assigned = apply(
-        store,
-        log[3..].iter().cloned().map(Write::AppendEvent).collect(),
-    );
+    let assigned = apply(store, log[3..].iter().cloned().map(append).collect());
     for (entry, id) in log[3..].iter().zip(assigned) {
         stored.push(Event {
             id,
@@ -941,7 +943,7 @@ fn delete_events_removes_one_deployment_and_ids_are_never_reused(store: &dyn Sto
     let first = apply(
         store,
         vec![
-            Write::AppendEvent(event(
+            append(event(
                 "t",
                 "keep",
                 "e1",
@@ -949,7 +951,7 @@ fn delete_events_removes_one_deployment_and_ids_are_never_reused(store: &dyn Sto
                 "cloudify_log",
                 "info",
             )),
-            Write::AppendEvent(event(
+            append(event(
                 "u",
                 "gone",
                 "e2",
@@ -957,7 +959,7 @@ fn delete_events_removes_one_deployment_and_ids_are_never_reused(store: &dyn Sto
                 "cloudify_log",
                 "info",
             )),
-            Write::AppendEvent(event(
+            append(event(
                 "t",
                 "gone",
                 "e3",
@@ -965,7 +967,7 @@ fn delete_events_removes_one_deployment_and_ids_are_never_reused(store: &dyn Sto
                 "cloudify_log",
                 "info",
             )),
-            Write::AppendEvent(event(
+            append(event(
                 "t",
                 "gone",
                 "e3",
@@ -1005,7 +1007,7 @@ fn delete_events_removes_one_deployment_and_ids_are_never_reused(store: &dyn Sto
     // The newest events were deleted; their ids are not handed out again.
     let next = apply(
         store,
-        vec![Write::AppendEvent(event(
+        vec![append(event(
             "t",
             "gone",
             "e4",
@@ -1140,7 +1142,7 @@ fn unicode_and_large_bodies_round_trip(store: &dyn Store) {
         "info",
     );
     big_event.body = large.clone();
-    let id = apply(store, vec![Write::AppendEvent(big_event.clone())])[0];
+    let id = apply(store, vec![append(big_event.clone())])[0];
     let page = store.events(&EventQuery {
         deployment_ids: vec!["large".into()],
         size: 1,
@@ -1168,7 +1170,7 @@ fn reopening_keeps_everything(harness: &dyn Harness) {
         vec![
             insert("deployments", "t", "d1", json!({"a": 1})),
             insert("deployments", "t", "d2", json!({"a": 2})),
-            Write::AppendEvent(event(
+            append(event(
                 "t",
                 "d1",
                 "e1",
@@ -1210,7 +1212,7 @@ fn reopening_keeps_everything(harness: &dyn Harness) {
     );
     let next = apply(
         &*store,
-        vec![Write::AppendEvent(event(
+        vec![append(event(
             "t",
             "d1",
             "e2",
@@ -1292,7 +1294,7 @@ fn calls_from_spawn_blocking_and_plain_threads(harness: &dyn Harness) {
                 );
                 let version = store.apply(&[
                     put("executions", "t", &id, json!({"n": n}), None),
-                    Write::AppendEvent(entry),
+                    append(entry),
                 ]);
                 assigned.push(version.expect("put and append")[1]);
             }
@@ -1527,7 +1529,7 @@ fn replace_all_restores_exactly_and_atomically(store: &dyn Store) {
             insert("deployments", "t1", "d1", json!({"n": 1})),
             insert("blueprints", "t1", "b1", json!({"b": "ü"})),
             insert("users", "", "admin", json!({"u": true})),
-            Write::AppendEvent(event(
+            append(event(
                 "t1",
                 "d1",
                 "e1",
@@ -1535,7 +1537,7 @@ fn replace_all_restores_exactly_and_atomically(store: &dyn Store) {
                 "cloudify_event",
                 "a",
             )),
-            Write::AppendEvent(event(
+            append(event(
                 "t1",
                 "d1",
                 "e1",
@@ -1563,7 +1565,7 @@ fn replace_all_restores_exactly_and_atomically(store: &dyn Store) {
         vec![
             insert("deployments", "t1", "later", json!({})),
             delete("blueprints", "t1", "b1"),
-            Write::AppendEvent(event(
+            append(event(
                 "t1",
                 "d2",
                 "e2",
@@ -1593,7 +1595,7 @@ fn replace_all_restores_exactly_and_atomically(store: &dyn Store) {
     let max_id = snapshot.1.iter().map(|e| e.id).max().unwrap_or(0);
     let appended = apply(
         store,
-        vec![Write::AppendEvent(event(
+        vec![append(event(
             "t1",
             "d1",
             "e3",

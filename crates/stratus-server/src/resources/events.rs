@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde_json::{json, Value};
-use stratus_store::{Event, EventQuery, Write};
+use stratus_store::{EventQuery, NewEvent, Write};
 
 use crate::app::App;
 use crate::auth::Caller;
@@ -48,15 +48,14 @@ pub fn execution_event(
         "target_id": null,
         "error_causes": null,
     });
-    Write::AppendEvent(Event {
-        id: 0,
+    Write::AppendEvent(NewEvent {
         tenant: tenant.to_string(),
         deployment_id: text("deployment_id"),
         execution_id: text("id"),
         timestamp: now.to_string(),
         kind: "cloudify_event".into(),
         event_type: event_type.into(),
-        body,
+        body: body.to_string(),
     })
 }
 

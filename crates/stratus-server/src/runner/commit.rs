@@ -9,6 +9,7 @@ use stratus_engine::{Command, EmittedEvent, Execution, ProgressDelta, Status, Ta
 use stratus_store::Write;
 
 use super::actor::Context;
+use super::event_json::ObjectText;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{kind, Tables};
@@ -38,35 +39,40 @@ struct Pending {
     version: i64,
 }
 
+/// The body of a task's or the workflow's event, as JSON text (`event_json`), with the fields
+/// and order Cloudify's events have.
 fn event_body(
     context: &Context,
     emitted: &EmittedEvent,
     at: &str,
     node_of: &dyn Fn(&str) -> Option<String>,
-) -> Value {
+) -> String {
+    let dry_run_message;
     let message = if context.dry_run && emitted.task.is_some() {
-        format!("{} (dry run)", emitted.message)
+        dry_run_message = format!("{} (dry run)", emitted.message);
+        &dry_run_message
     } else {
-        emitted.message.clone()
+        &emitted.message
     };
-    json!({
-        "timestamp": at,
-        "reported_timestamp": at,
-        "type": "cloudify_event",
-        "event_type": emitted.event_type,
-        "message": message,
-        "blueprint_id": context.blueprint_id,
-        "deployment_id": context.deployment_id,
-        "execution_id": context.id,
-        "workflow_id": context.workflow_id,
-        "tenant_name": context.tenant,
-        "node_instance_id": emitted.node_instance_id,
-        "node_name": emitted.node_instance_id.as_deref().and_then(node_of),
-        "operation": emitted.operation,
-        "source_id": null,
-        "target_id": null,
-        "error_causes": null,
-    })
+    let node_name = emitted.node_instance_id.as_deref().and_then(node_of);
+    let mut body = ObjectText::new();
+    body.field("timestamp", Some(at))
+        .field("reported_timestamp", Some(at))
+        .field("type", Some("cloudify_event"))
+        .field("event_type", Some(&emitted.event_type))
+        .field("message", Some(message))
+        .field("blueprint_id", Some(&context.blueprint_id))
+        .field("deployment_id", Some(&context.deployment_id))
+        .field("execution_id", Some(&context.id))
+        .field("workflow_id", Some(&context.workflow_id))
+        .field("tenant_name", Some(&context.tenant))
+        .field("node_instance_id", emitted.node_instance_id.as_deref())
+        .field("node_name", node_name.as_deref())
+        .field("operation", emitted.operation.as_deref())
+        .field("source_id", None)
+        .field("target_id", None)
+        .field("error_causes", None);
+    body.finish()
 }
 
 /// What one round of stepping produced, to be committed together.
@@ -175,8 +181,7 @@ pub(super) async fn commit(
                 if let Command::Emit(emitted) = command {
                     let at = crate::clock::format_millis(emitted.at as i64);
                     let body = event_body(ctx, emitted, &at, &node_of);
-                    batch.push(Write::AppendEvent(stratus_store::Event {
-                        id: 0,
+                    batch.push(Write::AppendEvent(stratus_store::NewEvent {
                         tenant: tenant.clone(),
                         deployment_id: ctx.deployment_id.clone(),
                         execution_id: ctx.id.clone(),
@@ -195,15 +200,14 @@ pub(super) async fn commit(
                     "execution_id": ctx.id, "workflow_id": ctx.workflow_id, "tenant_name": tenant,
                     "node_instance_id": instance, "node_name": node_of(&instance), "operation": operation,
                 });
-                batch.push(Write::AppendEvent(stratus_store::Event {
-                    id: 0,
+                batch.push(Write::AppendEvent(stratus_store::NewEvent {
                     tenant: tenant.clone(),
                     deployment_id: ctx.deployment_id.clone(),
                     execution_id: ctx.id.clone(),
                     timestamp: now_text.clone(),
                     kind: "cloudify_log".into(),
                     event_type: level,
-                    body,
+                    body: body.to_string(),
                 }));
             }
             // The execution record: status, counters, times.

@@ -14,6 +14,7 @@
 
 mod actor;
 mod commit;
+mod event_json;
 pub mod executors;
 mod job;
 pub mod kubernetes;
