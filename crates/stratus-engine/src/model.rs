@@ -74,6 +74,9 @@ pub struct Node {
     /// `agent_config.install_method` (or the legacy `install_agent: false`), default `remote`.
     pub install_method: String,
     pub number_of_instances: i64,
+    /// The node's `plugins` entries (`name`, `package_name`, `executor`, …) as stored. The
+    /// engine does not read them; whoever runs the operations picks executors by them.
+    pub plugins: Vec<Value>,
 }
 
 impl Node {
@@ -443,6 +446,7 @@ fn parse_node(value: &Value) -> Result<Node, ModelError> {
         operations: parse_operations(&record, "operations", record.object("operations")?)?,
         relationships,
         install_method: install_method(record.object("properties")?),
+        plugins: record.array("plugins")?.to_vec(),
         number_of_instances,
     })
 }

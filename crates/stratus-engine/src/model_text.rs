@@ -88,6 +88,8 @@ struct NodeText {
     number_of_instances: Option<Value>,
     #[serde(default)]
     instances: Option<Value>,
+    #[serde(default)]
+    plugins: Option<Vec<Value>>,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +182,7 @@ fn node(text: &str) -> Result<Node, ModelError> {
         relationships,
         install_method: install_method(properties.as_ref()),
         number_of_instances,
+        plugins: body.plugins.unwrap_or_default(),
     })
 }
 

@@ -233,6 +233,13 @@ async fn run(
                 .map_err(|e| {
                     ApiError::bad_parameters(format!("deployment {}: {e}", context.deployment_id))
                 })?;
+            // Every node's plugins, from the same read (a resumed execution reads them per
+            // node when first needed).
+            context.plugins = deployment
+                .nodes
+                .iter()
+                .map(|node| (node.id.clone(), json!({ "plugins": node.plugins })))
+                .collect();
             let (graph, mut writes) = if context.workflow_id == "scale" {
                 let deployment_body = app
                     .shared
