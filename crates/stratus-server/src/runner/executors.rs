@@ -105,6 +105,15 @@ impl Report {
         }
     }
 
+    /// A failure with nothing else to report (no retry delay, no runtime-property changes).
+    pub fn failed(error: impl Into<String>, recoverable: bool) -> Report {
+        Report::of(Outcome::Failed {
+            error: error.into(),
+            recoverable,
+            retry_after_ms: None,
+        })
+    }
+
     /// The report of a native plugin operation: success or a failure (`recoverable` or not),
     /// and the top-level runtime properties it set on `instance`, kept whatever the result.
     pub fn settled(
@@ -298,22 +307,19 @@ impl Executor for Builtin {
                         result: Value::Null,
                     })
                 }
-                "fail" => Report::of(Outcome::Failed {
-                    error: job
-                        .task
+                "fail" => Report::failed(
+                    job.task
                         .inputs
                         .get("message")
                         .and_then(Value::as_str)
                         .unwrap_or("failed on purpose")
                         .to_string(),
-                    recoverable: job
-                        .task
+                    job.task
                         .inputs
                         .get("recoverable")
                         .and_then(Value::as_bool)
                         .unwrap_or(false),
-                    retry_after_ms: None,
-                }),
+                ),
                 "set" => {
                     let mut report = Report::of(Outcome::Succeeded {
                         result: Value::Null,
@@ -332,13 +338,10 @@ impl Executor for Builtin {
                         .push((job.task.node_instance_id.clone(), Patch { ops }));
                     report
                 }
-                other => Report::of(Outcome::Failed {
-                    error: format!(
-                        "stratus-builtin has no task '{other}' (noop, sleep, fail, set)"
-                    ),
-                    recoverable: false,
-                    retry_after_ms: None,
-                }),
+                other => Report::failed(
+                    format!("stratus-builtin has no task '{other}' (noop, sleep, fail, set)"),
+                    false,
+                ),
             }
         })
     }

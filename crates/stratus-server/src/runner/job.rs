@@ -179,23 +179,16 @@ pub(super) async fn run_job(app: &App, mut job: Job) -> super::Report {
         match evaluate_inputs(app, &job) {
             Ok(inputs) => job.task.inputs = inputs,
             Err(error) => {
-                return super::Report::of(Outcome::Failed {
-                    error: format!("evaluating the operation's inputs: {}", error.message),
-                    recoverable: false,
-                    retry_after_ms: None,
-                })
+                return super::Report::failed(
+                    format!("evaluating the operation's inputs: {}", error.message),
+                    false,
+                )
             }
         }
     }
     let executor = match app.runner.executors.find(&job.plugin, &job.task) {
         Ok(executor) => executor,
-        Err(unsupported) => {
-            return super::Report::of(Outcome::Failed {
-                error: unsupported.message,
-                recoverable: false,
-                retry_after_ms: None,
-            })
-        }
+        Err(unsupported) => return super::Report::failed(unsupported.message, false),
     };
     let timeout = job.task.timeout_ms.filter(|t| *t > 0);
     let recoverable = job.task.timeout_recoverable.unwrap_or(false);

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use stratus_k8s::{ops, Plugin, PluginSettings, Request, SettingsSource, Sources};
 
-use super::executors::{map_of, BoxFuture, Executor, Job, Outcome, Report};
+use super::executors::{map_of, BoxFuture, Executor, Job, Report};
 
 /// The package name the k8splugin type files declare.
 pub const PACKAGE: &str = "k8splugin";
@@ -133,11 +133,7 @@ impl Executor for KubernetesExecutor {
             let plugin = match plugin {
                 Ok(plugin) => plugin,
                 Err(reason) => {
-                    return Report::of(Outcome::Failed {
-                        error: format!("k8splugin cannot run here: {reason}"),
-                        recoverable: false,
-                        retry_after_ms: None,
-                    })
+                    return Report::failed(format!("k8splugin cannot run here: {reason}"), false)
                 }
             };
             let request = Request {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use stratus_pgaas::ops::{self, KEYSHARE_OPERATION};
 use stratus_pgaas::{ClusterDir, Plugin, Request, Target};
 
-use super::executors::{map_of, BoxFuture, Executor, Job, Outcome, Report, Side};
+use super::executors::{map_of, BoxFuture, Executor, Job, Report, Side};
 
 /// The package name pgaas_types.yaml declares.
 pub const PACKAGE: &str = "pgaas";
@@ -54,11 +54,10 @@ async fn run_blocking(
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
-            return Report::of(Outcome::Failed {
-                error: format!("the operation's thread ended abnormally: {e}"),
-                recoverable: false,
-                retry_after_ms: None,
-            })
+            return Report::failed(
+                format!("the operation's thread ended abnormally: {e}"),
+                false,
+            )
         }
     };
     let recoverable = outcome

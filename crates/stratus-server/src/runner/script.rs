@@ -97,13 +97,7 @@ impl Executor for ScriptExecutor {
         Box::pin(async move {
             let mut spec = match ScriptSpec::from_inputs(&job.task.inputs) {
                 Ok(spec) => spec,
-                Err(error) => {
-                    return Report::of(Outcome::Failed {
-                        error: error.to_string(),
-                        recoverable: false,
-                        retry_after_ms: None,
-                    })
-                }
+                Err(error) => return Report::failed(error.to_string(), false),
             };
             if let Some(ms) = job.task.timeout_ms.filter(|ms| *ms > 0) {
                 spec.timeout = Some(std::time::Duration::from_millis(ms));
