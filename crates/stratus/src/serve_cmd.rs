@@ -296,6 +296,7 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<std::process::ExitCode> {
         if resumed > 0 {
             eprintln!("stratus: resuming {resumed} interrupted execution(s)");
         }
+        crate::release_free_memory();
         let listener = tokio::net::TcpListener::bind(resolved.listen)
             .await
             .with_context(|| format!("listen on {}", resolved.listen))?;
