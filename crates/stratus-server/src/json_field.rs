@@ -7,80 +7,71 @@
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The value of `name` in the JSON object `text`, if `text` is an object that has it. Like
 /// `serde_json::Value`, a repeated key gives its last value.
 pub fn top_level(text: &str, name: &str) -> Option<Value> {
-    pick(text, &[name]).and_then(|mut fields| fields.remove(name))
-}
-
-/// The fields of the JSON object `text` named in `names` (those it has, in its order), or
-/// `None` when `text` is not a JSON object.
-pub fn pick(text: &str, names: &[&str]) -> Option<Map<String, Value>> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    Fields(names).deserialize(&mut deserializer).ok()
+    Field(name).deserialize(&mut deserializer).ok().flatten()
 }
 
-struct Fields<'n>(&'n [&'n str]);
+struct Field<'n>(&'n str);
 
-impl<'de> DeserializeSeed<'de> for Fields<'_> {
-    type Value = Map<String, Value>;
+impl<'de> DeserializeSeed<'de> for Field<'_> {
+    type Value = Option<Value>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for Fields<'_> {
-    type Value = Map<String, Value>;
+impl<'de> Visitor<'de> for Field<'_> {
+    type Value = Option<Value>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = Map::new();
-        while let Some(wanted) = map.next_key_seed(KeyIn(self.0))? {
-            match wanted {
-                Some(index) => {
-                    found.insert(self.0[index].to_string(), map.next_value::<Value>()?);
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        let mut found = None;
+        while let Some(wanted) = map.next_key_seed(KeyIs(self.0))? {
+            if wanted {
+                found = Some(map.next_value::<Value>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(found)
     }
 }
 
-/// Which of the wanted names a key is, compared without copying it.
-struct KeyIn<'n>(&'n [&'n str]);
+/// Whether a key is the wanted one, compared without copying it.
+struct KeyIs<'n>(&'n str);
 
-impl<'de> DeserializeSeed<'de> for KeyIn<'_> {
-    type Value = Option<usize>;
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for KeyIn<'_> {
-    type Value = Option<usize>;
+impl<'de> Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a string key")
     }
 
-    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.iter().position(|name| *name == key))
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == self.0)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{pick, top_level};
+    use super::top_level;
     use serde_json::json;
 
     #[test]
@@ -101,18 +92,6 @@ mod tests {
         for (key, value) in body.as_object().unwrap() {
             assert_eq!(top_level(&text, key).as_ref(), Some(value), "{key}");
         }
-    }
-
-    #[test]
-    fn picks_several_fields() {
-        let text =
-            r#"{"id": "n1", "interfaces": {"big": [1, 2, 3]}, "operations": {}, "type": "t"}"#;
-        let picked = pick(text, &["type", "id", "missing", "operations"]).unwrap();
-        assert_eq!(
-            serde_json::Value::Object(picked),
-            json!({"id": "n1", "operations": {}, "type": "t"})
-        );
-        assert_eq!(pick("3", &["id"]), None);
     }
 
     #[test]
