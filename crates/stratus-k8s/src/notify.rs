@@ -67,19 +67,8 @@ async fn run_in_pod(
         Err(error) if gone(&error) => return Ok("Pod not found".into()),
         Err(error) => return Err(exec_error(&object, error)),
     };
-    let mut stdout = process.stdout();
-    let mut stderr = process.stderr();
-    let read = |stream: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| async move {
-        let mut text = Vec::new();
-        if let Some(mut stream) = stream {
-            stream.read_to_end(&mut text).await?;
-        }
-        Ok::<_, std::io::Error>(text)
-    };
-    let (out, err) = tokio::join!(
-        read(stdout.take().map(|s| Box::new(s) as _)),
-        read(stderr.take().map(|s| Box::new(s) as _))
-    );
+    // Both streams at once: a command that fills one while the other is read must not stall.
+    let (out, err) = tokio::join!(read_all(process.stdout()), read_all(process.stderr()));
     let status = match process.take_status() {
         Some(status) => status.await,
         None => None,
@@ -88,8 +77,8 @@ async fn run_in_pod(
         .join()
         .await
         .map_err(|e| Error::Input(format!("exec in {object}: {e}")))?;
-    let mut output = String::from_utf8_lossy(&out.unwrap_or_default()).into_owned();
-    output.push_str(&String::from_utf8_lossy(&err.unwrap_or_default()));
+    let mut output = String::from_utf8_lossy(&out).into_owned();
+    output.push_str(&String::from_utf8_lossy(&err));
     // k8splugin could not see the command's exit status (its client library hid it); the
     // output is what it logged. A failed command is reported in the output the same way.
     if let Some(status) = status.filter(|s| s.status.as_deref() == Some("Failure")) {
@@ -97,6 +86,17 @@ async fn run_in_pod(
         output.push_str(&format!("\n(exit: {message})"));
     }
     Ok(output)
+}
+
+/// Everything `stream` gives, or nothing if reading it fails part way.
+async fn read_all(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> Vec<u8> {
+    let mut text = Vec::new();
+    if let Some(mut stream) = stream {
+        if stream.read_to_end(&mut text).await.is_err() {
+            text.clear();
+        }
+    }
+    text
 }
 
 fn refused_upgrade(error: &kube::Error) -> Option<u16> {
