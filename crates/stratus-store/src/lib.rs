@@ -203,7 +203,7 @@ pub enum StoreError {
     Backend(String),
 }
 
-/// The contract every backend meets; `tests/conformance.rs` checks it against each.
+/// The contract every backend meets; `tests/conformance/` checks it against each.
 pub trait Store: Send + Sync {
     /// `sqlite` or `postgresql`, and where (path or host/database, never a password).
     fn describe(&self) -> String;
