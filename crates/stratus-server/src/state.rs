@@ -359,28 +359,37 @@ impl Tables {
         self.tables.entry(key).or_default()
     }
 
-    /// Applies a committed batch; `versions` is what the store returned for it.
-    fn apply(&mut self, batch: Vec<Write>, versions: &[i64]) {
-        for (write, version) in batch.into_iter().zip(versions.iter().copied()) {
-            match write {
+    /// The rows a batch's inserts and puts will become, one slot per write (`None` for the
+    /// others), built before the store says their versions: encoding a body is the costly
+    /// part of applying it, and this way it runs while the store commits.
+    fn rows_of(batch: &[Write]) -> Vec<Option<Row>> {
+        batch
+            .iter()
+            .map(|write| match write {
                 Write::Insert {
-                    kind,
-                    tenant,
-                    id,
-                    body,
+                    tenant, id, body, ..
                 }
                 | Write::Put {
-                    kind,
-                    tenant,
-                    id,
-                    body,
-                    ..
-                } => {
-                    self.table_mut(&kind)
-                        .replace(Row::new(tenant, id, version, &body));
+                    tenant, id, body, ..
+                } => Some(Row::new(tenant.clone(), id.clone(), 0, body)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Applies a committed batch; `rows` is [`Tables::rows_of`] the batch and `versions` is
+    /// what the store returned for it.
+    fn apply(&mut self, batch: &[Write], rows: Vec<Option<Row>>, versions: &[i64]) {
+        for ((write, row), version) in batch.iter().zip(rows).zip(versions.iter().copied()) {
+            match write {
+                Write::Insert { kind, .. } | Write::Put { kind, .. } => {
+                    if let Some(mut row) = row {
+                        row.version = version;
+                        self.table_mut(kind).replace(row);
+                    }
                 }
                 Write::Delete { kind, tenant, id } => {
-                    self.table_mut(&kind).remove(&tenant, &id);
+                    self.table_mut(kind).remove(tenant, id);
                 }
                 Write::DeleteWhere {
                     kind,
@@ -388,8 +397,8 @@ impl Tables {
                     field,
                     value,
                 } => {
-                    self.table_mut(&kind)
-                        .retain(&tenant, |row| row.lookup(&field).as_ref() != Some(&value));
+                    self.table_mut(kind)
+                        .retain(tenant, |row| row.lookup(field).as_ref() != Some(value));
                 }
                 Write::AppendEvent(_)
                 | Write::DeleteEvents { .. }
@@ -446,9 +455,21 @@ impl Shared {
         if batch.is_empty() {
             return Ok((value, Vec::new()));
         }
-        let versions = self.commit(batch.clone()).await?;
+        // The store writes the batch on a blocking thread while this one builds the rows it
+        // will add to the tables (shared, not cloned: an execution's round carries thousands
+        // of events).
+        let batch = Arc::new(batch);
+        let committing = {
+            let (store, batch) = (self.store.clone(), batch.clone());
+            tokio::task::spawn_blocking(move || store.apply(&batch))
+        };
+        let rows = Tables::rows_of(&batch);
+        let versions = committing
+            .await
+            .map_err(|e| ApiError::internal(format!("store task failed: {e}")))?
+            .map_err(ApiError::from)?;
         let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
-        tables.apply(batch, &versions);
+        tables.apply(&batch, rows, &versions);
         Ok((value, versions))
     }
 
@@ -495,14 +516,6 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner());
         *self.tables.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         Ok(())
-    }
-
-    async fn commit(&self, batch: Vec<Write>) -> ApiResult<Vec<i64>> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.apply(&batch))
-            .await
-            .map_err(|e| ApiError::internal(format!("store task failed: {e}")))?
-            .map_err(ApiError::from)
     }
 
     /// Runs a blocking store call off the async workers.
