@@ -218,17 +218,47 @@ fn instance(text: &str) -> Result<NodeInstance, ModelError> {
     })
 }
 
+/// Below this many bodies per thread, one thread reads them all.
+const BODIES_PER_THREAD: usize = 128;
+
+/// Every text read with `read`, in order, on up to as many threads as there are cores: a
+/// large deployment's node bodies are megabytes of JSON, read at every execution's start.
+/// The error is the one of the first text (in order) that fails, as if read one by one.
+fn read_all<T: Send>(
+    texts: &[&str],
+    read: fn(&str) -> Result<T, ModelError>,
+) -> Result<Vec<T>, ModelError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(texts.len() / BODIES_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return texts.iter().map(|t| read(t)).collect();
+    }
+    let chunk = texts.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = texts
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|t| read(t)).collect::<Vec<_>>()))
+            .collect();
+        let mut all = Vec::with_capacity(texts.len());
+        for part in parts {
+            let part = part
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for item in part {
+                all.push(item?);
+            }
+        }
+        Ok(all)
+    })
+}
+
 impl Deployment {
     /// [`Deployment::from_json`] from the bodies' JSON text.
     pub fn from_texts(nodes: &[&str], instances: &[&str]) -> Result<Deployment, ModelError> {
-        let nodes = nodes
-            .iter()
-            .map(|t| node(t))
-            .collect::<Result<Vec<_>, _>>()?;
-        let instances = instances
-            .iter()
-            .map(|t| instance(t))
-            .collect::<Result<Vec<_>, _>>()?;
+        let nodes = read_all(nodes, node)?;
+        let instances = read_all(instances, instance)?;
         Deployment::new(nodes, instances)
     }
 }
@@ -262,5 +292,29 @@ mod tests {
             error.to_string(),
             "node n: `operations.create.max_retries` must be an integer"
         );
+    }
+
+    #[test]
+    fn many_bodies_read_on_several_threads_keep_their_order_and_first_error() {
+        let texts: Vec<String> = (0..1000).map(|i| format!(r#"{{"id": "n{i}"}}"#)).collect();
+        let mut refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let ids: Vec<String> = super::read_all(&refs, super::node)
+            .unwrap()
+            .into_iter()
+            .map(|node| node.id)
+            .collect();
+        assert_eq!(ids, (0..1000).map(|i| format!("n{i}")).collect::<Vec<_>>());
+        // Two bad bodies, in different threads' parts: the first in order is the error.
+        refs[300] = r#"{"id": "first", "operations": 1}"#;
+        refs[900] = r#"{"id": "second", "operations": 1}"#;
+        match super::read_all(&refs, super::node) {
+            Err(ModelError::Field { problem, .. }) => {
+                assert!(problem.contains("node body"), "{problem}")
+            }
+            other => panic!("{:?}", other.map(|nodes| nodes.len())),
+        }
+        refs[300] = r#"{"id": "first", "operations": {"create": {"max_retries": "x"}}}"#;
+        let error = super::read_all(&refs, super::node).unwrap_err();
+        assert!(error.to_string().starts_with("node first:"), "{error}");
     }
 }
