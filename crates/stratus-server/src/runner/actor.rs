@@ -37,6 +37,8 @@ pub(super) struct Context {
     /// A dry run, as in Cloudify: operations are not run and instance states do not change;
     /// task events say "(dry run)".
     pub(super) dry_run: bool,
+    /// The fields every event of this execution has alike, as JSON text (`commit` fills it).
+    pub(super) event_fields: String,
 }
 
 pub async fn drive(
@@ -173,6 +175,7 @@ async fn run(
         seq: 0,
         plugins: HashMap::new(),
         dry_run: body.get("is_dry_run") == Some(&Value::Bool(true)),
+        event_fields: String::new(),
     };
     let blueprint = app
         .shared

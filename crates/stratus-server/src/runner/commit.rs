@@ -58,21 +58,27 @@ fn event_body(
     let mut body = ObjectText::new();
     body.field("timestamp", Some(at))
         .field("reported_timestamp", Some(at))
-        .field("type", Some("cloudify_event"))
+        .fields(r#""type":"cloudify_event""#)
         .field("event_type", Some(&emitted.event_type))
         .field("message", Some(message))
+        .fields(&context.event_fields)
+        .field("node_instance_id", emitted.node_instance_id.as_deref())
+        .field("node_name", node_name.as_deref())
+        .field("operation", emitted.operation.as_deref())
+        .fields(r#""source_id":null,"target_id":null,"error_causes":null"#);
+    body.finish()
+}
+
+/// The fields every event of an execution has alike, rendered once.
+fn event_fields(context: &Context) -> String {
+    let mut fields = ObjectText::new();
+    fields
         .field("blueprint_id", Some(&context.blueprint_id))
         .field("deployment_id", Some(&context.deployment_id))
         .field("execution_id", Some(&context.id))
         .field("workflow_id", Some(&context.workflow_id))
-        .field("tenant_name", Some(&context.tenant))
-        .field("node_instance_id", emitted.node_instance_id.as_deref())
-        .field("node_name", node_name.as_deref())
-        .field("operation", emitted.operation.as_deref())
-        .field("source_id", None)
-        .field("target_id", None)
-        .field("error_causes", None);
-    body.finish()
+        .field("tenant_name", Some(&context.tenant));
+    fields.into_fields()
 }
 
 /// What one round of stepping produced, to be committed together.
@@ -110,6 +116,9 @@ pub(super) async fn commit(
     let seq = context.seq;
     let now_text = crate::clock::now();
     let tenant = context.tenant.clone();
+    if context.event_fields.is_empty() {
+        context.event_fields = event_fields(context);
+    }
     let ctx = &*context;
     app.shared
         .write(|tables| {
@@ -121,7 +130,10 @@ pub(super) async fn commit(
                 }
                 match tables.get(kind::NODE_INSTANCES, &tenant, id) {
                     Some(row) => {
-                        let body = row.body().as_object().cloned().unwrap_or_default();
+                        let body = match row.body() {
+                            Value::Object(body) => body,
+                            _ => Map::new(),
+                        };
                         instances.insert(
                             id.to_string(),
                             Pending {
@@ -219,7 +231,10 @@ pub(super) async fn commit(
                     || row.field("finished_operations").and_then(Value::as_u64) != Some(done as u64)
                     || finished.is_some()
                 {
-                    let mut body = row.body().as_object().cloned().unwrap_or_default();
+                    let mut body = match row.body() {
+                        Value::Object(body) => body,
+                        _ => Map::new(),
+                    };
                     crate::resources::executions::set_status(&mut body, text, &now_text);
                     if body.get("started_at").is_none_or(Value::is_null) {
                         body.insert("started_at".into(), json!(now_text));

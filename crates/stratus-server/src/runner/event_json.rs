@@ -52,6 +52,22 @@ impl ObjectText {
         out.push(b'"');
     }
 
+    /// Adds fields rendered once for many objects (what [`ObjectText::into_fields`] returned,
+    /// or a literal run of `"key":value` pairs).
+    pub(super) fn fields(&mut self, fields: &str) -> &mut ObjectText {
+        if !fields.is_empty() {
+            self.0.push(if self.0.is_empty() { b'{' } else { b',' });
+            self.0.extend_from_slice(fields.as_bytes());
+        }
+        self
+    }
+
+    /// The fields written so far, without the braces, for [`ObjectText::fields`].
+    pub(super) fn into_fields(self) -> String {
+        let text = self.finish();
+        text[1..text.len() - 1].to_string()
+    }
+
     pub(super) fn finish(mut self) -> String {
         if self.0.is_empty() {
             self.0.push(b'{');
@@ -103,6 +119,28 @@ mod tests {
                               "node_name": null, "ünïcode": "é"});
         assert_eq!(object.finish(), expected.to_string());
         assert_eq!(ObjectText::new().finish(), "{}");
+    }
+
+    #[test]
+    fn fields_rendered_once_join_like_fields_written_in_place() {
+        let mut shared = ObjectText::new();
+        shared.field("b", Some("two \"2\"")).field("c", None);
+        let shared = shared.into_fields();
+        let mut object = ObjectText::new();
+        object
+            .field("a", Some("1"))
+            .fields(&shared)
+            .fields("")
+            .fields(r#""d":null"#);
+        let expected = json!({"a": "1", "b": "two \"2\"", "c": null, "d": null});
+        assert_eq!(object.finish(), expected.to_string());
+        let mut leading = ObjectText::new();
+        leading.fields(&shared);
+        assert_eq!(
+            leading.finish(),
+            json!({"b": "two \"2\"", "c": null}).to_string()
+        );
+        assert_eq!(ObjectText::new().into_fields(), "");
     }
 
     proptest! {
