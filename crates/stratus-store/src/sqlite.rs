@@ -191,6 +191,19 @@ fn apply_write(
             expected_version,
         } => {
             let body = common::encode_body(body).map_err(Failure::Store)?;
+            // The usual case, a put at the version last read, is one statement; the version
+            // is read only to say why one did not match.
+            if let Some(expected) = expected_version {
+                let updated = transaction
+                    .prepare_cached(
+                        "UPDATE records SET version = ?4 + 1, body = ?5 \
+                         WHERE kind = ?1 AND tenant = ?2 AND id = ?3 AND version = ?4",
+                    )?
+                    .execute(params![kind, tenant, id, expected, body])?;
+                if updated == 1 {
+                    return Ok(expected + 1);
+                }
+            }
             let current: Option<i64> = transaction
                 .prepare_cached(
                     "SELECT version FROM records WHERE kind = ?1 AND tenant = ?2 AND id = ?3",
@@ -260,25 +273,7 @@ fn apply_write(
             Ok(0)
         }
         Write::AppendEvent(event) => {
-            debug_assert!(
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&event.body)
-                    .is_ok(),
-                "an event body that is not a JSON object: {}",
-                event.body
-            );
-            let body = &event.body;
-            transaction.prepare_cached("INSERT INTO events (tenant, deployment_id, execution_id, timestamp, kind, event_type, body) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
-                params![
-                    event.tenant,
-                    event.deployment_id,
-                    event.execution_id,
-                    event.timestamp,
-                    event.kind,
-                    event.event_type,
-                    body
-                ],
-            )?;
+            append_events(transaction, &[event])?;
             Ok(transaction.last_insert_rowid())
         }
         Write::DeleteEvents {
@@ -305,6 +300,75 @@ fn apply_write(
     }
 }
 
+/// Events appended by one `INSERT` (several rows share one statement's overhead); runs of
+/// other lengths are split into these sizes, largest first.
+const EVENT_ROWS: [usize; 4] = [64, 16, 4, 1];
+
+/// The `INSERT` of `rows` events (one of [`EVENT_ROWS`]).
+fn insert_events_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        EVENT_ROWS
+            .iter()
+            .map(|&rows| {
+                let values: Vec<String> = (0..rows)
+                    .map(|row| {
+                        let slots: Vec<String> =
+                            (1..=7).map(|column| format!("?{}", row * 7 + column)).collect();
+                        format!("({})", slots.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO events (tenant, deployment_id, execution_id, timestamp, kind, event_type, body) VALUES {}",
+                    values.join(", ")
+                )
+            })
+            .collect()
+    });
+    let index = EVENT_ROWS.iter().position(|&r| r == rows).unwrap_or(0);
+    &all[index]
+}
+
+/// Appends `events` in order; their ids are consecutive, the last one's is
+/// `last_insert_rowid` (one writer, and AUTOINCREMENT gives each row the next id).
+fn append_events(
+    transaction: &Transaction<'_>,
+    mut events: &[&crate::NewEvent],
+) -> Result<(), rusqlite::Error> {
+    for event in events {
+        debug_assert!(
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&event.body).is_ok(),
+            "an event body that is not a JSON object: {}",
+            event.body
+        );
+    }
+    while !events.is_empty() {
+        let rows = EVENT_ROWS
+            .into_iter()
+            .find(|&rows| rows <= events.len())
+            .unwrap_or(1);
+        let (chunk, rest) = events.split_at(rows);
+        let mut statement = transaction.prepare_cached(insert_events_sql(rows))?;
+        for (row, event) in chunk.iter().enumerate() {
+            let fields = [
+                &event.tenant,
+                &event.deployment_id,
+                &event.execution_id,
+                &event.timestamp,
+                &event.kind,
+                &event.event_type,
+                &event.body,
+            ];
+            for (column, field) in fields.into_iter().enumerate() {
+                statement.raw_bind_parameter(row * 7 + column + 1, field.as_str())?;
+            }
+        }
+        statement.raw_execute()?;
+        events = rest;
+    }
+    Ok(())
+}
+
 impl Store for SqliteStore {
     fn describe(&self) -> String {
         format!("sqlite {}", self.path.display())
@@ -317,14 +381,40 @@ impl Store for SqliteStore {
             .map_err(|error| self.backend("begin batch", error))?;
         let database = self.database();
         let mut produced = Vec::with_capacity(batch.len());
-        for (index, write) in batch.iter().enumerate() {
+        let mut index = 0;
+        while index < batch.len() {
+            // A run of appended events is inserted a few statements at a time.
+            let events: Vec<&crate::NewEvent> = batch[index..]
+                .iter()
+                .map_while(|write| match write {
+                    Write::AppendEvent(event) => Some(event),
+                    _ => None,
+                })
+                .collect();
+            if events.len() > 1 {
+                append_events(&transaction, &events).map_err(|error| {
+                    let action = format!(
+                        "writes {} to {} of the batch (events)",
+                        index + 1,
+                        index + events.len()
+                    );
+                    self.backend(&action, error)
+                })?;
+                let last = transaction.last_insert_rowid();
+                let first = last - events.len() as i64 + 1;
+                produced.extend(first..=last);
+                index += events.len();
+                continue;
+            }
+            let write = &batch[index];
+            index += 1;
             match apply_write(&transaction, write, &database) {
                 Ok(value) => produced.push(value),
                 Err(Failure::Store(error)) => return Err(error),
                 Err(Failure::Backend(error)) => {
                     let action = format!(
                         "write {} of the batch ({})",
-                        index + 1,
+                        index,
                         common::describe_write(write)
                     );
                     return Err(self.backend(&action, error));

@@ -333,3 +333,79 @@ pub(super) fn delete_events_removes_one_deployment_and_ids_are_never_reused(stor
         [0]
     );
 }
+
+/// Runs of events of every length around the sizes a backend may batch inserts by, between
+/// other writes: each event gets the next id, in batch order, and the ids returned are the
+/// ids stored. A failing write after a long run undoes the run too.
+pub(super) fn long_runs_of_events_keep_batch_order_and_ids(store: &dyn Store) {
+    let mut batch = Vec::new();
+    let mut expected = Vec::new();
+    for (run, length) in [1usize, 2, 3, 5, 17, 64, 65, 90, 150]
+        .into_iter()
+        .enumerate()
+    {
+        for n in 0..length {
+            let message = format!("run {run} event {n}");
+            let mut event = event(
+                "t",
+                "d",
+                "e",
+                "2026-01-01T00:00:00.000Z",
+                "cloudify_log",
+                "info",
+            );
+            event.body = serde_json::json!({ "message": message });
+            batch.push(append(event));
+            expected.push(Some(message));
+        }
+        batch.push(Write::PutBlob {
+            key: format!("between/{run}"),
+            bytes: vec![run as u8],
+        });
+        expected.push(None);
+    }
+    let produced = apply(store, batch);
+    let ids: Vec<i64> = produced
+        .iter()
+        .zip(&expected)
+        .filter(|(_, message)| message.is_some())
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(ids.windows(2).all(|pair| pair[1] == pair[0] + 1), "{ids:?}");
+    let stored: Vec<(i64, String)> = all_events(store)
+        .events
+        .into_iter()
+        .map(|event| {
+            (
+                event.id,
+                event.body["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let wanted: Vec<(i64, String)> = ids
+        .iter()
+        .copied()
+        .zip(expected.iter().flatten().cloned())
+        .collect();
+    assert_eq!(stored, wanted);
+
+    let mut failing: Vec<Write> = (0..100)
+        .map(|_| {
+            append(event(
+                "t",
+                "d",
+                "e2",
+                "2026-01-01T00:00:01.000Z",
+                "cloudify_log",
+                "info",
+            ))
+        })
+        .collect();
+    failing.push(Write::Delete {
+        kind: "missing".into(),
+        tenant: "t".into(),
+        id: "nothing".into(),
+    });
+    assert!(store.apply(&failing).is_err());
+    assert_eq!(all_events(store).total, wanted.len() as u64);
+}

@@ -34,7 +34,7 @@ use stratus_store::{
 use blobs::{blobs_are_put_replaced_and_deleted, unicode_and_large_bodies_round_trip};
 use events::{
     delete_events_removes_one_deployment_and_ids_are_never_reused,
-    events_get_increasing_ids_and_every_filter_works,
+    events_get_increasing_ids_and_every_filter_works, long_runs_of_events_keep_batch_order_and_ids,
 };
 use life::{
     a_newer_schema_is_refused, a_second_open_is_locked_out,
@@ -237,6 +237,7 @@ conformance! {
         delete_where_matches_a_typed_top_level_field,
         events_get_increasing_ids_and_every_filter_works,
         delete_events_removes_one_deployment_and_ids_are_never_reused,
+        long_runs_of_events_keep_batch_order_and_ids,
         blobs_are_put_replaced_and_deleted,
         unicode_and_large_bodies_round_trip,
         replace_all_restores_exactly_and_atomically,
