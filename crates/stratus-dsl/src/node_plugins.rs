@@ -163,16 +163,19 @@ pub fn check_relationship_cycles(
     problems: &mut Problems,
 ) {
     let by_name = index_by_name(nodes);
-    let targets = |index: usize| -> Vec<usize> {
-        nodes[index]
-            .get("relationships")
-            .and_then(J::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.get("target_id").and_then(J::as_str))
-            .filter_map(|t| by_name.get(t).copied())
-            .collect()
-    };
+    // Each node's relationship targets, read once (the walk visits a node once per target).
+    let targets: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|node| {
+            node.get("relationships")
+                .and_then(J::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.get("target_id").and_then(J::as_str))
+                .filter_map(|t| by_name.get(t).copied())
+                .collect()
+        })
+        .collect();
     let name = |index: usize| {
         nodes[index]
             .get("name")
@@ -188,7 +191,7 @@ pub fn check_relationship_cycles(
         let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
         state[start] = 1;
         while let Some(&(current, next)) = stack.last() {
-            let children = targets(current);
+            let children = &targets[current];
             if next < children.len() {
                 if let Some(top) = stack.last_mut() {
                     top.1 += 1;

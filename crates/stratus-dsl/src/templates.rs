@@ -36,7 +36,8 @@ type Resolved = (Map<String, J>, Map<String, J>, Vec<(String, String)>, Uses);
 /// parse. Only problem-free results are kept (problems name the template and point at it).
 #[derive(Default)]
 struct InterfaceMemo {
-    entries: HashMap<(String, &'static str), Resolved>,
+    /// By type name, then side (`""`, `source_interfaces`, `target_interfaces`).
+    entries: HashMap<String, Vec<(&'static str, Resolved)>>,
 }
 
 impl InterfaceMemo {
@@ -54,14 +55,20 @@ impl InterfaceMemo {
         let Some((name, side)) = key else {
             return with_uses(resolve(problems));
         };
-        if let Some(found) = self.entries.get(&(name.to_string(), side)) {
-            return found.clone();
+        if let Some(found) = self
+            .entries
+            .get(name)
+            .and_then(|sides| sides.iter().find(|(s, _)| *s == side))
+        {
+            return found.1.clone();
         }
         let mut found = Problems::default();
         let resolved = with_uses(resolve(&mut found));
         if found.is_empty() {
             self.entries
-                .insert((name.to_string(), side), resolved.clone());
+                .entry(name.to_string())
+                .or_default()
+                .push((side, resolved.clone()));
         }
         problems.list.extend(found.list);
         resolved
@@ -72,13 +79,19 @@ pub const CONTAINED_IN: &str = "cloudify.relationships.contained_in";
 const HOST_TYPE: &str = "cloudify.nodes.Compute";
 
 fn default_scalable() -> Map<String, J> {
-    let mut p = Map::with_capacity(5);
-    p.insert("min_instances".into(), J::from(0));
-    p.insert("max_instances".into(), J::from(-1));
-    p.insert("default_instances".into(), J::from(1));
-    p.insert("current_instances".into(), J::from(1));
-    p.insert("planned_instances".into(), J::from(1));
-    p
+    // Built once; every template without `capabilities` gets a copy (no re-hashing).
+    static DEFAULT: std::sync::OnceLock<Map<String, J>> = std::sync::OnceLock::new();
+    DEFAULT
+        .get_or_init(|| {
+            let mut p = Map::with_capacity(5);
+            p.insert("min_instances".into(), J::from(0));
+            p.insert("max_instances".into(), J::from(-1));
+            p.insert("default_instances".into(), J::from(1));
+            p.insert("current_instances".into(), J::from(1));
+            p.insert("planned_instances".into(), J::from(1));
+            p
+        })
+        .clone()
 }
 
 /// The `scalable` properties of a node template or scaling policy.
