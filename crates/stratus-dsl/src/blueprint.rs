@@ -69,9 +69,21 @@ fn function_spans(node: &Node, spans: &mut HashMap<String, Span>) {
                     .iter()
                     .any(|(k, _)| k.as_str().is_some_and(functions::is_function_name))
             {
-                let json = node.to_json();
-                if functions::is_function(&json) {
-                    spans.entry(json.to_string()).or_insert(node.span);
+                let mut text = String::new();
+                if json_text(node, &mut text) {
+                    // Every key is a string: a call is function keys plus optionally `type`.
+                    let call = entries.iter().all(|(k, _)| {
+                        k.as_str()
+                            .is_some_and(|k| k == "type" || functions::is_function_name(k))
+                    });
+                    if call {
+                        spans.entry(text).or_insert(node.span);
+                    }
+                } else {
+                    let json = node.to_json();
+                    if functions::is_function(&json) {
+                        spans.entry(json.to_string()).or_insert(node.span);
+                    }
                 }
             }
             for (_, value) in entries {
@@ -80,6 +92,61 @@ fn function_spans(node: &Node, spans: &mut HashMap<String, Span>) {
         }
         Value::Seq(items) => items.iter().for_each(|item| function_spans(item, spans)),
         _ => {}
+    }
+}
+
+/// Appends `node.to_json().to_string()` to `out` without building the JSON value, for nodes
+/// of strings, integers, booleans, nulls, lists and string-keyed mappings. Returns false
+/// (with `out` unspecified) for anything else (floats, other keys), which the caller
+/// converts the long way.
+fn json_text(node: &Node, out: &mut String) -> bool {
+    match &node.value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(_) => return false,
+        Value::Str(s) => json_string(s, out),
+        Value::Seq(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                if !json_text(item, out) {
+                    return false;
+                }
+            }
+            out.push(']');
+        }
+        Value::Map(entries) => {
+            out.push('{');
+            for (index, (key, value)) in entries.iter().enumerate() {
+                let Some(key) = key.as_str() else {
+                    return false;
+                };
+                if index > 0 {
+                    out.push(',');
+                }
+                json_string(key, out);
+                out.push(':');
+                if !json_text(value, out) {
+                    return false;
+                }
+            }
+            out.push('}');
+        }
+    }
+    true
+}
+
+/// A JSON string literal exactly as serde_json writes it.
+fn json_string(s: &str, out: &mut String) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&J::String(s.to_string()).to_string());
     }
 }
 
@@ -624,4 +691,40 @@ fn validate_functions(
         problems.push(problem);
     }
     serde_json::json!({"parent_capabilities": parent_capabilities, "secrets": secrets})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `json_text` writes exactly what serde_json writes for the converted value.
+    #[test]
+    fn json_text_matches_serde_json() {
+        let text = "a: {get_input: [x, 1, -7, true, null, 'q\"uo\\\\te', \"tab\\there\\u0001\"]}\n\
+                    b: {concat: [{get_attribute: [SELF, ip]}, ':', {k: [], e: {}}], type: t}\n\
+                    c: [1.5, {1: one}, {? [k] : v}, 0x1F, 0o17, 017, 1:30, yes, ~, '']\n";
+        let document = crate::yaml::load(text, 0).expect("yaml");
+        let mut checked = 0;
+        let mut fallbacks = 0;
+        fn walk(node: &Node, checked: &mut usize, fallbacks: &mut usize) {
+            let mut out = String::new();
+            if json_text(node, &mut out) {
+                assert_eq!(out, node.to_json().to_string(), "{node:?}");
+                *checked += 1;
+            } else {
+                *fallbacks += 1;
+            }
+            match &node.value {
+                Value::Map(entries) => entries.iter().for_each(|(k, v)| {
+                    walk(k, checked, fallbacks);
+                    walk(v, checked, fallbacks);
+                }),
+                Value::Seq(items) => items.iter().for_each(|i| walk(i, checked, fallbacks)),
+                _ => {}
+            }
+        }
+        walk(&document, &mut checked, &mut fallbacks);
+        assert!(checked > 20, "{checked}");
+        assert!(fallbacks >= 3, "{fallbacks}");
+    }
 }
