@@ -58,6 +58,11 @@ pub struct Blueprint {
     /// Script-plugin operations whose interface inputs are kept as written (see
     /// [`crate::plan::take_script_operations`]).
     pub script_operations: HashMap<String, Vec<String>>,
+    /// For each node of `plan["nodes"]`, in order: whether none of its operation inputs
+    /// holds a function call ([`functions::operation_inputs_inert`]), so the plan-time passes
+    /// over those inputs skip it. Computed from `plan` at parse; a node without an entry is
+    /// read in full.
+    pub inert_operation_inputs: Vec<bool>,
 }
 
 /// Records the position of every function call in a document.
@@ -194,7 +199,7 @@ pub fn parse(
     let files = merged.files.clone();
     let mut spans = HashMap::new();
     function_spans(&merged.document, &mut spans);
-    let mut plan = build(
+    let (mut plan, inert_operation_inputs) = build(
         &merged.document,
         &version,
         loader,
@@ -219,6 +224,7 @@ pub fn parse(
             function_spans: std::sync::Arc::new(spans),
             input_spans,
             script_operations,
+            inert_operation_inputs,
         })
     } else {
         Err(problems
@@ -236,9 +242,9 @@ fn build(
     spans: &HashMap<String, Span>,
     cache: &DocumentCache,
     problems: &mut Problems,
-) -> J {
+) -> (J, Vec<bool>) {
     let Some(entries) = schema::map(document, problems) else {
-        return J::Null;
+        return (J::Null, Vec::new());
     };
     allowed_keys(entries, TOP_LEVEL, problems);
     let section = |name: &str| schema::get(entries, name);
@@ -325,7 +331,8 @@ fn build(
             }
         }
     }
-    let nodes = templates::parse_node_templates(section("node_templates"), &catalogs, problems);
+    let (nodes, inert) =
+        templates::parse_node_templates(section("node_templates"), &catalogs, problems);
     let node_names: Vec<String> = nodes
         .iter()
         .filter_map(|n| n.get("name").and_then(J::as_str).map(str::to_string))
@@ -433,6 +440,7 @@ fn build(
     validate_input_defaults(&plan, section("inputs"), problems);
     let requirements = validate_functions(
         &plan,
+        &inert,
         version,
         spans,
         section("node_templates").map_or(Span::default(), |n| n.span),
@@ -441,7 +449,7 @@ fn build(
     if let J::Object(map) = &mut plan {
         map.insert("requirements".into(), requirements);
     }
-    plan
+    (plan, inert)
 }
 
 fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Problems) {
@@ -548,13 +556,16 @@ impl Environment for PlanEnvironment<'_> {
     }
 }
 
-/// Calls `visit` for every function call in the places the reference scans.
-pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
-    for node in plan
+/// Calls `visit` for every function call in the places the reference scans. Nodes marked
+/// in `inert` (by position) have no call in their operation inputs: only their properties
+/// are scanned.
+pub fn scan_plan(plan: &J, inert: &[bool], visit: &mut dyn FnMut(&J, &Context)) {
+    for (index, node) in plan
         .get("nodes")
         .and_then(J::as_array)
         .into_iter()
         .flatten()
+        .enumerate()
     {
         let name = node
             .get("name")
@@ -563,6 +574,9 @@ pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
             .to_string();
         let context = Context::for_node(&name, format!("nodes.{name}.properties"));
         scan_value(node.get("properties").unwrap_or(&J::Null), &context, visit);
+        if inert.get(index).copied().unwrap_or(false) {
+            continue;
+        }
         for operation in node
             .get("operations")
             .and_then(J::as_object)
@@ -660,6 +674,7 @@ fn scan_value(value: &J, context: &Context, visit: &mut dyn FnMut(&J, &Context))
 /// `requirements`: the secrets and parent capabilities the calls name.
 fn validate_functions(
     plan: &J,
+    inert: &[bool],
     version: &DslVersion,
     spans: &HashMap<String, Span>,
     span: Span,
@@ -669,7 +684,7 @@ fn validate_functions(
     let mut found: Vec<Problem> = Vec::new();
     let mut secrets: Vec<J> = Vec::new();
     let mut parent_capabilities: Vec<J> = Vec::new();
-    scan_plan(plan, &mut |value, context| {
+    scan_plan(plan, inert, &mut |value, context| {
         let Some((name, args)) = functions::as_function(value) else {
             return;
         };

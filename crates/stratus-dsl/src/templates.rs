@@ -189,12 +189,13 @@ pub fn parse_scalable(node: Option<&Node>, problems: &mut Problems) -> Map<Strin
     result
 }
 
-/// Parses every node template. Returns the nodes in document order.
+/// Parses every node template. Returns the nodes in document order and, for each, whether
+/// its operation inputs hold no function call ([`crate::functions::operation_inputs_inert`]).
 pub fn parse_node_templates(
     section: Option<&Node>,
     catalogs: &Catalogs,
     problems: &mut Problems,
-) -> Vec<J> {
+) -> (Vec<J>, Vec<bool>) {
     let entries = optional_map(section, problems);
     let names: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
     let mut nodes: Vec<Map<String, J>> = Vec::new();
@@ -206,6 +207,7 @@ pub fn parse_node_templates(
     let mut node_names: Vec<&str> = Vec::new();
     let mut node_types: Vec<&str> = Vec::new();
     let mut node_targets: Vec<Vec<&str>> = Vec::new();
+    let mut inert: Vec<bool> = Vec::new();
     let mut memo = InterfaceMemo::default();
     for (key, template) in entries {
         let name = key.as_str().unwrap_or_default();
@@ -229,6 +231,7 @@ pub fn parse_node_templates(
                     .filter_map(|t| names.get(t).copied())
                     .collect(),
             );
+            inert.push(crate::functions::operation_inputs_inert(&node));
             nodes.push(node);
             contained_in.push(container);
             uses.push(node_uses);
@@ -285,7 +288,7 @@ pub fn parse_node_templates(
         catalogs.plugins,
         problems,
     );
-    nodes.into_iter().map(J::Object).collect()
+    (nodes.into_iter().map(J::Object).collect(), inert)
 }
 
 /// The parsed nodes' names and types (by position) and positions by name.
