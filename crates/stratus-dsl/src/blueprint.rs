@@ -58,6 +58,11 @@ pub struct Blueprint {
     /// Script-plugin operations whose interface inputs are kept as written (see
     /// [`crate::plan::take_script_operations`]).
     pub script_operations: HashMap<String, Vec<String>>,
+    /// For each node of `plan["nodes"]`, in order: whether none of its operation inputs
+    /// holds a function call ([`functions::operation_inputs_inert`]), so the plan-time passes
+    /// over those inputs skip it. Computed from `plan` at parse; a node without an entry is
+    /// read in full.
+    pub inert_operation_inputs: Vec<bool>,
 }
 
 /// Records the position of every function call in a document.
@@ -69,9 +74,21 @@ fn function_spans(node: &Node, spans: &mut HashMap<String, Span>) {
                     .iter()
                     .any(|(k, _)| k.as_str().is_some_and(functions::is_function_name))
             {
-                let json = node.to_json();
-                if functions::is_function(&json) {
-                    spans.entry(json.to_string()).or_insert(node.span);
+                let mut text = String::new();
+                if json_text(node, &mut text) {
+                    // Every key is a string: a call is function keys plus optionally `type`.
+                    let call = entries.iter().all(|(k, _)| {
+                        k.as_str()
+                            .is_some_and(|k| k == "type" || functions::is_function_name(k))
+                    });
+                    if call {
+                        spans.entry(text).or_insert(node.span);
+                    }
+                } else {
+                    let json = node.to_json();
+                    if functions::is_function(&json) {
+                        spans.entry(json.to_string()).or_insert(node.span);
+                    }
                 }
             }
             for (_, value) in entries {
@@ -80,6 +97,61 @@ fn function_spans(node: &Node, spans: &mut HashMap<String, Span>) {
         }
         Value::Seq(items) => items.iter().for_each(|item| function_spans(item, spans)),
         _ => {}
+    }
+}
+
+/// Appends `node.to_json().to_string()` to `out` without building the JSON value, for nodes
+/// of strings, integers, booleans, nulls, lists and string-keyed mappings. Returns false
+/// (with `out` unspecified) for anything else (floats, other keys), which the caller
+/// converts the long way.
+fn json_text(node: &Node, out: &mut String) -> bool {
+    match &node.value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(_) => return false,
+        Value::Str(s) => json_string(s, out),
+        Value::Seq(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                if !json_text(item, out) {
+                    return false;
+                }
+            }
+            out.push(']');
+        }
+        Value::Map(entries) => {
+            out.push('{');
+            for (index, (key, value)) in entries.iter().enumerate() {
+                let Some(key) = key.as_str() else {
+                    return false;
+                };
+                if index > 0 {
+                    out.push(',');
+                }
+                json_string(key, out);
+                out.push(':');
+                if !json_text(value, out) {
+                    return false;
+                }
+            }
+            out.push('}');
+        }
+    }
+    true
+}
+
+/// A JSON string literal exactly as serde_json writes it.
+fn json_string(s: &str, out: &mut String) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&J::String(s.to_string()).to_string());
     }
 }
 
@@ -127,7 +199,7 @@ pub fn parse(
     let files = merged.files.clone();
     let mut spans = HashMap::new();
     function_spans(&merged.document, &mut spans);
-    let mut plan = build(
+    let (mut plan, inert_operation_inputs) = build(
         &merged.document,
         &version,
         loader,
@@ -152,6 +224,7 @@ pub fn parse(
             function_spans: std::sync::Arc::new(spans),
             input_spans,
             script_operations,
+            inert_operation_inputs,
         })
     } else {
         Err(problems
@@ -169,9 +242,9 @@ fn build(
     spans: &HashMap<String, Span>,
     cache: &DocumentCache,
     problems: &mut Problems,
-) -> J {
+) -> (J, Vec<bool>) {
     let Some(entries) = schema::map(document, problems) else {
-        return J::Null;
+        return (J::Null, Vec::new());
     };
     allowed_keys(entries, TOP_LEVEL, problems);
     let section = |name: &str| schema::get(entries, name);
@@ -258,7 +331,8 @@ fn build(
             }
         }
     }
-    let nodes = templates::parse_node_templates(section("node_templates"), &catalogs, problems);
+    let (nodes, inert) =
+        templates::parse_node_templates(section("node_templates"), &catalogs, problems);
     let node_names: Vec<String> = nodes
         .iter()
         .filter_map(|n| n.get("name").and_then(J::as_str).map(str::to_string))
@@ -366,6 +440,7 @@ fn build(
     validate_input_defaults(&plan, section("inputs"), problems);
     let requirements = validate_functions(
         &plan,
+        &inert,
         version,
         spans,
         section("node_templates").map_or(Span::default(), |n| n.span),
@@ -374,7 +449,7 @@ fn build(
     if let J::Object(map) = &mut plan {
         map.insert("requirements".into(), requirements);
     }
-    plan
+    (plan, inert)
 }
 
 fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Problems) {
@@ -481,13 +556,16 @@ impl Environment for PlanEnvironment<'_> {
     }
 }
 
-/// Calls `visit` for every function call in the places the reference scans.
-pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
-    for node in plan
+/// Calls `visit` for every function call in the places the reference scans. Nodes marked
+/// in `inert` (by position) have no call in their operation inputs: only their properties
+/// are scanned.
+pub fn scan_plan(plan: &J, inert: &[bool], visit: &mut dyn FnMut(&J, &Context)) {
+    for (index, node) in plan
         .get("nodes")
         .and_then(J::as_array)
         .into_iter()
         .flatten()
+        .enumerate()
     {
         let name = node
             .get("name")
@@ -496,6 +574,9 @@ pub fn scan_plan(plan: &J, visit: &mut dyn FnMut(&J, &Context)) {
             .to_string();
         let context = Context::for_node(&name, format!("nodes.{name}.properties"));
         scan_value(node.get("properties").unwrap_or(&J::Null), &context, visit);
+        if inert.get(index).copied().unwrap_or(false) {
+            continue;
+        }
         for operation in node
             .get("operations")
             .and_then(J::as_object)
@@ -593,6 +674,7 @@ fn scan_value(value: &J, context: &Context, visit: &mut dyn FnMut(&J, &Context))
 /// `requirements`: the secrets and parent capabilities the calls name.
 fn validate_functions(
     plan: &J,
+    inert: &[bool],
     version: &DslVersion,
     spans: &HashMap<String, Span>,
     span: Span,
@@ -602,7 +684,7 @@ fn validate_functions(
     let mut found: Vec<Problem> = Vec::new();
     let mut secrets: Vec<J> = Vec::new();
     let mut parent_capabilities: Vec<J> = Vec::new();
-    scan_plan(plan, &mut |value, context| {
+    scan_plan(plan, inert, &mut |value, context| {
         let Some((name, args)) = functions::as_function(value) else {
             return;
         };
@@ -624,4 +706,40 @@ fn validate_functions(
         problems.push(problem);
     }
     serde_json::json!({"parent_capabilities": parent_capabilities, "secrets": secrets})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `json_text` writes exactly what serde_json writes for the converted value.
+    #[test]
+    fn json_text_matches_serde_json() {
+        let text = "a: {get_input: [x, 1, -7, true, null, 'q\"uo\\\\te', \"tab\\there\\u0001\"]}\n\
+                    b: {concat: [{get_attribute: [SELF, ip]}, ':', {k: [], e: {}}], type: t}\n\
+                    c: [1.5, {1: one}, {? [k] : v}, 0x1F, 0o17, 017, 1:30, yes, ~, '']\n";
+        let document = crate::yaml::load(text, 0).expect("yaml");
+        let mut checked = 0;
+        let mut fallbacks = 0;
+        fn walk(node: &Node, checked: &mut usize, fallbacks: &mut usize) {
+            let mut out = String::new();
+            if json_text(node, &mut out) {
+                assert_eq!(out, node.to_json().to_string(), "{node:?}");
+                *checked += 1;
+            } else {
+                *fallbacks += 1;
+            }
+            match &node.value {
+                Value::Map(entries) => entries.iter().for_each(|(k, v)| {
+                    walk(k, checked, fallbacks);
+                    walk(v, checked, fallbacks);
+                }),
+                Value::Seq(items) => items.iter().for_each(|i| walk(i, checked, fallbacks)),
+                _ => {}
+            }
+        }
+        walk(&document, &mut checked, &mut fallbacks);
+        assert!(checked > 20, "{checked}");
+        assert!(fallbacks >= 3, "{fallbacks}");
+    }
 }

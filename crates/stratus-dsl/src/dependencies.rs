@@ -21,8 +21,9 @@ pub fn inter_deployment_functions(plan: &Map<String, J>) -> Vec<J> {
     inter_deployment_functions_of(plan, None)
 }
 
-/// Whether any place of `node` the scan below reads holds a `get_capability` call.
-pub fn node_mentions_capability(node: &J) -> bool {
+/// Whether any place of `node` the scan below reads holds a `get_capability` call; with
+/// `inert_operations`, the node's operation inputs are known to hold no function call.
+pub fn node_mentions_capability(node: &J, inert_operations: bool) -> bool {
     let in_operations = |operations: Option<&J>| {
         operations
             .and_then(J::as_object)
@@ -31,16 +32,17 @@ pub fn node_mentions_capability(node: &J) -> bool {
             .any(|op| mentions_capability(functions::field(op, "inputs")))
     };
     mentions_capability(node.get("properties"))
-        || in_operations(node.get("operations"))
-        || node
-            .get("relationships")
-            .and_then(J::as_array)
-            .into_iter()
-            .flatten()
-            .any(|r| {
-                in_operations(r.get("source_operations"))
-                    || in_operations(r.get("target_operations"))
-            })
+        || (!inert_operations && in_operations(node.get("operations")))
+        || !inert_operations
+            && node
+                .get("relationships")
+                .and_then(J::as_array)
+                .into_iter()
+                .flatten()
+                .any(|r| {
+                    in_operations(r.get("source_operations"))
+                        || in_operations(r.get("target_operations"))
+                })
 }
 
 /// [`inter_deployment_functions`]; `mentions[i]`, when given, is

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use serde_json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
-use crate::templates::index_by_name;
+use crate::templates::NodeFacts;
 use crate::yaml::{Node, Span};
 
 /// The `(plugin, executor)` of each operation of an `operations` map that runs a plugin, in
@@ -43,56 +43,45 @@ pub fn uses_of(operations: &Map<String, J>) -> Uses {
 /// they host. `uses[i]` is what node `i` brings.
 pub fn assign_plugins(
     nodes: &mut [Map<String, J>],
+    facts: &NodeFacts,
+    host_ids: &[Option<String>],
     uses: &[NodeUses],
     host_types: &[String],
     plugins: &Map<String, J>,
     problems: &mut Problems,
 ) {
-    let as_str = |node: &Map<String, J>, key: &str| -> Option<String> {
-        node.get(key).and_then(J::as_str).map(str::to_string)
-    };
-    // Everything below is read from the nodes before any of them is changed.
-    let (lists, host_ids): (Vec<Vec<J>>, Vec<Option<String>>) = {
-        let nodes: &[Map<String, J>] = nodes;
-        let by_name: HashMap<&str, usize> = nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| Some((n.get("name")?.as_str()?, i)))
-            .collect();
-        // (plugin, executor) of every operation, per node that runs it, in discovery order.
-        let mut operation_lists: Vec<Vec<&(String, J)>> = vec![Vec::new(); nodes.len()];
-        for (index, node_uses) in uses.iter().enumerate().take(nodes.len()) {
-            for own in &node_uses.own {
-                operation_lists[index].extend(own.iter());
-            }
-            for (target, target_uses) in &node_uses.targets {
-                if let Some(&target_index) = by_name.get(target.as_str()) {
-                    operation_lists[target_index].extend(target_uses.iter());
-                }
+    let by_name = facts.by_name;
+    // (plugin, executor) of every operation, per node that runs it, in discovery order.
+    let mut operation_lists: Vec<Vec<&(String, J)>> = vec![Vec::new(); nodes.len()];
+    for (index, node_uses) in uses.iter().enumerate().take(nodes.len()) {
+        for own in &node_uses.own {
+            operation_lists[index].extend(own.iter());
+        }
+        for (target, target_uses) in &node_uses.targets {
+            if let Some(&target_index) = by_name.get(target.as_str()) {
+                operation_lists[target_index].extend(target_uses.iter());
             }
         }
-        let lists = operation_lists
-            .iter()
-            .map(|keys| {
-                let mut used: Vec<(&(String, J), J)> = Vec::new();
-                for &key in keys {
-                    let Some(plugin) = plugins.get(&key.0) else {
-                        continue;
-                    };
-                    if !used.iter().any(|(k, _)| *k == key) {
-                        let mut plugin = plugin.clone();
-                        if let J::Object(p) = &mut plugin {
-                            p.insert("executor".into(), key.1.clone());
-                        }
-                        used.push((key, plugin));
+    }
+    let lists: Vec<Vec<J>> = operation_lists
+        .iter()
+        .map(|keys| {
+            let mut used: Vec<(&(String, J), J)> = Vec::new();
+            for &key in keys {
+                let Some(plugin) = plugins.get(&key.0) else {
+                    continue;
+                };
+                if !used.iter().any(|(k, _)| *k == key) {
+                    let mut plugin = plugin.clone();
+                    if let J::Object(p) = &mut plugin {
+                        p.insert("executor".into(), key.1.clone());
                     }
+                    used.push((key, plugin));
                 }
-                used.into_iter().map(|(_, p)| p).collect()
-            })
-            .collect();
-        let host_ids = nodes.iter().map(|n| as_str(n, "host_id")).collect();
-        (lists, host_ids)
-    };
+            }
+            used.into_iter().map(|(_, p)| p).collect()
+        })
+        .collect();
     // The nodes each host hosts, in document order.
     let mut hosted: HashMap<&str, Vec<usize>> = HashMap::new();
     for (index, host) in host_ids.iter().enumerate() {
@@ -112,10 +101,10 @@ pub fn assign_plugins(
         }
     };
     let mut additions: Vec<(Option<Vec<J>>, Vec<J>)> = Vec::with_capacity(nodes.len());
-    for node in nodes.iter() {
-        let id = node.get("id").and_then(J::as_str).unwrap_or_default();
-        let node_type = node.get("type").and_then(J::as_str).unwrap_or_default();
-        let index = additions.len();
+    for index in 0..nodes.len() {
+        // A node's id is its name.
+        let id = facts.names[index];
+        let node_type = facts.types[index];
         let to_install = host_types.iter().any(|t| t == node_type).then(|| {
             let mut to_install: Vec<(String, J)> = Vec::new();
             for &hosted_index in hosted.get(id).into_iter().flatten() {
@@ -127,11 +116,14 @@ pub fn assign_plugins(
         by_executor(&lists[index], "central_deployment_agent", &mut deployment);
         additions.push((to_install, deployment.into_iter().map(|(_, p)| p).collect()));
     }
-    for (((node, list), (to_install, deployment)), host) in
-        nodes.iter_mut().zip(lists).zip(additions).zip(host_ids)
+    for ((((node, list), (to_install, deployment)), host), id) in nodes
+        .iter_mut()
+        .zip(lists)
+        .zip(additions)
+        .zip(host_ids)
+        .zip(facts.names)
     {
         if host.is_none() {
-            let id = node.get("id").and_then(J::as_str).unwrap_or_default();
             for plugin in &list {
                 if plugin.get("executor").and_then(J::as_str) == Some("host_agent") {
                     problems.push(Problem::uncoded(
@@ -158,37 +150,21 @@ pub fn assign_plugins(
 
 /// Node templates whose relationships form a cycle cannot be ordered (code 100).
 pub fn check_relationship_cycles(
-    nodes: &[Map<String, J>],
+    names: &[&str],
+    targets: &[Vec<usize>],
     section: Option<&Node>,
     problems: &mut Problems,
 ) {
-    let by_name = index_by_name(nodes);
-    let targets = |index: usize| -> Vec<usize> {
-        nodes[index]
-            .get("relationships")
-            .and_then(J::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.get("target_id").and_then(J::as_str))
-            .filter_map(|t| by_name.get(t).copied())
-            .collect()
-    };
-    let name = |index: usize| {
-        nodes[index]
-            .get("name")
-            .and_then(J::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let mut state = vec![0u8; nodes.len()];
-    for start in 0..nodes.len() {
+    let name = |index: usize| names[index].to_string();
+    let mut state = vec![0u8; names.len()];
+    for start in 0..names.len() {
         if state[start] != 0 {
             continue;
         }
         let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
         state[start] = 1;
         while let Some(&(current, next)) = stack.last() {
-            let children = targets(current);
+            let children = &targets[current];
             if next < children.len() {
                 if let Some(top) = stack.last_mut() {
                     top.1 += 1;

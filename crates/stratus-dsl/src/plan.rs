@@ -355,14 +355,22 @@ fn evaluate_plan(
         &blueprint.function_spans,
     );
     let mut mentions = Vec::new();
-    for node in plan
+    for (index, node) in plan
         .get_mut("nodes")
         .and_then(J::as_array_mut)
         .into_iter()
         .flatten()
+        .enumerate()
     {
-        evaluate_node(node, &env, blueprint)?;
-        mentions.push(crate::dependencies::node_mentions_capability(node));
+        // A node whose operation inputs hold no function call has nothing to evaluate or
+        // mention there: only its properties are read.
+        let inert = blueprint
+            .inert_operation_inputs
+            .get(index)
+            .copied()
+            .unwrap_or(false);
+        evaluate_node(node, &env, blueprint, inert)?;
+        mentions.push(crate::dependencies::node_mentions_capability(node, inert));
     }
     evaluate_sections(plan, &env)?;
     Ok(mentions)
@@ -394,6 +402,7 @@ fn evaluate_node(
     node: &mut J,
     env: &PlanEnvironment,
     blueprint: &Blueprint,
+    inert_operations: bool,
 ) -> Result<(), Problem> {
     let no_scripts = Vec::new();
     let name = node
@@ -412,6 +421,9 @@ fn evaluate_node(
         .and_then(|s| s.get_mut("properties"))
     {
         evaluate_in_place(scalable, &context, env, &unused)?;
+    }
+    if inert_operations {
+        return Ok(());
     }
     context.path = format!("nodes.{name}.operations");
     if let Some(J::Object(operations)) = node.get_mut("operations") {

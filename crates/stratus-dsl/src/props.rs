@@ -123,18 +123,30 @@ pub fn merge_instance(
     data_types: &DataTypes,
     context: &Context,
 ) -> Result<Map<String, J>, Problem> {
-    let flattened = flatten(schema);
-    merge_flattened(instance, schema, &flattened, data_types, context, &[])
+    // The schema's defaults are read in place: no flattened copy per template.
+    merge_flattened(instance, schema, None, data_types, context, &[])
 }
 
 fn merge_flattened(
     instance: &Map<String, J>,
     schema: &Schema,
-    flattened: &Map<String, J>,
+    flattened: Option<&Map<String, J>>,
     data_types: &DataTypes,
     context: &Context,
     path: &[String],
 ) -> Result<Map<String, J>, Problem> {
+    // `flattened` (defaults over derived values) or, when `None`, the schema's own defaults:
+    // what [`flatten`] would give for `schema`.
+    fn default_of<'a>(
+        flattened: Option<&'a Map<String, J>>,
+        key: &str,
+        property: Option<&'a J>,
+    ) -> Option<&'a J> {
+        match flattened {
+            Some(flattened) => flattened.get(key),
+            None => property.and_then(|p| p.get("default")),
+        }
+    }
     for key in instance.keys() {
         if !schema.contains_key(key) {
             let mut key_path = path.to_vec();
@@ -155,18 +167,25 @@ fn merge_flattened(
         }
     }
     // The instance's values over the flattened defaults (only ever looked up by key).
-    let merged_get = |key: &str| instance.get(key).or_else(|| flattened.get(key));
-    let use_external = merged_get("use_external_resource").is_some_and(truthy);
-    if use_external && merged_get("use_external_resource").is_some_and(is_function) {
+    let external = instance.get("use_external_resource").or_else(|| {
+        default_of(
+            flattened,
+            "use_external_resource",
+            schema.get("use_external_resource"),
+        )
+    });
+    let use_external = external.is_some_and(truthy);
+    if use_external && external.is_some_and(is_function) {
         return Err(Problem::logic(
             219,
             context.span,
             "Only boolean values are allowed for `use_external_resource` property, don't use intrinsic functions.",
         ));
     }
-    let mut result = Map::new();
+    let mut result = Map::with_capacity(schema.len());
     for (key, property) in schema {
-        let Some(value) = merged_get(key) else {
+        let default = default_of(flattened, key, Some(property));
+        let Some(value) = instance.get(key.as_str()).or(default) else {
             let required = property
                 .get("required")
                 .and_then(J::as_bool)
@@ -189,7 +208,7 @@ fn merge_flattened(
         property_path.push(key.clone());
         let parsed = parse_value(
             value,
-            flattened.get(key),
+            default,
             property.get("type").and_then(J::as_str),
             data_types,
             context,
@@ -314,8 +333,15 @@ pub fn parse_value(
                     flattened.insert(k.clone(), v.clone());
                 }
             }
-            return merge_flattened(instance, schema, &flattened, data_types, context, path)
-                .map(J::Object);
+            return merge_flattened(
+                instance,
+                schema,
+                Some(&flattened),
+                data_types,
+                context,
+                path,
+            )
+            .map(J::Object);
         }
     } else {
         return Err(Problem::uncoded(

@@ -36,7 +36,8 @@ type Resolved = (Map<String, J>, Map<String, J>, Vec<(String, String)>, Uses);
 /// parse. Only problem-free results are kept (problems name the template and point at it).
 #[derive(Default)]
 struct InterfaceMemo {
-    entries: HashMap<(String, &'static str), Resolved>,
+    /// By type name, then side (`""`, `source_interfaces`, `target_interfaces`).
+    entries: HashMap<String, Vec<(&'static str, Resolved)>>,
 }
 
 impl InterfaceMemo {
@@ -54,14 +55,20 @@ impl InterfaceMemo {
         let Some((name, side)) = key else {
             return with_uses(resolve(problems));
         };
-        if let Some(found) = self.entries.get(&(name.to_string(), side)) {
-            return found.clone();
+        if let Some(found) = self
+            .entries
+            .get(name)
+            .and_then(|sides| sides.iter().find(|(s, _)| *s == side))
+        {
+            return found.1.clone();
         }
         let mut found = Problems::default();
         let resolved = with_uses(resolve(&mut found));
         if found.is_empty() {
             self.entries
-                .insert((name.to_string(), side), resolved.clone());
+                .entry(name.to_string())
+                .or_default()
+                .push((side, resolved.clone()));
         }
         problems.list.extend(found.list);
         resolved
@@ -72,13 +79,19 @@ pub const CONTAINED_IN: &str = "cloudify.relationships.contained_in";
 const HOST_TYPE: &str = "cloudify.nodes.Compute";
 
 fn default_scalable() -> Map<String, J> {
-    let mut p = Map::with_capacity(5);
-    p.insert("min_instances".into(), J::from(0));
-    p.insert("max_instances".into(), J::from(-1));
-    p.insert("default_instances".into(), J::from(1));
-    p.insert("current_instances".into(), J::from(1));
-    p.insert("planned_instances".into(), J::from(1));
-    p
+    // Built once; every template without `capabilities` gets a copy (no re-hashing).
+    static DEFAULT: std::sync::OnceLock<Map<String, J>> = std::sync::OnceLock::new();
+    DEFAULT
+        .get_or_init(|| {
+            let mut p = Map::with_capacity(5);
+            p.insert("min_instances".into(), J::from(0));
+            p.insert("max_instances".into(), J::from(-1));
+            p.insert("default_instances".into(), J::from(1));
+            p.insert("current_instances".into(), J::from(1));
+            p.insert("planned_instances".into(), J::from(1));
+            p
+        })
+        .clone()
 }
 
 /// The `scalable` properties of a node template or scaling policy.
@@ -176,29 +189,69 @@ pub fn parse_scalable(node: Option<&Node>, problems: &mut Problems) -> Map<Strin
     result
 }
 
-/// Parses every node template. Returns the nodes in document order.
+/// Parses every node template. Returns the nodes in document order and, for each, whether
+/// its operation inputs hold no function call ([`crate::functions::operation_inputs_inert`]).
 pub fn parse_node_templates(
     section: Option<&Node>,
     catalogs: &Catalogs,
     problems: &mut Problems,
-) -> Vec<J> {
+) -> (Vec<J>, Vec<bool>) {
     let entries = optional_map(section, problems);
     let names: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
     let mut nodes: Vec<Map<String, J>> = Vec::new();
     let mut contained_in: Vec<Option<String>> = Vec::new();
     let mut uses: Vec<NodeUses> = Vec::new();
+    // What the passes below read of each node (name, type, relationship targets), taken
+    // while the node is fresh: on large blueprints, going back to the nodes' maps costs a
+    // cache miss per lookup.
+    let mut node_names: Vec<&str> = Vec::new();
+    let mut node_types: Vec<&str> = Vec::new();
+    let mut node_targets: Vec<Vec<&str>> = Vec::new();
+    let mut inert: Vec<bool> = Vec::new();
     let mut memo = InterfaceMemo::default();
     for (key, template) in entries {
         let name = key.as_str().unwrap_or_default();
         if let Some((node, container, node_uses)) = parse_node_template(
             name, key.span, template, &names, catalogs, &mut memo, problems,
         ) {
+            node_names.push(name);
+            node_types.push(
+                template
+                    .get("type")
+                    .and_then(Node::as_str)
+                    .unwrap_or_default(),
+            );
+            // A relationship is only kept when its target names a template.
+            node_targets.push(
+                node.get("relationships")
+                    .and_then(J::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.get("target_id").and_then(J::as_str))
+                    .filter_map(|t| names.get(t).copied())
+                    .collect(),
+            );
+            inert.push(crate::functions::operation_inputs_inert(&node));
             nodes.push(node);
             contained_in.push(container);
             uses.push(node_uses);
         }
     }
-    crate::node_plugins::check_relationship_cycles(&nodes, section, problems);
+    let by_name: HashMap<&str, usize> = node_names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| (*name, index))
+        .collect();
+    let targets: Vec<Vec<usize>> = node_targets
+        .iter()
+        .map(|targets| {
+            targets
+                .iter()
+                .filter_map(|t| by_name.get(t).copied())
+                .collect()
+        })
+        .collect();
+    crate::node_plugins::check_relationship_cycles(&node_names, &targets, section, problems);
     // host_id: a host type hosts itself; anything contained in a hosted node shares its host.
     let host_types: Vec<String> = catalogs
         .node_types
@@ -213,46 +266,56 @@ pub fn parse_node_templates(
         })
         .map(|(name, _)| name.clone())
         .collect();
-    let by_name = index_by_name(&nodes);
+    let facts = NodeFacts {
+        names: &node_names,
+        types: &node_types,
+        by_name: &by_name,
+    };
     let host_ids: Vec<Option<String>> = (0..nodes.len())
-        .map(|index| resolve_host(index, &nodes, &by_name, &contained_in, &host_types, 0))
+        .map(|index| resolve_host(index, &facts, &contained_in, &host_types, 0))
         .collect();
-    for (node, host) in nodes.iter_mut().zip(host_ids) {
+    for (node, host) in nodes.iter_mut().zip(&host_ids) {
         if let Some(host) = host {
-            node.insert("host_id".into(), J::String(host));
+            node.insert("host_id".into(), J::String(host.clone()));
         }
     }
-    crate::node_plugins::assign_plugins(&mut nodes, &uses, &host_types, catalogs.plugins, problems);
-    nodes.into_iter().map(J::Object).collect()
+    crate::node_plugins::assign_plugins(
+        &mut nodes,
+        &facts,
+        &host_ids,
+        &uses,
+        &host_types,
+        catalogs.plugins,
+        problems,
+    );
+    (nodes.into_iter().map(J::Object).collect(), inert)
+}
+
+/// The parsed nodes' names and types (by position) and positions by name.
+pub struct NodeFacts<'a> {
+    pub names: &'a [&'a str],
+    pub types: &'a [&'a str],
+    pub by_name: &'a HashMap<&'a str, usize>,
 }
 
 fn resolve_host(
     index: usize,
-    nodes: &[Map<String, J>],
-    by_name: &HashMap<String, usize>,
+    facts: &NodeFacts,
     contained_in: &[Option<String>],
     host_types: &[String],
     depth: usize,
 ) -> Option<String> {
-    let node = &nodes[index];
-    let name = node.get("name").and_then(J::as_str)?;
-    let node_type = node.get("type").and_then(J::as_str)?;
+    let name = facts.names[index];
+    let node_type = facts.types[index];
     if host_types.iter().any(|t| t == node_type) {
         return Some(name.to_string());
     }
-    if depth > nodes.len() {
+    if depth > facts.names.len() {
         return None;
     }
     let container = contained_in[index].as_deref()?;
-    let container_index = *by_name.get(container)?;
-    resolve_host(
-        container_index,
-        nodes,
-        by_name,
-        contained_in,
-        host_types,
-        depth + 1,
-    )
+    let container_index = *facts.by_name.get(container)?;
+    resolve_host(container_index, facts, contained_in, host_types, depth + 1)
 }
 
 fn parse_node_template(

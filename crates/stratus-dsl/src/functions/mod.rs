@@ -105,3 +105,87 @@ pub fn contains_function(value: &J) -> bool {
         _ => false,
     }
 }
+
+/// Whether no operation input of a node template holds a function call: the `inputs` of its
+/// `operations` and `interfaces` operations, and of its relationships' source/target
+/// operations and interfaces. The passes that evaluate, check or scan those inputs have
+/// nothing to do for such a node (see `Blueprint::inert_operation_inputs`).
+pub fn operation_inputs_inert(node: &serde_json::Map<String, J>) -> bool {
+    let operations_inert = |operations: Option<&J>| {
+        operations
+            .and_then(J::as_object)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .all(|op| !field(op, "inputs").is_some_and(contains_function))
+    };
+    let interfaces_inert = |interfaces: Option<&J>| {
+        interfaces
+            .and_then(J::as_object)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .all(|interface| operations_inert(Some(interface)))
+    };
+    operations_inert(node.get("operations"))
+        && interfaces_inert(node.get("interfaces"))
+        && node
+            .get("relationships")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+            .all(|r| {
+                ["source_operations", "target_operations"]
+                    .iter()
+                    .all(|key| operations_inert(r.get(key)))
+                    && ["source_interfaces", "target_interfaces"]
+                        .iter()
+                        .all(|key| interfaces_inert(r.get(key)))
+            })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A function call in any of the places the plan-time passes read makes a node not
+    /// inert; one elsewhere (or a look-alike mapping with extra keys) does not.
+    #[test]
+    fn operation_inputs_inert_looks_everywhere() {
+        let call = serde_json::json!({"get_input": "x"});
+        let node = |path: &str| {
+            let mut node = serde_json::json!({
+                "properties": {"p": {"get_input": "y"}},
+                "operations": {"op": {"implementation": "a", "inputs": {}}},
+                "interfaces": {"i": {"op": {"implementation": "a", "inputs": {}}}},
+                "relationships": [{
+                    "source_operations": {"op": {"inputs": {}}},
+                    "target_operations": {"op": {"inputs": {}}},
+                    "source_interfaces": {"i": {"op": {"inputs": {}}}},
+                    "target_interfaces": {"i": {"op": {"inputs": {"a": [1, {"k": 2}]}}}},
+                }],
+            });
+            if !path.is_empty() {
+                *node.pointer_mut(path).expect("path") = call.clone();
+            }
+            node.as_object().expect("object").clone()
+        };
+        assert!(operation_inputs_inert(&node("")));
+        for path in [
+            "/operations/op/inputs",
+            "/interfaces/i/op/inputs",
+            "/relationships/0/source_operations/op/inputs",
+            "/relationships/0/target_operations/op/inputs",
+            "/relationships/0/source_interfaces/i/op/inputs",
+            "/relationships/0/target_interfaces/i/op/inputs/a/1/k",
+        ] {
+            assert!(!operation_inputs_inert(&node(path)), "{path}");
+        }
+        let mut look_alike = node("");
+        look_alike["operations"]["op"]["inputs"] =
+            serde_json::json!({"x": {"get_input": "x", "other": 1}});
+        assert!(operation_inputs_inert(&look_alike));
+        // Not operation inputs: the passes do not read these.
+        let mut elsewhere = node("");
+        elsewhere["operations"]["op"]["implementation"] = call;
+        assert!(operation_inputs_inert(&elsewhere));
+    }
+}
