@@ -445,3 +445,71 @@ async fn functions_in_operation_inputs_are_evaluated_when_the_operation_runs() {
         );
     }
 }
+
+/// An execution keeps the instance bodies it wrote to change them again without a parse;
+/// a change someone else made in between (here through the REST API while an operation
+/// sleeps) must not be overwritten by that kept body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_changed_during_an_execution_keeps_that_change() {
+    let server = deployed(
+        r#"
+tosca_definitions_version: cloudify_dsl_1_3
+imports:
+  - http://www.getcloudify.org/spec/cloudify/4.5.5/types.yaml
+plugins:
+  builtin:
+    executor: central_deployment_agent
+    package_name: stratus-builtin
+    install: false
+node_templates:
+  n:
+    type: cloudify.nodes.Root
+    interfaces:
+      cloudify.interfaces.lifecycle:
+        create:
+          implementation: builtin.stratus.set
+          inputs: { created: true }
+        configure:
+          implementation: builtin.stratus.sleep
+          inputs: { seconds: 1.5 }
+        start:
+          implementation: builtin.stratus.set
+          inputs: { started: true }
+"#,
+    )
+    .await;
+    let id = start(&server, "install", json!({})).await;
+    let mut patched = false;
+    for _ in 0..200 {
+        let (_, list) = server.get("/api/v3.1/node-instances?node_id=n").await;
+        let instance = &list["items"][0];
+        if instance["state"] == "configuring" {
+            let mut properties = instance["runtime_properties"].clone();
+            properties["patched"] = json!(true);
+            let (status, updated) = server
+                .call(
+                    Method::PATCH,
+                    &format!(
+                        "/api/v3.1/node-instances/{}",
+                        instance["id"].as_str().unwrap()
+                    ),
+                    json!({"version": instance["version"], "runtime_properties": properties}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{updated}");
+            patched = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(patched, "the instance never showed `configuring`");
+    let execution = wait_for(&server, &id, &["terminated", "failed"]).await;
+    assert_eq!(execution["status"], "terminated", "{execution}");
+    let (_, list) = server.get("/api/v3.1/node-instances?node_id=n").await;
+    let instance = &list["items"][0];
+    assert_eq!(instance["state"], "started");
+    assert_eq!(
+        instance["runtime_properties"],
+        json!({"created": true, "patched": true, "started": true})
+    );
+}

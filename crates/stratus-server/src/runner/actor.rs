@@ -39,6 +39,10 @@ pub(super) struct Context {
     pub(super) dry_run: bool,
     /// The fields every event of this execution has alike, as JSON text (`commit` fills it).
     pub(super) event_fields: String,
+    /// The instance bodies this execution last wrote, with the version each was written at:
+    /// the next round changes them without parsing the row again (`commit`). An entry whose
+    /// version is not the row's (someone else wrote it since) is not used.
+    pub(super) written: HashMap<String, (i64, serde_json::Map<String, Value>)>,
 }
 
 pub async fn drive(
@@ -176,6 +180,7 @@ async fn run(
         plugins: HashMap::new(),
         dry_run: body.get("is_dry_run") == Some(&Value::Bool(true)),
         event_fields: String::new(),
+        written: HashMap::new(),
     };
     let blueprint = app
         .shared

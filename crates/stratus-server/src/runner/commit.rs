@@ -119,20 +119,28 @@ pub(super) async fn commit(
     if context.event_fields.is_empty() {
         context.event_fields = event_fields(context);
     }
+    let mut written = std::mem::take(&mut context.written);
     let ctx = &*context;
-    app.shared
+    let (fresh, _) = app
+        .shared
         .write(|tables| {
             let mut batch = Vec::new();
+            let mut fresh = HashMap::new();
             let mut instances: HashMap<String, Pending> = HashMap::new();
-            let touch = |instances: &mut HashMap<String, Pending>, id: &str| -> bool {
+            let mut touch = |instances: &mut HashMap<String, Pending>, id: &str| -> bool {
                 if instances.contains_key(id) {
                     return true;
                 }
                 match tables.get(kind::NODE_INSTANCES, &tenant, id) {
                     Some(row) => {
-                        let body = match row.body() {
-                            Value::Object(body) => body,
-                            _ => Map::new(),
+                        // The body this execution last wrote, if the row is still that version;
+                        // else the row's text, parsed.
+                        let body = match written.remove(id) {
+                            Some((version, body)) if version == row.version => body,
+                            _ => match row.body() {
+                                Value::Object(body) => body,
+                                _ => Map::new(),
+                            },
                         };
                         instances.insert(
                             id.to_string(),
@@ -176,6 +184,7 @@ pub(super) async fn commit(
             for (id, pending) in instances {
                 let mut body = pending.body;
                 body.insert("version".into(), json!(pending.version + 1));
+                fresh.insert(id.clone(), (pending.version + 1, body.clone()));
                 batch.push(Write::Put {
                     kind: kind::NODE_INSTANCES.into(),
                     tenant: tenant.clone(),
@@ -189,9 +198,18 @@ pub(super) async fn commit(
                     .get(kind::NODE_INSTANCES, &tenant, instance)
                     .map(|row| row.str_field("node_id").to_string())
             };
+            // A round's events mostly share their millisecond: each is formatted once.
+            let mut formatted: Option<(u64, String)> = None;
             for command in commands {
                 if let Command::Emit(emitted) = command {
-                    let at = crate::clock::format_millis(emitted.at as i64);
+                    let at = match &formatted {
+                        Some((millis, text)) if *millis == emitted.at => text.clone(),
+                        _ => {
+                            let text = crate::clock::format_millis(emitted.at as i64);
+                            formatted = Some((emitted.at, text.clone()));
+                            text
+                        }
+                    };
                     let body = event_body(ctx, emitted, &at, &node_of);
                     batch.push(Write::AppendEvent(stratus_store::NewEvent {
                         tenant: tenant.clone(),
@@ -279,9 +297,11 @@ pub(super) async fn commit(
                     bytes: delta_bytes.clone(),
                 }),
             }
-            Ok((batch, ()))
+            Ok((batch, fresh))
         })
         .await?;
+    written.extend(fresh);
+    context.written = written;
     context.seq += 1;
     Ok(())
 }
