@@ -111,6 +111,20 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// The `events` columns it fills, in the backends' column order: tenant, deployment_id,
+    /// execution_id, timestamp, kind, event_type, body.
+    pub(crate) fn columns(&self) -> [&String; 7] {
+        [
+            &self.tenant,
+            &self.deployment_id,
+            &self.execution_id,
+            &self.timestamp,
+            &self.kind,
+            &self.event_type,
+            &self.body,
+        ]
+    }
+
     /// `event` (its id ignored) with its body encoded; a body nested deeper than the store can
     /// read back is refused.
     pub fn encode(event: Event) -> Result<NewEvent, StoreError> {

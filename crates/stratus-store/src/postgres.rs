@@ -347,20 +347,14 @@ fn apply_write(
                 "an event body that is not a JSON object: {}",
                 event.body
             );
-            let body = &event.body;
+            let columns = event.columns();
+            let values: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                columns.iter().map(|column| *column as _).collect();
             let row = transaction.query_one(
                 "INSERT INTO events \
                  (tenant, deployment_id, execution_id, timestamp, kind, event_type, body) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                &[
-                    &event.tenant,
-                    &event.deployment_id,
-                    &event.execution_id,
-                    &event.timestamp,
-                    &event.kind,
-                    &event.event_type,
-                    &body,
-                ],
+                &values,
             )?;
             Ok(row.try_get(0)?)
         }

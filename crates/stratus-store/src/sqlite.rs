@@ -350,16 +350,7 @@ fn append_events(
         let (chunk, rest) = events.split_at(rows);
         let mut statement = transaction.prepare_cached(insert_events_sql(rows))?;
         for (row, event) in chunk.iter().enumerate() {
-            let fields = [
-                &event.tenant,
-                &event.deployment_id,
-                &event.execution_id,
-                &event.timestamp,
-                &event.kind,
-                &event.event_type,
-                &event.body,
-            ];
-            for (column, field) in fields.into_iter().enumerate() {
+            for (column, field) in event.columns().into_iter().enumerate() {
                 statement.raw_bind_parameter(row * 7 + column + 1, field.as_str())?;
             }
         }
