@@ -464,10 +464,7 @@ impl Shared {
             tokio::task::spawn_blocking(move || store.apply(&batch))
         };
         let rows = Tables::rows_of(&batch);
-        let versions = committing
-            .await
-            .map_err(|e| ApiError::internal(format!("store task failed: {e}")))?
-            .map_err(ApiError::from)?;
+        let versions = joined(committing).await?;
         let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
         tables.apply(&batch, rows, &versions);
         Ok((value, versions))
@@ -524,9 +521,15 @@ impl Shared {
         f: impl FnOnce(&dyn Store) -> Result<T, stratus_store::StoreError> + Send + 'static,
     ) -> ApiResult<T> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .map_err(|e| ApiError::internal(format!("store task failed: {e}")))?
-            .map_err(ApiError::from)
+        joined(tokio::task::spawn_blocking(move || f(store.as_ref()))).await
     }
+}
+
+/// A blocking store task's result; a task that panicked or was cancelled is an internal error.
+async fn joined<T>(
+    task: tokio::task::JoinHandle<Result<T, stratus_store::StoreError>>,
+) -> ApiResult<T> {
+    task.await
+        .map_err(|e| ApiError::internal(format!("store task failed: {e}")))?
+        .map_err(ApiError::from)
 }
