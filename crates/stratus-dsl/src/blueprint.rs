@@ -8,6 +8,7 @@ use crate::diag::{Diagnostic, Problem, Problems};
 use crate::functions::{self, Context, Environment, Scope};
 use crate::import::ImportLoader;
 use crate::imports;
+use crate::plan_tree::Plan;
 use crate::schema::{self, allowed_keys, gate};
 use crate::sections;
 use crate::templates::{self, Catalogs};
@@ -47,7 +48,7 @@ const TOP_LEVEL: &[&str] = &[
 /// A parsed blueprint: the plan before any deployment inputs are applied.
 #[derive(Debug, Clone)]
 pub struct Blueprint {
-    pub plan: J,
+    pub plan: Plan,
     pub version: DslVersion,
     /// Locations of every document read, main first.
     pub files: Vec<String>,
@@ -58,11 +59,6 @@ pub struct Blueprint {
     /// Script-plugin operations whose interface inputs are kept as written (see
     /// [`crate::plan::take_script_operations`]).
     pub script_operations: HashMap<String, Vec<String>>,
-    /// For each node of `plan["nodes"]`, in order: whether none of its operation inputs
-    /// holds a function call ([`functions::operation_inputs_inert`]), so the plan-time passes
-    /// over those inputs skip it. Computed from `plan` at parse; a node without an entry is
-    /// read in full.
-    pub inert_operation_inputs: Vec<bool>,
 }
 
 /// Records the position of every function call in a document.
@@ -199,7 +195,7 @@ pub fn parse(
     let files = merged.files.clone();
     let mut spans = HashMap::new();
     function_spans(&merged.document, &mut spans);
-    let (mut plan, inert_operation_inputs) = build(
+    let mut plan = build(
         &merged.document,
         &version,
         loader,
@@ -207,7 +203,8 @@ pub fn parse(
         cache,
         &mut problems,
     );
-    let script_operations = crate::plan::take_script_operations(&mut plan);
+    // The bookkeeping it takes is in node maps, none of it in shared parts.
+    let script_operations = crate::plan::take_script_operations(plan.tree_mut());
     let input_spans = merged
         .document
         .get("inputs")
@@ -224,7 +221,6 @@ pub fn parse(
             function_spans: std::sync::Arc::new(spans),
             input_spans,
             script_operations,
-            inert_operation_inputs,
         })
     } else {
         Err(problems
@@ -242,9 +238,9 @@ fn build(
     spans: &HashMap<String, Span>,
     cache: &DocumentCache,
     problems: &mut Problems,
-) -> (J, Vec<bool>) {
+) -> Plan {
     let Some(entries) = schema::map(document, problems) else {
-        return (J::Null, Vec::new());
+        return Plan::new(J::Null);
     };
     allowed_keys(entries, TOP_LEVEL, problems);
     let section = |name: &str| schema::get(entries, name);
@@ -331,8 +327,9 @@ fn build(
             }
         }
     }
-    let (nodes, inert) =
+    let (nodes, shared) =
         templates::parse_node_templates(section("node_templates"), &catalogs, problems);
+    let inert: Vec<bool> = shared.iter().map(Option::is_some).collect();
     let node_names: Vec<String> = nodes
         .iter()
         .filter_map(|n| n.get("name").and_then(J::as_str).map(str::to_string))
@@ -449,7 +446,7 @@ fn build(
     if let J::Object(map) = &mut plan {
         map.insert("requirements".into(), requirements);
     }
-    (plan, inert)
+    Plan::with_parts(plan, shared)
 }
 
 fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Problems) {

@@ -22,6 +22,7 @@ pub mod interfaces;
 pub mod namespace;
 pub mod node_plugins;
 pub mod plan;
+pub mod plan_tree;
 pub mod props;
 pub mod schema;
 pub mod sections;
@@ -36,6 +37,7 @@ pub use cache::DocumentCache;
 pub use diag::{Diagnostic, Kind};
 pub use import::{ImportError, ImportLoader, LoadedImport};
 pub use plan::{prepare, prepare_owned, prepare_with_secrets};
+pub use plan_tree::{NodeOperations, Plan};
 
 /// Sorts object keys recursively (the reference prints plans with `sort_keys=True`).
 pub fn sorted(value: &serde_json::Value) -> serde_json::Value {

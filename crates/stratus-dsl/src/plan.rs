@@ -11,6 +11,7 @@ use crate::blueprint::{Blueprint, PlanEnvironment};
 use crate::constraints;
 use crate::diag::{Diagnostic, Kind, Problem};
 use crate::functions::{self, Context, Environment, Scope};
+use crate::plan_tree::Plan;
 use crate::props::{self, python_repr};
 use crate::yaml::Span;
 
@@ -18,7 +19,7 @@ use crate::yaml::Span;
 ///
 /// With no secret store, a blueprint that uses `get_secret` cannot be planned (as in the
 /// reference); see [`prepare_with_secrets`].
-pub fn prepare(blueprint: &Blueprint, inputs: &Map<String, J>) -> Result<J, Vec<Diagnostic>> {
+pub fn prepare(blueprint: &Blueprint, inputs: &Map<String, J>) -> Result<Plan, Vec<Diagnostic>> {
     prepare_with_secrets(blueprint, inputs, None)
 }
 
@@ -27,7 +28,7 @@ pub fn prepare_with_secrets(
     blueprint: &Blueprint,
     inputs: &Map<String, J>,
     secret_exists: Option<&dyn Fn(&str) -> bool>,
-) -> Result<J, Vec<Diagnostic>> {
+) -> Result<Plan, Vec<Diagnostic>> {
     prepare_plan(blueprint, blueprint.plan.clone(), inputs, secret_exists)
 }
 
@@ -37,7 +38,7 @@ pub fn prepare_owned(
     mut blueprint: Blueprint,
     inputs: &Map<String, J>,
     secret_exists: Option<&dyn Fn(&str) -> bool>,
-) -> Result<J, Vec<Diagnostic>> {
+) -> Result<Plan, Vec<Diagnostic>> {
     let plan = std::mem::take(&mut blueprint.plan);
     prepare_plan(&blueprint, plan, inputs, secret_exists)
 }
@@ -45,12 +46,17 @@ pub fn prepare_owned(
 /// `plan` is the blueprint's plan (or a copy of it), turned into the deployment plan.
 fn prepare_plan(
     blueprint: &Blueprint,
-    mut plan: J,
+    mut deployment: Plan,
     inputs: &Map<String, J>,
     secret_exists: Option<&dyn Fn(&str) -> bool>,
-) -> Result<J, Vec<Diagnostic>> {
+) -> Result<Plan, Vec<Diagnostic>> {
+    let inert: Vec<bool> = (0..deployment.node_count())
+        .map(|index| deployment.inert(index))
+        .collect();
+    // What follows neither reads an inert node's operations nor adds or removes nodes.
+    let plan = deployment.tree_mut();
     let locate = |p: Problem| vec![p.locate(&blueprint.files)];
-    check_secrets(&plan, secret_exists)
+    check_secrets(plan, secret_exists)
         .map_err(|mut problem| {
             // Point at the first get_secret call.
             problem.span = blueprint
@@ -63,7 +69,7 @@ fn prepare_plan(
         })
         .map_err(locate)?;
     let mut current = None;
-    let values = set_inputs(&plan, inputs, &mut current)
+    let values = set_inputs(plan, inputs, &mut current)
         .map_err(|mut problem| {
             if problem.span.is_none() {
                 problem.span =
@@ -72,16 +78,15 @@ fn prepare_plan(
             problem
         })
         .map_err(locate)?;
-    let mentions = evaluate_plan(&values, &mut plan, blueprint).map_err(locate)?;
+    let mentions = evaluate_plan(&values, plan, blueprint, &inert).map_err(locate)?;
     plan["inputs"] = J::Object(values);
-    let instances = crate::instances::node_instances(&plan).map_err(locate)?;
-    let J::Object(map) = &mut plan else {
-        return Ok(plan);
-    };
-    map.insert("node_instances".into(), J::Array(instances));
-    let idds = crate::dependencies::inter_deployment_functions_of(map, Some(&mentions));
-    map.insert("inter_deployment_functions".into(), J::Array(idds));
-    Ok(plan)
+    let instances = crate::instances::node_instances(plan).map_err(locate)?;
+    if let J::Object(map) = plan {
+        map.insert("node_instances".into(), J::Array(instances));
+        let idds = crate::dependencies::inter_deployment_functions_of(map, Some(&mentions));
+        map.insert("inter_deployment_functions".into(), J::Array(idds));
+    }
+    Ok(deployment)
 }
 
 /// Moves the parser's bookkeeping out of the plan: for each node (key `NODE`) and each of its
@@ -343,6 +348,7 @@ fn evaluate_plan(
     values: &Map<String, J>,
     plan: &mut J,
     blueprint: &Blueprint,
+    inert_operation_inputs: &[bool],
 ) -> Result<Vec<bool>, Problem> {
     // Functions see every node's properties as they were before evaluation (whatever
     // functions those hold are evaluated in turn, so the result is the same and no node
@@ -364,11 +370,7 @@ fn evaluate_plan(
     {
         // A node whose operation inputs hold no function call has nothing to evaluate or
         // mention there: only its properties are read.
-        let inert = blueprint
-            .inert_operation_inputs
-            .get(index)
-            .copied()
-            .unwrap_or(false);
+        let inert = inert_operation_inputs.get(index).copied().unwrap_or(false);
         evaluate_node(node, &env, blueprint, inert)?;
         mentions.push(crate::dependencies::node_mentions_capability(node, inert));
     }

@@ -3,6 +3,7 @@
 //! resolved to plugins, and the plugins each node needs.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::{Map, Value as J};
 
@@ -11,6 +12,7 @@ use crate::interfaces::{
     merge_template_interfaces, parse_template_interfaces, process_interfaces, Resolvers,
 };
 use crate::node_plugins::{uses_of, NodeUses, Uses};
+use crate::plan_tree::NodeOperations;
 use crate::props::{self, DataTypes};
 use crate::schema::{self, allowed_keys, gate, get, optional_map};
 use crate::version::DslVersion;
@@ -28,8 +30,15 @@ pub struct Catalogs<'a> {
 /// A type's interfaces merged and resolved, as `(interfaces, operations, copied)`.
 type ResolvedInterfaces = (Map<String, J>, Map<String, J>, Vec<(String, String)>);
 
-/// [`ResolvedInterfaces`] with the plugins its operations use.
-type Resolved = (Map<String, J>, Map<String, J>, Vec<(String, String)>, Uses);
+/// [`ResolvedInterfaces`], shareable, with the plugins its operations use.
+#[derive(Clone)]
+struct Resolved {
+    parts: Arc<NodeOperations>,
+    /// Whether no operation input holds a function call ([`NodeOperations::inert`]).
+    inert: bool,
+    copied: Vec<(String, String)>,
+    uses: Uses,
+}
 
 /// Interfaces resolved for a node or relationship type where the template adds none of its
 /// own: every such template of the type gets the same result, so it is resolved once per
@@ -50,7 +59,16 @@ impl InterfaceMemo {
     ) -> Resolved {
         let with_uses = |(interfaces, operations, copied): ResolvedInterfaces| {
             let uses = uses_of(&operations);
-            (interfaces, operations, copied, uses)
+            let parts = NodeOperations {
+                interfaces,
+                operations,
+            };
+            Resolved {
+                inert: parts.inert(),
+                parts: Arc::new(parts),
+                copied,
+                uses,
+            }
         };
         let Some((name, side)) = key else {
             return with_uses(resolve(problems));
@@ -189,13 +207,24 @@ pub fn parse_scalable(node: Option<&Node>, problems: &mut Problems) -> Map<Strin
     result
 }
 
-/// Parses every node template. Returns the nodes in document order and, for each, whether
-/// its operation inputs hold no function call ([`crate::functions::operation_inputs_inert`]).
+/// One parsed node template.
+struct ParsedNode {
+    node: Map<String, J>,
+    /// The node's interfaces and operations, kept out of `node`, when its operation inputs
+    /// hold no function call (see [`crate::Plan`]).
+    shared: Option<Arc<NodeOperations>>,
+    /// The node it is contained in.
+    container: Option<String>,
+    uses: NodeUses,
+}
+
+/// Parses every node template. Returns the nodes in document order and, for each, its
+/// interfaces and operations when they are kept out of its map (see [`crate::Plan`]).
 pub fn parse_node_templates(
     section: Option<&Node>,
     catalogs: &Catalogs,
     problems: &mut Problems,
-) -> (Vec<J>, Vec<bool>) {
+) -> (Vec<J>, Vec<Option<Arc<NodeOperations>>>) {
     let entries = optional_map(section, problems);
     let names: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
     let mut nodes: Vec<Map<String, J>> = Vec::new();
@@ -207,11 +236,11 @@ pub fn parse_node_templates(
     let mut node_names: Vec<&str> = Vec::new();
     let mut node_types: Vec<&str> = Vec::new();
     let mut node_targets: Vec<Vec<&str>> = Vec::new();
-    let mut inert: Vec<bool> = Vec::new();
+    let mut shared: Vec<Option<Arc<NodeOperations>>> = Vec::new();
     let mut memo = InterfaceMemo::default();
     for (key, template) in entries {
         let name = key.as_str().unwrap_or_default();
-        if let Some((node, container, node_uses)) = parse_node_template(
+        if let Some(parsed) = parse_node_template(
             name, key.span, template, &names, catalogs, &mut memo, problems,
         ) {
             node_names.push(name);
@@ -223,7 +252,9 @@ pub fn parse_node_templates(
             );
             // A relationship is only kept when its target names a template.
             node_targets.push(
-                node.get("relationships")
+                parsed
+                    .node
+                    .get("relationships")
                     .and_then(J::as_array)
                     .into_iter()
                     .flatten()
@@ -231,10 +262,10 @@ pub fn parse_node_templates(
                     .filter_map(|t| names.get(t).copied())
                     .collect(),
             );
-            inert.push(crate::functions::operation_inputs_inert(&node));
-            nodes.push(node);
-            contained_in.push(container);
-            uses.push(node_uses);
+            nodes.push(parsed.node);
+            shared.push(parsed.shared);
+            contained_in.push(parsed.container);
+            uses.push(parsed.uses);
         }
     }
     let by_name: HashMap<&str, usize> = node_names
@@ -288,7 +319,7 @@ pub fn parse_node_templates(
         catalogs.plugins,
         problems,
     );
-    (nodes.into_iter().map(J::Object).collect(), inert)
+    (nodes.into_iter().map(J::Object).collect(), shared)
 }
 
 /// The parsed nodes' names and types (by position) and positions by name.
@@ -326,7 +357,7 @@ fn parse_node_template(
     catalogs: &Catalogs,
     memo: &mut InterfaceMemo,
     problems: &mut Problems,
-) -> Option<(Map<String, J>, Option<String>, NodeUses)> {
+) -> Option<ParsedNode> {
     let entries = schema::map(template, problems)?;
     allowed_keys(
         entries,
@@ -472,39 +503,38 @@ fn parse_node_template(
     // interfaces and operations
     let written = get(entries, "interfaces");
     let own = written.is_some_and(|n| !n.is_null());
-    let (interfaces, operations, copied, own_uses) =
-        memo.resolve((!own).then_some((type_name, "")), problems, |problems| {
-            let template_interfaces =
-                parse_template_interfaces(written, catalogs.data_types, catalogs.version, problems);
-            let no_interfaces = Map::new();
-            let type_interfaces = node_type
-                .get("interfaces")
-                .and_then(J::as_object)
-                .unwrap_or(&no_interfaces);
-            let interfaces = merge_template_interfaces(
-                type_interfaces,
-                &template_interfaces,
-                template.span,
-                problems,
-            );
-            let (operations, copied) = process_interfaces(
-                &interfaces,
-                &Resolvers {
-                    plugins: catalogs.plugins,
-                    resource_exists: catalogs.resource_exists,
-                },
-                10,
-                &format!("in node '{name}' of type '{type_name}'"),
-                written.map_or(template.span, |n| n.span),
-                written,
-                problems,
-            );
-            (interfaces, operations, copied)
-        });
+    let resolved = memo.resolve((!own).then_some((type_name, "")), problems, |problems| {
+        let template_interfaces =
+            parse_template_interfaces(written, catalogs.data_types, catalogs.version, problems);
+        let no_interfaces = Map::new();
+        let type_interfaces = node_type
+            .get("interfaces")
+            .and_then(J::as_object)
+            .unwrap_or(&no_interfaces);
+        let interfaces = merge_template_interfaces(
+            type_interfaces,
+            &template_interfaces,
+            template.span,
+            problems,
+        );
+        let (operations, copied) = process_interfaces(
+            &interfaces,
+            &Resolvers {
+                plugins: catalogs.plugins,
+                resource_exists: catalogs.resource_exists,
+            },
+            10,
+            &format!("in node '{name}' of type '{type_name}'"),
+            written.map_or(template.span, |n| n.span),
+            written,
+            problems,
+        );
+        (interfaces, operations, copied)
+    });
 
     // relationships
     let mut node_uses = NodeUses {
-        own: vec![own_uses],
+        own: vec![resolved.uses.clone()],
         targets: Vec::new(),
     };
     let mut relationships = Vec::new();
@@ -597,21 +627,38 @@ fn parse_node_template(
     scalable_map.insert("properties".into(), J::Object(scalable));
     capabilities.insert("scalable".into(), J::Object(scalable_map));
     node.insert("capabilities".into(), J::Object(capabilities));
-    node.insert("interfaces".into(), J::Object(interfaces));
-    node.insert("operations".into(), J::Object(operations));
+    let inert = resolved.inert
+        && relationships
+            .iter()
+            .filter_map(J::as_object)
+            .all(crate::functions::relationship_inputs_inert);
+    let shared = if inert {
+        Some(resolved.parts)
+    } else {
+        let parts = Arc::unwrap_or_clone(resolved.parts);
+        node.insert("interfaces".into(), J::Object(parts.interfaces));
+        node.insert("operations".into(), J::Object(parts.operations));
+        None
+    };
     node.insert("relationships".into(), J::Array(relationships));
-    if !copied.is_empty() {
+    if !resolved.copied.is_empty() {
         node.insert(
             "__script_interfaces".into(),
             J::Array(
-                copied
+                resolved
+                    .copied
                     .into_iter()
                     .map(|(i, o)| J::String(format!("{i}.{o}")))
                     .collect(),
             ),
         );
     }
-    Some((node, container, node_uses))
+    Some(ParsedNode {
+        node,
+        shared,
+        container,
+        uses: node_uses,
+    })
 }
 
 fn parse_relationship(
@@ -719,49 +766,46 @@ fn parse_relationship(
     ] {
         let written = get(entries, side);
         let own = written.is_some_and(|n| !n.is_null());
-        let (merged, operations, copied, uses) =
-            memo.resolve((!own).then_some((type_name, side)), problems, |problems| {
-                let instance = parse_template_interfaces(
-                    written,
-                    catalogs.data_types,
-                    catalogs.version,
-                    problems,
-                );
-                let no_interfaces = Map::new();
-                let type_side = relationship_type
-                    .get(side)
-                    .and_then(J::as_object)
-                    .unwrap_or(&no_interfaces);
-                let merged = merge_template_interfaces(type_side, &instance, item.span, problems);
-                let (operations, copied) = process_interfaces(
-                    &merged,
-                    &Resolvers {
-                        plugins: catalogs.plugins,
-                        resource_exists: catalogs.resource_exists,
-                    },
-                    19,
-                    &format!(
-                        "in relationship of type '{type_name}' in node '{}'",
-                        if side == "source_interfaces" {
-                            source
-                        } else {
-                            target
-                        }
-                    ),
-                    item.span,
-                    written,
-                    problems,
-                );
-                (merged, operations, copied)
-            });
+        let resolved = memo.resolve((!own).then_some((type_name, side)), problems, |problems| {
+            let instance =
+                parse_template_interfaces(written, catalogs.data_types, catalogs.version, problems);
+            let no_interfaces = Map::new();
+            let type_side = relationship_type
+                .get(side)
+                .and_then(J::as_object)
+                .unwrap_or(&no_interfaces);
+            let merged = merge_template_interfaces(type_side, &instance, item.span, problems);
+            let (operations, copied) = process_interfaces(
+                &merged,
+                &Resolvers {
+                    plugins: catalogs.plugins,
+                    resource_exists: catalogs.resource_exists,
+                },
+                19,
+                &format!(
+                    "in relationship of type '{type_name}' in node '{}'",
+                    if side == "source_interfaces" {
+                        source
+                    } else {
+                        target
+                    }
+                ),
+                item.span,
+                written,
+                problems,
+            );
+            (merged, operations, copied)
+        });
         copied_all.extend(
-            copied
+            resolved
+                .copied
                 .into_iter()
                 .map(|(i, o)| J::String(format!("{side}:{i}.{o}"))),
         );
-        result.insert(side.into(), J::Object(merged));
-        result.insert(operations_key.into(), J::Object(operations));
-        side_uses.push(uses);
+        let parts = Arc::unwrap_or_clone(resolved.parts);
+        result.insert(side.into(), J::Object(parts.interfaces));
+        result.insert(operations_key.into(), J::Object(parts.operations));
+        side_uses.push(resolved.uses);
     }
     result.insert(
         "type_hierarchy".into(),

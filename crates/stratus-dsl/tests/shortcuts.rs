@@ -34,7 +34,9 @@ node_types:
 fn plan(text: &str) -> Result<Value, String> {
     let blueprint = stratus_dsl::parse(text, "case.yaml", &NoImports, &DocumentCache::new())
         .map_err(|d| format!("parse: {d:?}"))?;
-    stratus_dsl::prepare(&blueprint, &Map::new()).map_err(|d| format!("plan: {d:?}"))
+    stratus_dsl::prepare(&blueprint, &Map::new())
+        .map(stratus_dsl::Plan::into_value)
+        .map_err(|d| format!("plan: {d:?}"))
 }
 
 /// Mapping keys are the same key when they print the same (Python dict semantics as the

@@ -20,7 +20,9 @@ fn stratus_plan_with(file: &Path, inputs: &Map<String, Value>) -> Value {
     let cache = stratus_dsl::DocumentCache::new();
     let blueprint = stratus_dsl::parse(&text, &file.to_string_lossy(), &loader, &cache)
         .unwrap_or_else(|d| panic!("{}: {d:?}", file.display()));
-    stratus_dsl::prepare(&blueprint, inputs).unwrap()
+    stratus_dsl::prepare(&blueprint, inputs)
+        .unwrap()
+        .into_value()
 }
 
 fn deployment(nodes: &[Value], instances: &[Value], state: &str) -> Deployment {

@@ -89,7 +89,7 @@ pub fn build(
     let Some(inputs) = inputs else {
         return Ok(Ok(None));
     };
-    Ok(stratus_dsl::prepare_owned(blueprint, inputs, None).map(Some))
+    Ok(stratus_dsl::prepare_owned(blueprint, inputs, None).map(|plan| Some(plan.into_value())))
 }
 
 fn report(diagnostics: &[Diagnostic], json: bool) {

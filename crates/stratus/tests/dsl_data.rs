@@ -51,7 +51,9 @@ fn run(file: &Path, inputs: Option<&Map<String, Value>>) -> Result<Option<Value>
     match inputs {
         None => Ok(None),
         // The server's path: the blueprint parsed for one plan, consumed by it.
-        Some(inputs) => stratus_dsl::prepare_owned(blueprint, inputs, None).map(Some),
+        Some(inputs) => {
+            stratus_dsl::prepare_owned(blueprint, inputs, None).map(|plan| Some(plan.into_value()))
+        }
     }
 }
 
@@ -400,13 +402,26 @@ fn warm_cache_plans_equal_cold_ones() {
         let plan_with = |cache: &DocumentCache| {
             let blueprint = stratus_dsl::parse(&text, &location.to_string_lossy(), &loader, cache)
                 .expect("parse");
-            normalize(&stratus_dsl::prepare(&blueprint, &inputs).expect("plan"))
+            normalize(
+                &stratus_dsl::prepare(&blueprint, &inputs)
+                    .expect("plan")
+                    .into_value(),
+            )
         };
         let cold = plan_with(&DocumentCache::new());
         let owned = {
             let blueprint = stratus_dsl::parse(&text, &location.to_string_lossy(), &loader, &cache)
                 .expect("parse");
-            normalize(&stratus_dsl::prepare_owned(blueprint, &inputs, None).expect("plan"))
+            let plan = stratus_dsl::prepare_owned(blueprint, &inputs, None).expect("plan");
+            // Serializing the plan writes what serializing its whole tree writes.
+            let text = serde_json::to_string(&plan).expect("plan text");
+            let value = plan.into_value();
+            assert_eq!(
+                text,
+                serde_json::to_string(&value).expect("tree text"),
+                "{name}: the plan serializes unlike its tree"
+            );
+            normalize(&value)
         };
         assert_eq!(
             first_difference(&owned, &cold, ""),

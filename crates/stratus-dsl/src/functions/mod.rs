@@ -109,37 +109,45 @@ pub fn contains_function(value: &J) -> bool {
 /// Whether no operation input of a node template holds a function call: the `inputs` of its
 /// `operations` and `interfaces` operations, and of its relationships' source/target
 /// operations and interfaces. The passes that evaluate, check or scan those inputs have
-/// nothing to do for such a node (see `Blueprint::inert_operation_inputs`).
+/// nothing to do for such a node (see [`crate::Plan::inert`]).
 pub fn operation_inputs_inert(node: &serde_json::Map<String, J>) -> bool {
-    let operations_inert = |operations: Option<&J>| {
-        operations
-            .and_then(J::as_object)
-            .into_iter()
-            .flat_map(|m| m.values())
-            .all(|op| !field(op, "inputs").is_some_and(contains_function))
-    };
-    let interfaces_inert = |interfaces: Option<&J>| {
-        interfaces
-            .and_then(J::as_object)
-            .into_iter()
-            .flat_map(|m| m.values())
-            .all(|interface| operations_inert(Some(interface)))
-    };
-    operations_inert(node.get("operations"))
-        && interfaces_inert(node.get("interfaces"))
+    let operations = |key: &str| operations_inert(node.get(key).and_then(J::as_object));
+    let interfaces = |key: &str| interfaces_inert(node.get(key).and_then(J::as_object));
+    operations("operations")
+        && interfaces("interfaces")
         && node
             .get("relationships")
             .and_then(J::as_array)
             .into_iter()
             .flatten()
-            .all(|r| {
-                ["source_operations", "target_operations"]
-                    .iter()
-                    .all(|key| operations_inert(r.get(key)))
-                    && ["source_interfaces", "target_interfaces"]
-                        .iter()
-                        .all(|key| interfaces_inert(r.get(key)))
-            })
+            .all(|r| r.as_object().is_none_or(relationship_inputs_inert))
+}
+
+/// [`operation_inputs_inert`] for one relationship of a node: its source and target
+/// operations and interfaces.
+pub fn relationship_inputs_inert(relationship: &serde_json::Map<String, J>) -> bool {
+    let operations = |key: &str| operations_inert(relationship.get(key).and_then(J::as_object));
+    let interfaces = |key: &str| interfaces_inert(relationship.get(key).and_then(J::as_object));
+    operations("source_operations")
+        && operations("target_operations")
+        && interfaces("source_interfaces")
+        && interfaces("target_interfaces")
+}
+
+/// Whether no input of an `operations` map (operation name to operation) holds a call.
+pub fn operations_inert(operations: Option<&serde_json::Map<String, J>>) -> bool {
+    operations
+        .into_iter()
+        .flat_map(|m| m.values())
+        .all(|op| !field(op, "inputs").is_some_and(contains_function))
+}
+
+/// Whether no input of an `interfaces` map (interface to operations) holds a call.
+pub fn interfaces_inert(interfaces: Option<&serde_json::Map<String, J>>) -> bool {
+    interfaces
+        .into_iter()
+        .flat_map(|m| m.values())
+        .all(|interface| operations_inert(interface.as_object()))
 }
 
 #[cfg(test)]

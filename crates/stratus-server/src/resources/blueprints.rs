@@ -192,7 +192,7 @@ pub fn unpack_and_parse(
     if parsed.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    parsed.map(|blueprint| blueprint.plan)
+    parsed.map(|blueprint| blueprint.plan.into_value())
 }
 
 /// Parses the main file of a blueprint unpacked at `dir`.

@@ -137,7 +137,9 @@ pub async fn handle_create(
         tokio::task::spawn_blocking(move || -> ApiResult<Value> {
             let parsed = blueprints::parse_in(&app, &tenant, &dir, &main)?;
             let exists = |name: &str| secret_names.contains(name);
-            stratus_dsl::prepare_owned(parsed, &inputs, Some(&exists)).map_err(input_error)
+            stratus_dsl::prepare_owned(parsed, &inputs, Some(&exists))
+                .map(stratus_dsl::Plan::into_value)
+                .map_err(input_error)
         })
         .await
         .map_err(|e| ApiError::internal(format!("deployment plan task failed: {e}")))??
