@@ -185,3 +185,71 @@ node_templates:
         .collect();
     assert_eq!(values, [json!(1), json!(2), json!(1)]);
 }
+
+/// Large sections are parsed on several threads, and most nodes share their type's
+/// operations: every node of a 400-template blueprint plans as it does alone.
+#[test]
+fn many_templates_plan_as_each_does_alone() {
+    let types = "  plain:
+    derived_from: t
+    interfaces:
+      i: {op: {implementation: p.tasks.x, inputs: {v: {default: 1}}}}
+  withop:
+    derived_from: t
+    interfaces:
+      i:
+        op: {implementation: p.tasks.x, inputs: {v: {default: {get_property: [SELF, a]}}}}
+node_templates:
+";
+    let template = |i: usize| match i % 4 {
+        0 => format!("  n{i}: {{type: plain, properties: {{a: {i}}}}}\n"),
+        1 => format!("  n{i}: {{type: withop, properties: {{a: {i}}}}}\n"),
+        2 => {
+            format!("  n{i}: {{type: plain, interfaces: {{i: {{op: {{inputs: {{v: {i}}}}}}}}}}}\n")
+        }
+        _ => format!("  n{i}: {{type: t, properties: {{b: {{get_input: x}}}}}}\n"),
+    };
+    let all: String = (0..400).map(template).collect();
+    let whole = plan(&format!("{HEAD}{types}{all}")).expect("plan");
+    let nodes = whole["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 400);
+    for (i, node) in nodes.iter().enumerate() {
+        let alone = plan(&format!("{HEAD}{types}{}", template(i))).expect("plan alone");
+        assert_eq!(node, &alone["nodes"][0], "node n{i}");
+    }
+}
+
+/// Problems found on several threads are reported in document order, each at its place.
+#[test]
+fn many_templates_report_problems_in_document_order() {
+    let all: String = (0..600)
+        .map(|i| {
+            if i % 50 == 7 {
+                format!("  n{i}: {{type: missing{i}}}\n")
+            } else {
+                format!("  n{i}: {{type: t}}\n")
+            }
+        })
+        .collect();
+    let text = format!("{HEAD}node_templates:\n{all}");
+    let problems = stratus_dsl::parse(&text, "case.yaml", &NoImports, &DocumentCache::new())
+        .expect_err("unknown types");
+    let head_lines = HEAD.lines().count() + 1;
+    let expected: Vec<(usize, String)> = (0..600)
+        .filter(|i| i % 50 == 7)
+        .map(|i| (head_lines + i + 1, format!("missing{i}")))
+        .collect();
+    let found: Vec<(usize, String)> = problems
+        .iter()
+        .map(|d| {
+            let name = expected
+                .iter()
+                .map(|(_, name)| name)
+                .find(|name| d.message.contains(&format!("'{name}'")))
+                .cloned()
+                .unwrap_or_else(|| d.message.clone());
+            (d.line as usize, name)
+        })
+        .collect();
+    assert_eq!(found, expected);
+}
