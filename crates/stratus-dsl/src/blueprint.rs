@@ -329,7 +329,7 @@ fn build(
     }
     let (nodes, shared) =
         templates::parse_node_templates(section("node_templates"), &catalogs, problems);
-    let inert: Vec<bool> = shared.iter().map(Option::is_some).collect();
+    let inert: Vec<bool> = shared.iter().map(|s| s.operations.is_some()).collect();
     let node_names: Vec<String> = nodes
         .iter()
         .filter_map(|n| n.get("name").and_then(J::as_str).map(str::to_string))
@@ -369,22 +369,27 @@ fn build(
     let labels = sections::parse_labels(section("labels"), false, problems);
     let blueprint_labels = sections::parse_labels(section("blueprint_labels"), true, problems);
 
-    let mut deployment_plugins: Vec<J> = Vec::new();
-    let mut host_plugins: Vec<J> = Vec::new();
-    for node in &nodes {
+    // Every plugin the nodes install, by name in order of first mention; the last node's
+    // definition of a name wins. Copied once each.
+    let mut deployment_plugins: Vec<&J> = Vec::new();
+    let mut host_plugins: Vec<&J> = Vec::new();
+    for (node, parts) in nodes.iter().zip(&shared) {
         for (key, target) in [
             ("deployment_plugins_to_install", &mut deployment_plugins),
             ("plugins_to_install", &mut host_plugins),
         ] {
-            for plugin in node.get(key).and_then(J::as_array).into_iter().flatten() {
+            let list = parts.get(key).or_else(|| node.get(key));
+            for plugin in list.and_then(J::as_array).into_iter().flatten() {
                 let name = plugin.get("name");
                 match target.iter_mut().find(|p| p.get("name") == name) {
-                    Some(slot) => *slot = plugin.clone(),
-                    None => target.push(plugin.clone()),
+                    Some(slot) => *slot = plugin,
+                    None => target.push(plugin),
                 }
             }
         }
     }
+    let deployment_plugins: Vec<J> = deployment_plugins.into_iter().cloned().collect();
+    let host_plugins: Vec<J> = host_plugins.into_iter().cloned().collect();
 
     let mut plan = Map::new();
     plan.insert(

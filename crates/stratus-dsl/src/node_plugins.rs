@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
+use crate::plan_tree::{NodePlugins, NodeShared};
 use crate::templates::NodeFacts;
 use crate::yaml::{Node, Span};
 
@@ -43,6 +44,7 @@ pub fn uses_of(operations: &Map<String, J>) -> Uses {
 /// they host. `uses[i]` is what node `i` brings.
 pub fn assign_plugins(
     nodes: &mut [Map<String, J>],
+    shared: &mut [NodeShared],
     facts: &NodeFacts,
     host_ids: &[Option<String>],
     uses: &[NodeUses],
@@ -63,32 +65,6 @@ pub fn assign_plugins(
             }
         }
     }
-    let lists: Vec<Vec<J>> = operation_lists
-        .iter()
-        .map(|keys| {
-            let mut used: Vec<(&(String, J), J)> = Vec::new();
-            for &key in keys {
-                let Some(plugin) = plugins.get(&key.0) else {
-                    continue;
-                };
-                if !used.iter().any(|(k, _)| *k == key) {
-                    let mut plugin = plugin.clone();
-                    if let J::Object(p) = &mut plugin {
-                        p.insert("executor".into(), key.1.clone());
-                    }
-                    used.push((key, plugin));
-                }
-            }
-            used.into_iter().map(|(_, p)| p).collect()
-        })
-        .collect();
-    // The nodes each host hosts, in document order.
-    let mut hosted: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (index, host) in host_ids.iter().enumerate() {
-        if let Some(host) = host {
-            hosted.entry(host.as_str()).or_default().push(index);
-        }
-    }
     let by_executor = |list: &[J], executor: &str, into: &mut Vec<(String, J)>| {
         for plugin in list {
             if plugin.get("executor").and_then(J::as_str) == Some(executor) {
@@ -100,31 +76,74 @@ pub fn assign_plugins(
             }
         }
     };
-    let mut additions: Vec<(Option<Vec<J>>, Vec<J>)> = Vec::with_capacity(nodes.len());
+    // Nodes whose operations use the same (plugin, executor) entries, in the same order,
+    // share one `plugins` and `deployment_plugins_to_install`: the entries are identified
+    // by where they are (each template's uses are one shared list).
+    let mut memo: HashMap<Vec<*const (String, J)>, Arc<NodePlugins>> = HashMap::new();
+    let lists: Vec<Arc<NodePlugins>> = operation_lists
+        .iter()
+        .map(|keys| {
+            let identity: Vec<*const (String, J)> =
+                keys.iter().map(|&key| key as *const (String, J)).collect();
+            memo.entry(identity)
+                .or_insert_with(|| {
+                    let mut used: Vec<(&(String, J), J)> = Vec::new();
+                    for &key in keys {
+                        let Some(plugin) = plugins.get(&key.0) else {
+                            continue;
+                        };
+                        if !used.iter().any(|(k, _)| *k == key) {
+                            let mut plugin = plugin.clone();
+                            if let J::Object(p) = &mut plugin {
+                                p.insert("executor".into(), key.1.clone());
+                            }
+                            used.push((key, plugin));
+                        }
+                    }
+                    let list: Vec<J> = used.into_iter().map(|(_, p)| p).collect();
+                    let mut deployment: Vec<(String, J)> = Vec::new();
+                    by_executor(&list, "central_deployment_agent", &mut deployment);
+                    Arc::new(NodePlugins {
+                        plugins: J::Array(list),
+                        deployment_plugins_to_install: J::Array(
+                            deployment.into_iter().map(|(_, p)| p).collect(),
+                        ),
+                    })
+                })
+                .clone()
+        })
+        .collect();
+    let list_of =
+        |index: usize| -> &[J] { lists[index].plugins.as_array().map_or(&[], Vec::as_slice) };
+    // The nodes each host hosts, in document order.
+    let mut hosted: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, host) in host_ids.iter().enumerate() {
+        if let Some(host) = host {
+            hosted.entry(host.as_str()).or_default().push(index);
+        }
+    }
+    let mut to_install: Vec<Option<Vec<J>>> = Vec::with_capacity(nodes.len());
     for index in 0..nodes.len() {
         // A node's id is its name.
         let id = facts.names[index];
         let node_type = facts.types[index];
-        let to_install = host_types.iter().any(|t| t == node_type).then(|| {
+        to_install.push(host_types.iter().any(|t| t == node_type).then(|| {
             let mut to_install: Vec<(String, J)> = Vec::new();
             for &hosted_index in hosted.get(id).into_iter().flatten() {
-                by_executor(&lists[hosted_index], "host_agent", &mut to_install);
+                by_executor(list_of(hosted_index), "host_agent", &mut to_install);
             }
             to_install.into_iter().map(|(_, p)| p).collect()
-        });
-        let mut deployment: Vec<(String, J)> = Vec::new();
-        by_executor(&lists[index], "central_deployment_agent", &mut deployment);
-        additions.push((to_install, deployment.into_iter().map(|(_, p)| p).collect()));
+        }));
     }
-    for ((((node, list), (to_install, deployment)), host), id) in nodes
+    for (index, (((node, to_install), host), id)) in nodes
         .iter_mut()
-        .zip(lists)
-        .zip(additions)
+        .zip(to_install)
         .zip(host_ids)
         .zip(facts.names)
+        .enumerate()
     {
         if host.is_none() {
-            for plugin in &list {
+            for plugin in list_of(index) {
                 if plugin.get("executor").and_then(J::as_str) == Some("host_agent") {
                     problems.push(Problem::uncoded(
                         crate::diag::Kind::Logic,
@@ -140,11 +159,13 @@ pub fn assign_plugins(
                 }
             }
         }
-        node.insert("plugins".into(), J::Array(list));
+        // Placeholders for the shared lists (see `Plan`).
+        node.insert("plugins".into(), J::Null);
         if let Some(to_install) = to_install {
             node.insert("plugins_to_install".into(), J::Array(to_install));
         }
-        node.insert("deployment_plugins_to_install".into(), J::Array(deployment));
+        node.insert("deployment_plugins_to_install".into(), J::Null);
+        shared[index].plugins = Some(lists[index].clone());
     }
 }
 

@@ -1,11 +1,12 @@
 //! A plan (parsed or deployment) as a JSON tree in which nodes share what their type decides.
 //!
 //! Every template of a type that writes no interfaces of its own gets the same `interfaces`
-//! and `operations`: about three quarters of a node's plan. A node whose operation inputs
-//! hold no function call (nothing in them is evaluated per node) keeps those two fields out
-//! of its map, as an [`Arc<NodeOperations>`] shared with the other nodes of its type. Reading
-//! the plan as JSON ([`Plan::into_value`], or serializing it) puts them back in place, so the
-//! result is the same tree as if every node held its own copy.
+//! and `operations`, and nodes whose operations run the same plugins get the same `plugins`
+//! and `deployment_plugins_to_install`: most of a node's plan. A node keeps such fields out
+//! of its map, as reference-counted parts shared with other nodes ([`NodeShared`]); its map
+//! holds `null` under each of those keys, in place. Reading the plan as JSON
+//! ([`Plan::into_value`], or serializing it) puts the parts there, so the result is the same
+//! tree as if every node held its own copy.
 
 use std::sync::Arc;
 
@@ -13,32 +14,70 @@ use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value as J};
 
-/// A node's `interfaces` and `operations`, as the plan writes them.
+/// A node's `interfaces` and `operations` (objects), as the plan writes them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeOperations {
-    pub interfaces: Map<String, J>,
-    pub operations: Map<String, J>,
+    pub interfaces: J,
+    pub operations: J,
 }
 
 impl NodeOperations {
     /// Whether no operation input holds a function call.
     pub fn inert(&self) -> bool {
-        crate::functions::operations_inert(Some(&self.operations))
-            && crate::functions::interfaces_inert(Some(&self.interfaces))
+        crate::functions::operations_inert(self.operations.as_object())
+            && crate::functions::interfaces_inert(self.interfaces.as_object())
+    }
+}
+
+/// A node's `plugins` and `deployment_plugins_to_install` (arrays).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodePlugins {
+    pub plugins: J,
+    pub deployment_plugins_to_install: J,
+}
+
+/// The parts one node keeps out of its map.
+///
+/// `operations` is `Some` exactly when the node's operation inputs (its own and its
+/// relationships') hold no function call: nothing is evaluated in them per node.
+#[derive(Debug, Clone, Default)]
+pub struct NodeShared {
+    pub operations: Option<Arc<NodeOperations>>,
+    pub plugins: Option<Arc<NodePlugins>>,
+}
+
+impl NodeShared {
+    /// The value of the node's field `key` when it is kept here.
+    pub fn get(&self, key: &str) -> Option<&J> {
+        match key {
+            "interfaces" => self.operations.as_ref().map(|o| &o.interfaces),
+            "operations" => self.operations.as_ref().map(|o| &o.operations),
+            "plugins" => self.plugins.as_ref().map(|p| &p.plugins),
+            "deployment_plugins_to_install" => self
+                .plugins
+                .as_ref()
+                .map(|p| &p.deployment_plugins_to_install),
+            _ => None,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.operations.is_none() && self.plugins.is_none()
     }
 }
 
 /// A plan and the node parts kept out of it.
 ///
-/// Invariant: `shared[i]` is `Some` exactly for the nodes `i` of `value["nodes"]` whose
-/// operation inputs (their own and their relationships') hold no function call, and such a
-/// node's map holds neither `interfaces` nor `operations`. The passes that evaluate, check
-/// or scan operation inputs skip those nodes' operations ([`Plan::inert`]). Code that edits
-/// the tree goes through [`Plan::value_mut`], which puts every part back first.
+/// Invariant: for each node `i` of `value["nodes"]`, every key [`NodeShared::get`] answers
+/// for `shared[i]` is in the node's map with a `null` placeholder. The passes that evaluate,
+/// check or scan operation inputs skip the operations of a node whose operations are kept
+/// out ([`Plan::inert`]); nothing else in this crate reads a placeholder after the plan is
+/// built. Code that edits the tree goes through [`Plan::value_mut`], which puts every part
+/// back first.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     value: J,
-    shared: Vec<Option<Arc<NodeOperations>>>,
+    shared: Vec<NodeShared>,
 }
 
 impl Plan {
@@ -52,12 +91,13 @@ impl Plan {
 
     /// `value` with, by node position, the parts kept out of its nodes (see the type's
     /// invariant).
-    pub(crate) fn with_parts(value: J, shared: Vec<Option<Arc<NodeOperations>>>) -> Plan {
+    pub(crate) fn with_parts(value: J, shared: Vec<NodeShared>) -> Plan {
         Plan { value, shared }
     }
 
     /// The tree, its shared node parts left out (see the type's documentation): for reading
-    /// anything but the nodes' `interfaces` and `operations`.
+    /// anything but the nodes' `interfaces`, `operations`, `plugins` and
+    /// `deployment_plugins_to_install`.
     pub fn value(&self) -> &J {
         &self.value
     }
@@ -73,12 +113,6 @@ impl Plan {
         &mut self.value
     }
 
-    /// Whether node `index`'s operation inputs are known to hold no function call (its
-    /// operations are then kept out of its map).
-    pub fn inert(&self, index: usize) -> bool {
-        self.shared.get(index).is_some_and(Option::is_some)
-    }
-
     /// How many nodes the plan has.
     pub fn node_count(&self) -> usize {
         self.value
@@ -87,9 +121,17 @@ impl Plan {
             .map_or(0, Vec::len)
     }
 
-    /// Node `index`'s `interfaces` and `operations` when they are kept out of its map.
-    pub fn shared_operations(&self, index: usize) -> Option<&NodeOperations> {
-        self.shared.get(index).and_then(Option::as_deref)
+    /// Whether node `index`'s operation inputs are known to hold no function call (its
+    /// operations are then kept out of its map).
+    pub fn inert(&self, index: usize) -> bool {
+        self.shared
+            .get(index)
+            .is_some_and(|s| s.operations.is_some())
+    }
+
+    /// The parts node `index` keeps out of its map.
+    pub fn shared(&self, index: usize) -> Option<&NodeShared> {
+        self.shared.get(index)
     }
 
     /// The whole plan as one JSON tree.
@@ -106,23 +148,21 @@ impl Plan {
 
     fn materialize(&mut self) {
         let shared = std::mem::take(&mut self.shared);
-        if shared.iter().all(Option::is_none) {
+        if shared.iter().all(NodeShared::is_empty) {
             return;
         }
         let Some(nodes) = self.value.get_mut("nodes").and_then(J::as_array_mut) else {
             return;
         };
-        for (node, parts) in nodes.iter_mut().zip(shared) {
-            let (Some(parts), J::Object(map)) = (parts, node) else {
+        for (node, parts) in nodes.iter_mut().zip(&shared) {
+            let J::Object(map) = node else {
                 continue;
             };
-            let parts = Arc::try_unwrap(parts).unwrap_or_else(|shared| (*shared).clone());
-            let at = map
-                .keys()
-                .position(|key| key == "relationships")
-                .unwrap_or(map.len());
-            map.shift_insert(at, "interfaces".into(), J::Object(parts.interfaces));
-            map.shift_insert(at + 1, "operations".into(), J::Object(parts.operations));
+            for (key, value) in map.iter_mut() {
+                if let Some(part) = parts.get(key) {
+                    *value = part.clone();
+                }
+            }
         }
     }
 }
@@ -152,15 +192,15 @@ impl Serialize for Plan {
 
 struct Nodes<'a> {
     nodes: &'a [J],
-    shared: &'a [Option<Arc<NodeOperations>>],
+    shared: &'a [NodeShared],
 }
 
 impl Serialize for Nodes<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.nodes.len()))?;
         for (index, node) in self.nodes.iter().enumerate() {
-            match (self.shared.get(index).and_then(Option::as_ref), node) {
-                (Some(parts), J::Object(map)) => {
+            match (self.shared.get(index), node) {
+                (Some(parts), J::Object(map)) if !parts.is_empty() => {
                     seq.serialize_element(&NodeWithParts { map, parts })?
                 }
                 _ => seq.serialize_element(node)?,
@@ -172,26 +212,14 @@ impl Serialize for Nodes<'_> {
 
 struct NodeWithParts<'a> {
     map: &'a Map<String, J>,
-    parts: &'a NodeOperations,
+    parts: &'a NodeShared,
 }
 
 impl Serialize for NodeWithParts<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_map(Some(self.map.len() + 2))?;
-        let parts = |out: &mut S::SerializeMap| -> Result<(), S::Error> {
-            out.serialize_entry("interfaces", &self.parts.interfaces)?;
-            out.serialize_entry("operations", &self.parts.operations)
-        };
-        let mut placed = false;
+        let mut out = serializer.serialize_map(Some(self.map.len()))?;
         for (key, value) in self.map {
-            if key == "relationships" && !placed {
-                parts(&mut out)?;
-                placed = true;
-            }
-            out.serialize_entry(key, value)?;
-        }
-        if !placed {
-            parts(&mut out)?;
+            out.serialize_entry(key, self.parts.get(key).unwrap_or(value))?;
         }
         out.end()
     }
@@ -202,73 +230,91 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parts() -> Arc<NodeOperations> {
-        let J::Object(interfaces) = json!({"i": {"op": {"implementation": "p.op", "inputs": {}}}})
-        else {
-            unreachable!()
-        };
-        let J::Object(operations) = json!({"op": {"operation": "op", "inputs": {}}}) else {
-            unreachable!()
-        };
-        Arc::new(NodeOperations {
-            interfaces,
-            operations,
-        })
-    }
-
     fn plan() -> Plan {
-        let shared = parts();
+        let operations = Arc::new(NodeOperations {
+            interfaces: json!({"i": {"op": {"implementation": "p.op", "inputs": {}}}}),
+            operations: json!({"op": {"operation": "op", "inputs": {}}}),
+        });
+        let plugins = Arc::new(NodePlugins {
+            plugins: json!([{"name": "p"}]),
+            deployment_plugins_to_install: json!([{"name": "p"}]),
+        });
         let value = json!({
             "nodes": [
-                {"name": "a", "capabilities": {}, "relationships": [], "plugins": []},
-                {"name": "b", "interfaces": {}, "operations": {"x": {"inputs": {"k": {"get_input": "i"}}}}, "relationships": []},
-                {"name": "c"},
+                {"name": "a", "interfaces": null, "operations": null, "relationships": [],
+                 "plugins": null, "plugins_to_install": [], "deployment_plugins_to_install": null},
+                {"name": "b", "interfaces": {}, "operations": {"x": {"inputs": {"k": {"get_input": "i"}}}},
+                 "plugins": null, "deployment_plugins_to_install": null},
+                {"name": "c", "interfaces": null, "operations": null},
             ],
             "outputs": {},
         });
-        Plan::with_parts(value, vec![Some(shared.clone()), None, Some(shared)])
+        Plan::with_parts(
+            value,
+            vec![
+                NodeShared {
+                    operations: Some(operations.clone()),
+                    plugins: Some(plugins.clone()),
+                },
+                NodeShared {
+                    operations: None,
+                    plugins: Some(plugins),
+                },
+                NodeShared {
+                    operations: Some(operations),
+                    plugins: None,
+                },
+            ],
+        )
     }
 
-    /// Parts go back where the node map had them (before `relationships`, else at the end),
-    /// and serializing writes the same bytes as the materialized tree.
+    /// Parts go where the placeholders are, and serializing writes the same bytes as the
+    /// materialized tree.
     #[test]
-    fn parts_go_back_in_place_and_serialize_alike() {
+    fn parts_go_in_place_and_serialize_alike() {
         let plan = plan();
+        assert!(plan.inert(0) && !plan.inert(1) && plan.inert(2) && !plan.inert(3));
         let text = serde_json::to_string(&plan).unwrap();
         let value = plan.into_value();
         assert_eq!(text, serde_json::to_string(&value).unwrap());
-        let keys = |i: usize| -> Vec<&str> {
-            value["nodes"][i]
-                .as_object()
-                .unwrap()
-                .keys()
-                .map(String::as_str)
-                .collect()
-        };
+        let keys: Vec<&str> = value["nodes"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(
-            keys(0),
+            keys,
             [
                 "name",
-                "capabilities",
                 "interfaces",
                 "operations",
                 "relationships",
-                "plugins"
+                "plugins",
+                "plugins_to_install",
+                "deployment_plugins_to_install"
             ]
         );
+        assert_eq!(value["nodes"][0]["operations"]["op"]["operation"], "op");
+        assert_eq!(value["nodes"][0]["plugins"], json!([{"name": "p"}]));
         assert_eq!(
-            keys(1),
-            ["name", "interfaces", "operations", "relationships"]
+            value["nodes"][1]["operations"]["x"]["inputs"]["k"]["get_input"],
+            "i"
         );
-        assert_eq!(keys(2), ["name", "interfaces", "operations"]);
-        assert_eq!(value["nodes"][2]["operations"]["op"]["operation"], "op");
+        assert_eq!(
+            value["nodes"][1]["deployment_plugins_to_install"][0]["name"],
+            "p"
+        );
+        assert_eq!(
+            value["nodes"][2]["interfaces"]["i"]["op"]["implementation"],
+            "p.op"
+        );
     }
 
     /// Editing goes to a tree where every node holds its own parts, and no node is inert.
     #[test]
     fn editing_materializes_first() {
         let mut plan = plan();
-        assert!(plan.inert(0));
         plan.value_mut()["nodes"][0]["operations"]["op"]["inputs"] = json!({"k": 1});
         assert!(!plan.inert(0));
         let value = plan.into_value();

@@ -12,7 +12,7 @@ use crate::interfaces::{
     merge_template_interfaces, parse_template_interfaces, process_interfaces, Resolvers,
 };
 use crate::node_plugins::{uses_of, NodeUses, Uses};
-use crate::plan_tree::NodeOperations;
+use crate::plan_tree::{NodeOperations, NodeShared};
 use crate::props::{self, DataTypes};
 use crate::schema::{self, allowed_keys, gate, get, optional_map};
 use crate::version::DslVersion;
@@ -60,8 +60,8 @@ impl InterfaceMemo {
         let with_uses = |(interfaces, operations, copied): ResolvedInterfaces| {
             let uses = uses_of(&operations);
             let parts = NodeOperations {
-                interfaces,
-                operations,
+                interfaces: J::Object(interfaces),
+                operations: J::Object(operations),
             };
             Resolved {
                 inert: parts.inert(),
@@ -218,13 +218,13 @@ struct ParsedNode {
     uses: NodeUses,
 }
 
-/// Parses every node template. Returns the nodes in document order and, for each, its
-/// interfaces and operations when they are kept out of its map (see [`crate::Plan`]).
+/// Parses every node template. Returns the nodes in document order and, for each, the
+/// parts kept out of its map (see [`crate::Plan`]).
 pub fn parse_node_templates(
     section: Option<&Node>,
     catalogs: &Catalogs,
     problems: &mut Problems,
-) -> (Vec<J>, Vec<Option<Arc<NodeOperations>>>) {
+) -> (Vec<J>, Vec<NodeShared>) {
     let entries = optional_map(section, problems);
     let names: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
     let mut nodes: Vec<Map<String, J>> = Vec::new();
@@ -236,7 +236,7 @@ pub fn parse_node_templates(
     let mut node_names: Vec<&str> = Vec::new();
     let mut node_types: Vec<&str> = Vec::new();
     let mut node_targets: Vec<Vec<&str>> = Vec::new();
-    let mut shared: Vec<Option<Arc<NodeOperations>>> = Vec::new();
+    let mut shared: Vec<NodeShared> = Vec::new();
     for (key, template, parsed) in parse_each(entries, &names, catalogs, problems) {
         let name = key.as_str().unwrap_or_default();
         node_names.push(name);
@@ -259,7 +259,10 @@ pub fn parse_node_templates(
                 .collect(),
         );
         nodes.push(parsed.node);
-        shared.push(parsed.shared);
+        shared.push(NodeShared {
+            operations: parsed.shared,
+            plugins: None,
+        });
         contained_in.push(parsed.container);
         uses.push(parsed.uses);
     }
@@ -307,6 +310,7 @@ pub fn parse_node_templates(
     }
     crate::node_plugins::assign_plugins(
         &mut nodes,
+        &mut shared,
         &facts,
         &host_ids,
         &uses,
@@ -341,10 +345,7 @@ fn parse_each<'e>(
             })
             .collect::<Vec<_>>()
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(entries.len() / TEMPLATES_PER_THREAD)
-        .max(1);
+    let threads = crate::parallel::threads_for(entries.len(), TEMPLATES_PER_THREAD);
     if threads == 1 {
         return parse_part(entries, problems);
     }
@@ -683,11 +684,14 @@ fn parse_node_template(
             .filter_map(J::as_object)
             .all(crate::functions::relationship_inputs_inert);
     let shared = if inert {
+        // Placeholders for the shared parts (see `Plan`).
+        node.insert("interfaces".into(), J::Null);
+        node.insert("operations".into(), J::Null);
         Some(resolved.parts)
     } else {
         let parts = Arc::unwrap_or_clone(resolved.parts);
-        node.insert("interfaces".into(), J::Object(parts.interfaces));
-        node.insert("operations".into(), J::Object(parts.operations));
+        node.insert("interfaces".into(), parts.interfaces);
+        node.insert("operations".into(), parts.operations);
         None
     };
     node.insert("relationships".into(), J::Array(relationships));
@@ -853,8 +857,8 @@ fn parse_relationship(
                 .map(|(i, o)| J::String(format!("{side}:{i}.{o}"))),
         );
         let parts = Arc::unwrap_or_clone(resolved.parts);
-        result.insert(side.into(), J::Object(parts.interfaces));
-        result.insert(operations_key.into(), J::Object(parts.operations));
+        result.insert(side.into(), parts.interfaces);
+        result.insert(operations_key.into(), parts.operations);
         side_uses.push(resolved.uses);
     }
     result.insert(
