@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
-use crate::plan_tree::{NodePlugins, NodeShared};
+use crate::plan_tree::NodePlugins;
 use crate::templates::NodeFacts;
 use crate::yaml::{Node, Span};
 
@@ -41,17 +41,17 @@ pub fn uses_of(operations: &Map<String, J>) -> Uses {
 
 /// The plugins each node's operations (and relationship operations where it is source or
 /// target) use, split by executor; host nodes also list the host-agent plugins of the nodes
-/// they host. `uses[i]` is what node `i` brings.
+/// they host. `uses[i]` is what node `i` brings. Each node's map gets placeholders for its
+/// `plugins` and `deployment_plugins_to_install`, which are returned (see `Plan`).
 pub fn assign_plugins(
     nodes: &mut [Map<String, J>],
-    shared: &mut [NodeShared],
     facts: &NodeFacts,
     host_ids: &[Option<String>],
     uses: &[NodeUses],
     host_types: &[String],
     plugins: &Map<String, J>,
     problems: &mut Problems,
-) {
+) -> Vec<Arc<NodePlugins>> {
     let by_name = facts.by_name;
     // (plugin, executor) of every operation, per node that runs it, in discovery order.
     let mut operation_lists: Vec<Vec<&(String, J)>> = vec![Vec::new(); nodes.len()];
@@ -165,8 +165,8 @@ pub fn assign_plugins(
             node.insert("plugins_to_install".into(), J::Array(to_install));
         }
         node.insert("deployment_plugins_to_install".into(), J::Null);
-        shared[index].plugins = Some(lists[index].clone());
     }
+    lists
 }
 
 /// Node templates whose relationships form a cycle cannot be ordered (code 100).

@@ -308,9 +308,8 @@ pub fn parse_node_templates(
             node.insert("host_id".into(), J::String(host.clone()));
         }
     }
-    crate::node_plugins::assign_plugins(
+    let plugins = crate::node_plugins::assign_plugins(
         &mut nodes,
-        &mut shared,
         &facts,
         &host_ids,
         &uses,
@@ -318,6 +317,9 @@ pub fn parse_node_templates(
         catalogs.plugins,
         problems,
     );
+    for (parts, plugins) in shared.iter_mut().zip(plugins) {
+        parts.plugins = Some(plugins);
+    }
     (nodes.into_iter().map(J::Object).collect(), shared)
 }
 
