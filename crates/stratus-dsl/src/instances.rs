@@ -42,6 +42,37 @@ fn is_contained_in(relationship: &J) -> bool {
         .is_some_and(|h| h.iter().any(|t| t.as_str() == Some(CONTAINED_IN)))
 }
 
+/// What instance generation reads of a plan node, read once: on large plans each lookup in
+/// a node's map is likely a cache miss.
+struct NodeFacts<'a> {
+    name: &'a str,
+    host_id: Option<&'a str>,
+    /// `capabilities.scalable.properties.current_instances` (at least 0; 1 when unset).
+    count: i64,
+    relationships: &'a [J],
+}
+
+impl NodeFacts<'_> {
+    fn of(node: &J) -> NodeFacts<'_> {
+        NodeFacts {
+            name: node.get("name").and_then(J::as_str).unwrap_or_default(),
+            host_id: node.get("host_id").and_then(J::as_str),
+            count: node
+                .get("capabilities")
+                .and_then(|c| c.get("scalable"))
+                .and_then(|s| s.get("properties"))
+                .and_then(|p| p.get("current_instances"))
+                .and_then(J::as_i64)
+                .unwrap_or(1)
+                .max(0),
+            relationships: node
+                .get("relationships")
+                .and_then(J::as_array)
+                .map_or(&[], Vec::as_slice),
+        }
+    }
+}
+
 /// An entry of the containment forest: a node template or a scaling group.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Item {
@@ -64,14 +95,17 @@ struct Virtual {
 /// instance.
 pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
     let empty = Vec::new();
-    let nodes: &Vec<J> = plan.get("nodes").and_then(J::as_array).unwrap_or(&empty);
-    fn name_of(node: &J) -> &str {
-        node.get("name").and_then(J::as_str).unwrap_or_default()
-    }
+    let nodes: Vec<NodeFacts> = plan
+        .get("nodes")
+        .and_then(J::as_array)
+        .unwrap_or(&empty)
+        .iter()
+        .map(NodeFacts::of)
+        .collect();
     let by_name: HashMap<&str, usize> = nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| (name_of(n), i))
+        .map(|(i, n)| (n.name, i))
         .collect();
     let empty_groups = Map::new();
     let groups_map = plan
@@ -88,11 +122,7 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
     // contained_in of each node: (target node, relationship index).
     let mut contained: Vec<Option<(usize, usize)>> = vec![None; nodes.len()];
     for (index, node) in nodes.iter().enumerate() {
-        let relationships = node
-            .get("relationships")
-            .and_then(J::as_array)
-            .into_iter()
-            .flatten();
+        let relationships = node.relationships.iter();
         if let Some((rel_index, relationship)) =
             relationships.enumerate().find(|(_, r)| is_contained_in(r))
         {
@@ -167,22 +197,20 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
         }
     }
     let count_of = |item: Item| -> i64 {
-        let value = match item {
-            Item::Node(n) => nodes[n]
-                .get("capabilities")
-                .and_then(|c| c.get("scalable"))
-                .and_then(|s| s.get("properties"))
-                .and_then(|p| p.get("current_instances")),
+        match item {
+            Item::Node(n) => nodes[n].count,
             Item::Group(g) => groups[g]
                 .1
                 .get("properties")
-                .and_then(|p| p.get("current_instances")),
-        };
-        value.and_then(J::as_i64).unwrap_or(1).max(0)
+                .and_then(|p| p.get("current_instances"))
+                .and_then(J::as_i64)
+                .unwrap_or(1)
+                .max(0),
+        }
     };
     let item_name = |item: Item| -> &str {
         match item {
-            Item::Node(n) => name_of(&nodes[n]),
+            Item::Node(n) => nodes[n].name,
             Item::Group(g) => groups[g].0.as_str(),
         }
     };
@@ -213,7 +241,7 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
             };
             let mut current_host = host.clone();
             if let Item::Node(n) = item {
-                let node_host = nodes[n].get("host_id").and_then(J::as_str);
+                let node_host = nodes[n].host_id;
                 if current_host.is_none() && node_host == Some(name) {
                     current_host = Some(id.clone());
                 }
@@ -241,12 +269,12 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
             continue;
         };
         let node = &nodes[n];
-        let name = name_of(node);
+        let name = node.name;
         let mut fields = Map::with_capacity(6);
         fields.insert("name".into(), J::String(name.to_string()));
         fields.insert("node_id".into(), J::String(name.to_string()));
         fields.insert("id".into(), J::String(instance.id.clone()));
-        match (&instance.host, node.get("host_id").and_then(J::as_str)) {
+        match (&instance.host, node.host_id) {
             (Some(h), _) => {
                 fields.insert("host_id".into(), J::String(h.clone()));
             }
@@ -270,7 +298,7 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
         if let (Some(a), Some((_, rel_index))) = (ancestor, contained[n]) {
             relationships.push((
                 rel_index,
-                relationship_instance(&node["relationships"][rel_index], &virtuals[a].id),
+                relationship_instance(&node.relationships[rel_index], &virtuals[a].id),
             ));
         }
         if !scaling_groups.is_empty() {
@@ -314,14 +342,8 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
         }
     }
     for (source_index, node) in nodes.iter().enumerate() {
-        let source = name_of(node);
-        for (index, relationship) in node
-            .get("relationships")
-            .and_then(J::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
+        let source = node.name;
+        for (index, relationship) in node.relationships.iter().enumerate() {
             if is_contained_in(relationship) {
                 continue;
             }
