@@ -27,8 +27,7 @@ pub struct ImportError {
 
 /// Resolves imports. `importer` is the canonical location of the document that holds the
 /// import, so relative imports can be resolved against it.
-/// `Sync`: large blueprints' node templates are checked on several threads.
-pub trait ImportLoader: Sync {
+pub trait ImportLoader {
     fn load(&self, import: &str, importer: &str) -> Result<LoadedImport, ImportError>;
 
     /// Whether `path` (relative to the main blueprint's directory) names a file shipped with

@@ -102,11 +102,8 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
         .iter()
         .map(NodeFacts::of)
         .collect();
-    let by_name: HashMap<&str, usize> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name, i))
-        .collect();
+    let by_name: HashMap<&str, usize> =
+        nodes.iter().enumerate().map(|(i, n)| (n.name, i)).collect();
     let empty_groups = Map::new();
     let groups_map = plan
         .get("scaling_groups")

@@ -21,7 +21,6 @@ pub mod instances;
 pub mod interfaces;
 pub mod namespace;
 pub mod node_plugins;
-pub mod parallel;
 pub mod plan;
 pub mod plan_tree;
 pub mod props;

@@ -2,6 +2,7 @@
 //! host-agent plugins its host installs) and the check that relationships form no cycle.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::{Map, Value as J};
@@ -13,7 +14,7 @@ use crate::yaml::{Node, Span};
 
 /// The `(plugin, executor)` of each operation of an `operations` map that runs a plugin, in
 /// order. Shared by every template whose operations come from the same resolution.
-pub type Uses = Arc<[(String, J)]>;
+pub type Uses = Rc<[(String, J)]>;
 
 /// The plugin uses a node template brings: its own operations' and its relationships'
 /// source operations' (`own`, in order), and each relationship's target operations', which

@@ -342,11 +342,7 @@ fn evaluate_interfaces(
     Ok(())
 }
 
-/// Below this many nodes per thread, evaluating them on one thread is faster.
-const NODES_PER_THREAD: usize = 128;
-
-/// Evaluates the plan-time functions of `plan` in place (nodes on up to one thread per
-/// core: each node's evaluation reads only the properties as they were before); returns, for each node, whether it
+/// Evaluates the plan-time functions of `plan` in place; returns, for each node, whether it
 /// holds a `get_capability` call.
 fn evaluate_plan(
     values: &Map<String, J>,
@@ -364,18 +360,20 @@ fn evaluate_plan(
         &blueprint.version,
         &blueprint.function_spans,
     );
-    let mut no_nodes = Vec::new();
-    let nodes = plan
+    let mut mentions = Vec::new();
+    for (index, node) in plan
         .get_mut("nodes")
         .and_then(J::as_array_mut)
-        .unwrap_or(&mut no_nodes);
-    let mentions = crate::parallel::try_map_each(nodes, NODES_PER_THREAD, |index, node| {
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         // A node whose operation inputs hold no function call has nothing to evaluate or
         // mention there: only its properties are read.
         let inert = inert_operation_inputs.get(index).copied().unwrap_or(false);
         evaluate_node(node, &env, blueprint, inert)?;
-        Ok(crate::dependencies::node_mentions_capability(node, inert))
-    })?;
+        mentions.push(crate::dependencies::node_mentions_capability(node, inert));
+    }
     evaluate_sections(plan, &env)?;
     Ok(mentions)
 }

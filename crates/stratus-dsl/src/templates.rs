@@ -24,7 +24,7 @@ pub struct Catalogs<'a> {
     pub data_types: &'a DataTypes,
     pub plugins: &'a Map<String, J>,
     pub version: &'a DslVersion,
-    pub resource_exists: &'a (dyn Fn(&str) -> bool + Sync),
+    pub resource_exists: &'a dyn Fn(&str) -> bool,
 }
 
 /// A type's interfaces merged and resolved, as `(interfaces, operations, copied)`.
@@ -237,8 +237,14 @@ pub fn parse_node_templates(
     let mut node_types: Vec<&str> = Vec::new();
     let mut node_targets: Vec<Vec<&str>> = Vec::new();
     let mut shared: Vec<NodeShared> = Vec::new();
-    for (key, template, parsed) in parse_each(entries, &names, catalogs, problems) {
+    let mut memo = InterfaceMemo::default();
+    for (key, template) in entries {
         let name = key.as_str().unwrap_or_default();
+        let Some(parsed) = parse_node_template(
+            name, key.span, template, &names, catalogs, &mut memo, problems,
+        ) else {
+            continue;
+        };
         node_names.push(name);
         node_types.push(
             template
@@ -321,58 +327,6 @@ pub fn parse_node_templates(
         parts.plugins = Some(plugins);
     }
     (nodes.into_iter().map(J::Object).collect(), shared)
-}
-
-/// Below this many node templates per thread, parsing them on one thread is faster.
-const TEMPLATES_PER_THREAD: usize = 128;
-
-/// Each node template that parses, with its key, in order; on up to one thread per core.
-/// The result and the problems, in order, are those of parsing them one by one: each thread
-/// keeps its own [`InterfaceMemo`], which only ever holds problem-free results.
-fn parse_each<'e>(
-    entries: &'e [(Node, Node)],
-    names: &HashSet<&str>,
-    catalogs: &Catalogs,
-    problems: &mut Problems,
-) -> Vec<(&'e Node, &'e Node, ParsedNode)> {
-    let parse_part = |part: &'e [(Node, Node)], problems: &mut Problems| {
-        let mut memo = InterfaceMemo::default();
-        part.iter()
-            .filter_map(|(key, template)| {
-                let name = key.as_str().unwrap_or_default();
-                let parsed = parse_node_template(
-                    name, key.span, template, names, catalogs, &mut memo, problems,
-                )?;
-                Some((key, template, parsed))
-            })
-            .collect::<Vec<_>>()
-    };
-    let threads = crate::parallel::threads_for(entries.len(), TEMPLATES_PER_THREAD);
-    if threads == 1 {
-        return parse_part(entries, problems);
-    }
-    let chunk = entries.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = entries
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut found = Problems::default();
-                    let parsed = parse_part(part, &mut found);
-                    (parsed, found)
-                })
-            })
-            .collect();
-        let mut all = Vec::with_capacity(entries.len());
-        for part in parts {
-            let (parsed, found) = part
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            all.extend(parsed);
-            problems.list.extend(found.list);
-        }
-        all
-    })
 }
 
 /// The parsed nodes' names and types (by position) and positions by name.

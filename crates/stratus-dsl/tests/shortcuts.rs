@@ -186,8 +186,8 @@ node_templates:
     assert_eq!(values, [json!(1), json!(2), json!(1)]);
 }
 
-/// Large sections are parsed on several threads, and most nodes share their type's
-/// operations: every node of a 400-template blueprint plans as it does alone.
+/// Most nodes share their type's operations and their plugins lists with other nodes: every
+/// node of a 400-template blueprint plans as it does alone.
 #[test]
 fn many_templates_plan_as_each_does_alone() {
     let types = "  plain:
@@ -219,7 +219,8 @@ node_templates:
     }
 }
 
-/// Problems found on several threads are reported in document order, each at its place.
+/// Problems in many templates are reported in document order, each at its place (types
+/// resolved once are shared only when they had no problem).
 #[test]
 fn many_templates_report_problems_in_document_order() {
     let all: String = (0..600)
