@@ -15,6 +15,10 @@ impl ImportLoader for NoImports {
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Ok(blueprint) = stratus_dsl::parse(text, "fuzz.yaml", &NoImports, &DocumentCache::new()) {
-        let _ = stratus_dsl::prepare(&blueprint, &serde_json::Map::new());
+        if let Ok(plan) = stratus_dsl::prepare(&blueprint, &serde_json::Map::new()) {
+            // The plan's JSON, written directly and through its whole tree.
+            let _ = serde_json::to_vec(&plan);
+            let _ = plan.into_value();
+        }
     }
 });

@@ -57,7 +57,11 @@ proptest! {
     #[test]
     fn parse_and_plan_never_panic(text in blueprint()) {
         if let Ok(blueprint) = stratus_dsl::parse(&text, "case.yaml", &NoImports, &DocumentCache::new()) {
-            let _ = stratus_dsl::prepare(&blueprint, &serde_json::Map::new());
+            if let Ok(plan) = stratus_dsl::prepare(&blueprint, &serde_json::Map::new()) {
+                let text = serde_json::to_string(&plan).expect("plan text");
+                let tree = plan.into_value();
+                prop_assert_eq!(text, serde_json::to_string(&tree).expect("tree text"));
+            }
         }
     }
 
