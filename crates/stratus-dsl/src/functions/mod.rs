@@ -110,6 +110,8 @@ pub fn contains_function(value: &J) -> bool {
 /// `operations` and `interfaces` operations, and of its relationships' source/target
 /// operations and interfaces. The passes that evaluate, check or scan those inputs have
 /// nothing to do for such a node (see [`crate::Plan::inert`]).
+/// The parser decides it from a node's parts: [`crate::NodeOperations::inert`] and
+/// [`relationship_inputs_inert`] of each relationship, which together are this function.
 pub fn operation_inputs_inert(node: &serde_json::Map<String, J>) -> bool {
     let operations = |key: &str| operations_inert(node.get(key).and_then(J::as_object));
     let interfaces = |key: &str| interfaces_inert(node.get(key).and_then(J::as_object));
