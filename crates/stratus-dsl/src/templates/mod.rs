@@ -11,12 +11,21 @@ use crate::diag::{Problem, Problems};
 use crate::interfaces::{
     merge_template_interfaces, parse_template_interfaces, process_interfaces, Resolvers,
 };
-use crate::node_plugins::{uses_of, NodeUses, Uses};
+use crate::node_plugins::NodeUses;
 use crate::plan_tree::{NodeOperations, NodeShared};
 use crate::props::{self, DataTypes};
 use crate::schema::{self, allowed_keys, gate, get, optional_map};
 use crate::version::DslVersion;
 use crate::yaml::{Node, Span, Value};
+
+mod memo;
+mod relationships;
+mod scalable;
+
+use memo::InterfaceMemo;
+use relationships::parse_relationship;
+use scalable::default_scalable;
+pub use scalable::parse_scalable;
 
 pub struct Catalogs<'a> {
     pub node_types: &'a Map<String, J>,
@@ -27,185 +36,8 @@ pub struct Catalogs<'a> {
     pub resource_exists: &'a dyn Fn(&str) -> bool,
 }
 
-/// A type's interfaces merged and resolved, as `(interfaces, operations, copied)`.
-type ResolvedInterfaces = (Map<String, J>, Map<String, J>, Vec<(String, String)>);
-
-/// [`ResolvedInterfaces`], shareable, with the plugins its operations use.
-#[derive(Clone)]
-struct Resolved {
-    parts: Arc<NodeOperations>,
-    /// Whether no operation input holds a function call ([`NodeOperations::inert`]).
-    inert: bool,
-    copied: Vec<(String, String)>,
-    uses: Uses,
-}
-
-/// Interfaces resolved for a node or relationship type where the template adds none of its
-/// own: every such template of the type gets the same result, so it is resolved once per
-/// parse. Only problem-free results are kept (problems name the template and point at it).
-#[derive(Default)]
-struct InterfaceMemo {
-    /// By type name, then side (`""`, `source_interfaces`, `target_interfaces`).
-    entries: HashMap<String, Vec<(&'static str, Resolved)>>,
-}
-
-impl InterfaceMemo {
-    /// `key` is `None` when the template writes interfaces of its own.
-    fn resolve(
-        &mut self,
-        key: Option<(&str, &'static str)>,
-        problems: &mut Problems,
-        resolve: impl FnOnce(&mut Problems) -> ResolvedInterfaces,
-    ) -> Resolved {
-        let with_uses = |(interfaces, operations, copied): ResolvedInterfaces| {
-            let uses = uses_of(&operations);
-            let parts = NodeOperations {
-                interfaces: J::Object(interfaces),
-                operations: J::Object(operations),
-            };
-            Resolved {
-                inert: parts.inert(),
-                parts: Arc::new(parts),
-                copied,
-                uses,
-            }
-        };
-        let Some((name, side)) = key else {
-            return with_uses(resolve(problems));
-        };
-        if let Some(found) = self
-            .entries
-            .get(name)
-            .and_then(|sides| sides.iter().find(|(s, _)| *s == side))
-        {
-            return found.1.clone();
-        }
-        let mut found = Problems::default();
-        let resolved = with_uses(resolve(&mut found));
-        if found.is_empty() {
-            self.entries
-                .entry(name.to_string())
-                .or_default()
-                .push((side, resolved.clone()));
-        }
-        problems.list.extend(found.list);
-        resolved
-    }
-}
-
 pub const CONTAINED_IN: &str = "cloudify.relationships.contained_in";
 const HOST_TYPE: &str = "cloudify.nodes.Compute";
-
-fn default_scalable() -> Map<String, J> {
-    // Built once; every template without `capabilities` gets a copy (no re-hashing).
-    static DEFAULT: std::sync::OnceLock<Map<String, J>> = std::sync::OnceLock::new();
-    DEFAULT
-        .get_or_init(|| {
-            let mut p = Map::with_capacity(5);
-            p.insert("min_instances".into(), J::from(0));
-            p.insert("max_instances".into(), J::from(-1));
-            p.insert("default_instances".into(), J::from(1));
-            p.insert("current_instances".into(), J::from(1));
-            p.insert("planned_instances".into(), J::from(1));
-            p
-        })
-        .clone()
-}
-
-/// The `scalable` properties of a node template or scaling policy.
-pub fn parse_scalable(node: Option<&Node>, problems: &mut Problems) -> Map<String, J> {
-    let mut result = Map::with_capacity(5);
-    let entries = optional_map(node, problems);
-    allowed_keys(
-        entries,
-        &["min_instances", "max_instances", "default_instances"],
-        problems,
-    );
-    let read = |key: &str, problems: &mut Problems| -> Option<J> {
-        let value = get(entries, key)?;
-        match &value.value {
-            Value::Null => None,
-            Value::Int(i) => {
-                if key != "max_instances" && *i < 0 {
-                    problems.push(Problem::logic(
-                        207,
-                        value.span,
-                        format!("{key} should be a non negative value."),
-                    ));
-                }
-                if key == "max_instances" && *i != -1 && *i < 1 {
-                    problems.push(Problem::logic(
-                        207,
-                        value.span,
-                        format!("{key} should be a positive value."),
-                    ));
-                }
-                Some(J::from(*i))
-            }
-            Value::Str(s) if key == "max_instances" => {
-                if &**s != "UNBOUNDED" {
-                    problems.push(Problem::logic(
-                        208,
-                        value.span,
-                        format!("The only valid string for {key} is UNBOUNDED."),
-                    ));
-                }
-                Some(J::from(-1))
-            }
-            Value::Map(_) => {
-                let json = value.to_json();
-                if !crate::functions::is_function(&json) {
-                    problems.push(Problem::logic(
-                        210,
-                        value.span,
-                        format!("{key} should be a valid intrinsic function or a value."),
-                    ));
-                }
-                Some(json)
-            }
-            _ => {
-                problems.push(schema::expected(value, "integer"));
-                None
-            }
-        }
-    };
-    let defaults = default_scalable();
-    let min = read("min_instances", problems).unwrap_or(defaults["min_instances"].clone());
-    let max = read("max_instances", problems).unwrap_or(defaults["max_instances"].clone());
-    let default =
-        read("default_instances", problems).unwrap_or(defaults["default_instances"].clone());
-    let span = node.map(|n| n.span).unwrap_or_default();
-    if let (Some(d), Some(mn)) = (default.as_i64(), min.as_i64()) {
-        if d < mn {
-            problems.push(Problem::logic(
-                207,
-                span,
-                format!("default_instances ({d}) cannot be smaller than min_instances ({mn})"),
-            ));
-        }
-    }
-    if let Some(mx) = max.as_i64().filter(|m| *m != -1) {
-        if let Some(mn) = min.as_i64().filter(|mn| *mn > mx) {
-            problems.push(Problem::logic(
-                207,
-                span,
-                format!("min_instances ({mn}) cannot be greater than max_instances ({mx})"),
-            ));
-        } else if let Some(d) = default.as_i64().filter(|d| *d > mx) {
-            problems.push(Problem::logic(
-                207,
-                span,
-                format!("default_instances ({d}) cannot be greater than max_instances ({mx})"),
-            ));
-        }
-    }
-    result.insert("default_instances".into(), default.clone());
-    result.insert("min_instances".into(), min);
-    result.insert("max_instances".into(), max);
-    result.insert("current_instances".into(), default.clone());
-    result.insert("planned_instances".into(), default);
-    result
-}
 
 /// One parsed node template.
 struct ParsedNode {
@@ -669,167 +501,6 @@ fn parse_node_template(
         container,
         uses: node_uses,
     })
-}
-
-fn parse_relationship(
-    source: &str,
-    item: &Node,
-    names: &HashSet<&str>,
-    catalogs: &Catalogs,
-    memo: &mut InterfaceMemo,
-    problems: &mut Problems,
-) -> Option<(Map<String, J>, Uses, Uses)> {
-    let entries = schema::map(item, problems)?;
-    allowed_keys(
-        entries,
-        &[
-            "type",
-            "target",
-            "properties",
-            "source_interfaces",
-            "target_interfaces",
-        ],
-        problems,
-    );
-    let Some(type_node) = get(entries, "type").filter(|n| !n.is_null()) else {
-        problems.push(Problem::format(
-            1,
-            item.span,
-            "'type' key is required but it is currently missing",
-        ));
-        return None;
-    };
-    let Some(target_node) = get(entries, "target").filter(|n| !n.is_null()) else {
-        problems.push(Problem::format(
-            1,
-            item.span,
-            "'target' key is required but it is currently missing",
-        ));
-        return None;
-    };
-    let type_name = schema::string(Some(type_node), problems)?;
-    let target = schema::string(Some(target_node), problems)?;
-    let Some(relationship_type) = catalogs.relationships.get(type_name) else {
-        problems.push(Problem::logic(
-            26,
-            type_node.span,
-            format!("A relationship instance under node '{source}' declares an undefined relationship type '{type_name}'"),
-        ));
-        return None;
-    };
-    if !names.contains(target) {
-        problems.push(Problem::logic(
-            25,
-            target_node.span,
-            format!("A relationship instance under node '{source}' of type '{type_name}' declares an undefined target node '{target}'"),
-        ));
-        return None;
-    }
-    if target == source {
-        problems.push(Problem::logic(
-            23,
-            target_node.span,
-            format!("A relationship instance under node '{source}' of type '{type_name}' illegally declares the source node as the target node"),
-        ));
-        return None;
-    }
-    let properties_node = get(entries, "properties");
-    let instance_properties = match properties_node.map(Node::to_json) {
-        None | Some(J::Null) => Map::new(),
-        Some(J::Object(map)) => map,
-        Some(_) => {
-            problems.push(schema::expected(properties_node?, "dict"));
-            Map::new()
-        }
-    };
-    let empty = Map::new();
-    let context = props::Context {
-        undefined: "'{0}' node relationship '{1}' property is not part of the derived relationship type properties schema",
-        missing: "'{0}' node relationship does not provide a value for mandatory '{1}' property which is part of its relationship type schema",
-        node_name: source,
-        span: properties_node.map_or(item.span, |n| n.span),
-        raise_on_missing: true,
-        source: properties_node,
-        owner: item.span,
-    };
-    let schema_properties = relationship_type
-        .get("properties")
-        .and_then(J::as_object)
-        .unwrap_or(&empty);
-    let properties = problems
-        .check(props::merge_instance(
-            &instance_properties,
-            schema_properties,
-            catalogs.data_types,
-            &context,
-        ))
-        .unwrap_or_default();
-    let mut result = Map::with_capacity(10);
-    result.insert("type".into(), J::String(type_name.into()));
-    result.insert("target_id".into(), J::String(target.into()));
-    result.insert("properties".into(), J::Object(properties));
-    let mut copied_all = Vec::new();
-    let mut side_uses = Vec::with_capacity(2);
-    for (side, operations_key) in [
-        ("source_interfaces", "source_operations"),
-        ("target_interfaces", "target_operations"),
-    ] {
-        let written = get(entries, side);
-        let own = written.is_some_and(|n| !n.is_null());
-        let resolved = memo.resolve((!own).then_some((type_name, side)), problems, |problems| {
-            let instance =
-                parse_template_interfaces(written, catalogs.data_types, catalogs.version, problems);
-            let no_interfaces = Map::new();
-            let type_side = relationship_type
-                .get(side)
-                .and_then(J::as_object)
-                .unwrap_or(&no_interfaces);
-            let merged = merge_template_interfaces(type_side, &instance, item.span, problems);
-            let (operations, copied) = process_interfaces(
-                &merged,
-                &Resolvers {
-                    plugins: catalogs.plugins,
-                    resource_exists: catalogs.resource_exists,
-                },
-                19,
-                &format!(
-                    "in relationship of type '{type_name}' in node '{}'",
-                    if side == "source_interfaces" {
-                        source
-                    } else {
-                        target
-                    }
-                ),
-                item.span,
-                written,
-                problems,
-            );
-            (merged, operations, copied)
-        });
-        copied_all.extend(
-            resolved
-                .copied
-                .into_iter()
-                .map(|(i, o)| J::String(format!("{side}:{i}.{o}"))),
-        );
-        let parts = Arc::unwrap_or_clone(resolved.parts);
-        result.insert(side.into(), parts.interfaces);
-        result.insert(operations_key.into(), parts.operations);
-        side_uses.push(resolved.uses);
-    }
-    result.insert(
-        "type_hierarchy".into(),
-        relationship_type
-            .get("type_hierarchy")
-            .cloned()
-            .unwrap_or(J::Array(vec![])),
-    );
-    if !copied_all.is_empty() {
-        result.insert("__script_interfaces".into(), J::Array(copied_all));
-    }
-    let target_uses = side_uses.pop().unwrap_or_default();
-    let source_uses = side_uses.pop().unwrap_or_default();
-    Some((result, source_uses, target_uses))
 }
 
 /// Node position by name.
