@@ -57,8 +57,11 @@ pub struct Blueprint {
     /// Where each input is declared.
     pub input_spans: HashMap<String, Span>,
     /// Script-plugin operations whose interface inputs are kept as written (see
-    /// [`crate::plan::take_script_operations`]).
+    /// [`templates::ParsedTemplates::script_operations`]).
     pub script_operations: HashMap<String, Vec<String>>,
+    /// Whether any document holds a `get_property` call: only then does planning need a
+    /// copy of the node properties as written.
+    pub reads_node_properties: bool,
 }
 
 /// Records the position of every function call in a document.
@@ -195,7 +198,7 @@ pub fn parse(
     let files = merged.files.clone();
     let mut spans = HashMap::new();
     function_spans(&merged.document, &mut spans);
-    let mut plan = build(
+    let (plan, script_operations) = build(
         &merged.document,
         &version,
         loader,
@@ -203,8 +206,6 @@ pub fn parse(
         cache,
         &mut problems,
     );
-    // The bookkeeping it takes is in node maps, none of it in shared parts.
-    let script_operations = crate::plan::take_script_operations(plan.tree_mut());
     let input_spans = merged
         .document
         .get("inputs")
@@ -214,6 +215,8 @@ pub fn parse(
         .filter_map(|(k, _)| Some((k.as_str()?.to_string(), k.span)))
         .collect();
     if problems.is_empty() {
+        // Every call written in any document is in `spans`, keyed by its JSON text.
+        let reads_node_properties = spans.keys().any(|call| call.contains("\"get_property\""));
         Ok(Blueprint {
             plan,
             version,
@@ -221,6 +224,7 @@ pub fn parse(
             function_spans: std::sync::Arc::new(spans),
             input_spans,
             script_operations,
+            reads_node_properties,
         })
     } else {
         Err(problems
@@ -238,9 +242,9 @@ fn build(
     spans: &HashMap<String, Span>,
     cache: &DocumentCache,
     problems: &mut Problems,
-) -> Plan {
+) -> (Plan, HashMap<String, Vec<String>>) {
     let Some(entries) = schema::map(document, problems) else {
-        return Plan::new(J::Null);
+        return (Plan::new(J::Null), HashMap::new());
     };
     allowed_keys(entries, TOP_LEVEL, problems);
     let section = |name: &str| schema::get(entries, name);
@@ -327,13 +331,13 @@ fn build(
             }
         }
     }
-    let (nodes, shared) =
-        templates::parse_node_templates(section("node_templates"), &catalogs, problems);
+    let templates::ParsedTemplates {
+        nodes,
+        shared,
+        names: node_names,
+        script_operations,
+    } = templates::parse_node_templates(section("node_templates"), &catalogs, problems);
     let inert: Vec<bool> = shared.iter().map(|s| s.operations.is_some()).collect();
-    let node_names: Vec<String> = nodes
-        .iter()
-        .filter_map(|n| n.get("name").and_then(J::as_str).map(str::to_string))
-        .collect();
     let (workflows, workflow_plugins) = sections::parse_workflows(
         section("workflows"),
         &plugins,
@@ -451,7 +455,7 @@ fn build(
     if let J::Object(map) = &mut plan {
         map.insert("requirements".into(), requirements);
     }
-    Plan::with_parts(plan, shared)
+    (Plan::with_parts(plan, shared), script_operations)
 }
 
 fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Problems) {
@@ -475,7 +479,10 @@ fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Prob
 /// stay O(1) on blueprints with thousands of nodes. Borrows the plan it was made from.
 pub struct PlanEnvironment<'a> {
     inputs: &'a Map<String, J>,
-    properties: HashMap<&'a str, &'a J>,
+    plan: &'a J,
+    /// The node properties by node name, gathered on first use (only `get_property` reads
+    /// them, and most blueprints have none).
+    properties: std::cell::OnceCell<HashMap<&'a str, &'a J>>,
     major: u32,
     minor: u32,
     spans: Option<&'a HashMap<String, Span>>,
@@ -509,26 +516,32 @@ impl<'a> PlanEnvironment<'a> {
         version: &DslVersion,
         spans: Option<&'a HashMap<String, Span>>,
     ) -> PlanEnvironment<'a> {
-        static NULL: J = J::Null;
-        let properties = plan
-            .get("nodes")
-            .and_then(J::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|n| {
-                Some((
-                    n.get("name")?.as_str()?,
-                    n.get("properties").unwrap_or(&NULL),
-                ))
-            })
-            .collect();
         PlanEnvironment {
             inputs,
-            properties,
+            plan,
+            properties: std::cell::OnceCell::new(),
             major: version.major,
             minor: version.minor,
             spans,
         }
+    }
+
+    fn properties(&self) -> &HashMap<&'a str, &'a J> {
+        static NULL: J = J::Null;
+        self.properties.get_or_init(|| {
+            self.plan
+                .get("nodes")
+                .and_then(J::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|n| {
+                    Some((
+                        n.get("name")?.as_str()?,
+                        n.get("properties").unwrap_or(&NULL),
+                    ))
+                })
+                .collect()
+        })
     }
 }
 
@@ -542,11 +555,11 @@ impl Environment for PlanEnvironment<'_> {
     }
 
     fn node_properties(&self, node: &str) -> Option<J> {
-        self.properties.get(node).map(|p| (*p).clone())
+        self.properties().get(node).map(|p| (*p).clone())
     }
 
     fn has_node(&self, node: &str) -> bool {
-        self.properties.contains_key(node)
+        self.properties().contains_key(node)
     }
 
     fn version_at_least(&self, major: u32, minor: u32) -> bool {

@@ -42,18 +42,28 @@ fn is_contained_in(relationship: &J) -> bool {
         .is_some_and(|h| h.iter().any(|t| t.as_str() == Some(CONTAINED_IN)))
 }
 
-/// What instance generation reads of a plan node, read once: on large plans each lookup in
-/// a node's map is likely a cache miss.
-struct NodeFacts<'a> {
+/// What instance generation reads of a plan node, read once while the node is at hand: on
+/// large plans each lookup in a node's map is likely a cache miss.
+pub struct NodeFacts<'a> {
     name: &'a str,
     host_id: Option<&'a str>,
     /// `capabilities.scalable.properties.current_instances` (at least 0; 1 when unset).
     count: i64,
-    relationships: &'a [J],
+    relationships: Vec<RelationshipFacts<'a>>,
+}
+
+/// What instance generation reads of one of a node's relationships.
+struct RelationshipFacts<'a> {
+    contained_in: bool,
+    kind: &'a J,
+    target: &'a str,
+    connection_type: &'a str,
 }
 
 impl NodeFacts<'_> {
-    fn of(node: &J) -> NodeFacts<'_> {
+    /// The facts of a plan node (after its plan-time functions are evaluated).
+    pub fn of(node: &J) -> NodeFacts<'_> {
+        static NULL: J = J::Null;
         NodeFacts {
             name: node.get("name").and_then(J::as_str).unwrap_or_default(),
             host_id: node.get("host_id").and_then(J::as_str),
@@ -68,7 +78,22 @@ impl NodeFacts<'_> {
             relationships: node
                 .get("relationships")
                 .and_then(J::as_array)
-                .map_or(&[], Vec::as_slice),
+                .into_iter()
+                .flatten()
+                .map(|relationship| RelationshipFacts {
+                    contained_in: is_contained_in(relationship),
+                    kind: relationship.get("type").unwrap_or(&NULL),
+                    target: relationship
+                        .get("target_id")
+                        .and_then(J::as_str)
+                        .unwrap_or_default(),
+                    connection_type: relationship
+                        .get("properties")
+                        .and_then(|p| p.get("connection_type"))
+                        .and_then(J::as_str)
+                        .unwrap_or(""),
+                })
+                .collect(),
         }
     }
 }
@@ -93,23 +118,15 @@ struct Virtual {
 /// `contained_in` points), then connected by the other relationships: `all_to_all`, or
 /// `all_to_one` (the smallest id); inside a shared scaling group, only within the same group
 /// instance.
-pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
-    let empty = Vec::new();
-    let nodes: Vec<NodeFacts> = plan
-        .get("nodes")
-        .and_then(J::as_array)
-        .unwrap_or(&empty)
-        .iter()
-        .map(NodeFacts::of)
-        .collect();
+///
+/// `nodes` are the facts of the plan's nodes, in order; `scaling_groups` is the plan's.
+pub fn node_instances(
+    nodes: &[NodeFacts],
+    scaling_groups: Option<&Map<String, J>>,
+) -> Result<Vec<J>, Problem> {
     let by_name: HashMap<&str, usize> =
         nodes.iter().enumerate().map(|(i, n)| (n.name, i)).collect();
-    let empty_groups = Map::new();
-    let groups_map = plan
-        .get("scaling_groups")
-        .and_then(J::as_object)
-        .unwrap_or(&empty_groups);
-    let groups: Vec<(&String, &J)> = groups_map.iter().collect();
+    let groups: Vec<(&String, &J)> = scaling_groups.into_iter().flatten().collect();
     let group_index: HashMap<&str, usize> = groups
         .iter()
         .enumerate()
@@ -121,13 +138,9 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
     for (index, node) in nodes.iter().enumerate() {
         let relationships = node.relationships.iter();
         if let Some((rel_index, relationship)) =
-            relationships.enumerate().find(|(_, r)| is_contained_in(r))
+            relationships.enumerate().find(|(_, r)| r.contained_in)
         {
-            let target = relationship
-                .get("target_id")
-                .and_then(J::as_str)
-                .unwrap_or_default();
-            if let Some(&parent) = by_name.get(target) {
+            if let Some(&parent) = by_name.get(relationship.target) {
                 contained[index] = Some((parent, rel_index));
             }
         }
@@ -341,21 +354,14 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
     for (source_index, node) in nodes.iter().enumerate() {
         let source = node.name;
         for (index, relationship) in node.relationships.iter().enumerate() {
-            if is_contained_in(relationship) {
+            if relationship.contained_in {
                 continue;
             }
-            let target = relationship
-                .get("target_id")
-                .and_then(J::as_str)
-                .unwrap_or_default();
+            let target = relationship.target;
             let Some(&target_index) = by_name.get(target) else {
                 continue;
             };
-            let connection = relationship
-                .get("properties")
-                .and_then(|p| p.get("connection_type"))
-                .and_then(J::as_str)
-                .unwrap_or("");
+            let connection = relationship.connection_type;
             if connection != "all_to_all" && connection != "all_to_one" {
                 return Err(Problem::uncoded(
                     Kind::IllegalConnectionType,
@@ -419,10 +425,10 @@ pub fn node_instances(plan: &J) -> Result<Vec<J>, Problem> {
 /// A generated instance: its fields, its node's index, its relationships with their indexes.
 type Built = (Map<String, J>, usize, Vec<(usize, J)>);
 
-fn relationship_instance(relationship: &J, target_instance: &str) -> J {
+fn relationship_instance(relationship: &RelationshipFacts, target_instance: &str) -> J {
     serde_json::json!({
-        "type": relationship.get("type").cloned().unwrap_or(J::Null),
-        "target_name": relationship.get("target_id").cloned().unwrap_or(J::Null),
+        "type": relationship.kind.clone(),
+        "target_name": relationship.target,
         "target_id": target_instance,
     })
 }

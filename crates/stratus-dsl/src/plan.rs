@@ -3,14 +3,13 @@
 
 use std::cell::Cell;
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value as J};
 
 use crate::blueprint::{Blueprint, PlanEnvironment};
 use crate::constraints;
 use crate::diag::{Diagnostic, Kind, Problem};
 use crate::functions::{self, Context, Environment, Scope};
+use crate::instances::NodeFacts;
 use crate::plan_tree::Plan;
 use crate::props::{self, python_repr};
 use crate::yaml::Span;
@@ -78,63 +77,22 @@ fn prepare_plan(
             problem
         })
         .map_err(locate)?;
-    let mentions = evaluate_plan(&values, plan, blueprint, &inert).map_err(locate)?;
-    plan["inputs"] = J::Object(values);
-    let instances = crate::instances::node_instances(plan).map_err(locate)?;
+    // The nodes are taken out of the plan while they are evaluated and read for instance
+    // generation, and put back in their place.
+    let mut nodes = plan
+        .get_mut("nodes")
+        .map(std::mem::take)
+        .unwrap_or(J::Array(Vec::new()));
+    let (mentions, instances) =
+        evaluate_plan(&values, &mut nodes, plan, blueprint, &inert).map_err(locate)?;
     if let J::Object(map) = plan {
+        map.insert("nodes".into(), nodes);
+        map.insert("inputs".into(), J::Object(values));
         map.insert("node_instances".into(), J::Array(instances));
         let idds = crate::dependencies::inter_deployment_functions_of(map, Some(&mentions));
         map.insert("inter_deployment_functions".into(), J::Array(idds));
     }
     Ok(deployment)
-}
-
-/// Moves the parser's bookkeeping out of the plan: for each node (key `NODE`) and each of its
-/// relationships (key `NODE#INDEX`), the operations whose inputs the script plugin copied, so
-/// their `interfaces` entries keep the inputs as written (the reference aliases the others).
-pub fn take_script_operations(plan: &mut J) -> HashMap<String, Vec<String>> {
-    let take = |value: &mut J| -> Vec<String> {
-        match value
-            .as_object_mut()
-            .and_then(|m| m.shift_remove("__script_interfaces"))
-        {
-            Some(J::Array(items)) => items
-                .into_iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect(),
-            _ => Vec::new(),
-        }
-    };
-    let mut table = HashMap::new();
-    for node in plan
-        .get_mut("nodes")
-        .and_then(J::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        let name = node
-            .get("name")
-            .and_then(J::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let own = take(node);
-        if !own.is_empty() {
-            table.insert(name.clone(), own);
-        }
-        for (index, relationship) in node
-            .get_mut("relationships")
-            .and_then(J::as_array_mut)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let copied = take(relationship);
-            if !copied.is_empty() {
-                table.insert(format!("{name}#{index}"), copied);
-            }
-        }
-    }
-    table
 }
 
 /// `current` is left naming the input a problem is about.
@@ -342,47 +300,65 @@ fn evaluate_interfaces(
     Ok(())
 }
 
-/// Evaluates the plan-time functions of `plan` in place; returns, for each node, whether it
-/// holds a `get_capability` call.
+/// Evaluates the plan-time functions of `nodes` (the plan's, taken out of it) and of the
+/// rest of `plan` in place; returns, for each node, whether it holds a `get_capability`
+/// call, and the node instances.
+///
+/// Each node is read for instance generation right after it is evaluated, while it is at
+/// hand: on large plans, walking the nodes again costs a cache miss per lookup.
 fn evaluate_plan(
     values: &Map<String, J>,
+    nodes: &mut J,
     plan: &mut J,
     blueprint: &Blueprint,
     inert_operation_inputs: &[bool],
-) -> Result<Vec<bool>, Problem> {
+) -> Result<(Vec<bool>, Vec<J>), Problem> {
     // Functions see every node's properties as they were before evaluation (whatever
     // functions those hold are evaluated in turn, so the result is the same and no node
-    // waits on another): a copy of just the properties.
-    let before = properties_of_nodes(plan);
+    // waits on another): a copy of just the properties, needed only by `get_property`.
+    let before = if blueprint.reads_node_properties || values.values().any(names_get_property) {
+        properties_of_nodes(nodes)
+    } else {
+        J::Null
+    };
     let env = PlanEnvironment::over(
         values,
         &before,
         &blueprint.version,
         &blueprint.function_spans,
     );
-    let mut mentions = Vec::new();
-    for (index, node) in plan
-        .get_mut("nodes")
-        .and_then(J::as_array_mut)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    let nodes = nodes.as_array_mut().map_or(&mut [][..], Vec::as_mut_slice);
+    let mut mentions = Vec::with_capacity(nodes.len());
+    let mut facts = Vec::with_capacity(nodes.len());
+    for (index, node) in nodes.iter_mut().enumerate() {
         // A node whose operation inputs hold no function call has nothing to evaluate or
         // mention there: only its properties are read.
         let inert = inert_operation_inputs.get(index).copied().unwrap_or(false);
         evaluate_node(node, &env, blueprint, inert)?;
+        let node: &J = node;
         mentions.push(crate::dependencies::node_mentions_capability(node, inert));
+        facts.push(NodeFacts::of(node));
     }
     evaluate_sections(plan, &env)?;
-    Ok(mentions)
+    let groups = plan.get("scaling_groups").and_then(J::as_object);
+    let instances = crate::instances::node_instances(&facts, groups)?;
+    Ok((mentions, instances))
 }
 
-/// `{"nodes": [{"name", "properties"}, …]}` of `plan`: what [`PlanEnvironment`] reads.
-fn properties_of_nodes(plan: &J) -> J {
-    let nodes = plan
-        .get("nodes")
-        .and_then(J::as_array)
+/// Whether `value` holds a map with a `get_property` key (an input value can hold calls).
+fn names_get_property(value: &J) -> bool {
+    match value {
+        J::Object(map) => map.contains_key("get_property") || map.values().any(names_get_property),
+        J::Array(items) => items.iter().any(names_get_property),
+        _ => false,
+    }
+}
+
+/// `{"nodes": [{"name", "properties"}, …]}` of the plan's `nodes`: what [`PlanEnvironment`]
+/// reads.
+fn properties_of_nodes(nodes: &J) -> J {
+    let nodes = nodes
+        .as_array()
         .into_iter()
         .flatten()
         .map(|node| {

@@ -503,7 +503,7 @@ fn parse_group_policies(
 
 pub fn parse_groups(
     section: Option<&Node>,
-    node_names: &[String],
+    node_names: &[&str],
     catalogs: &PolicyCatalogs,
     problems: &mut Problems,
 ) -> Map<String, J> {
@@ -518,7 +518,7 @@ pub fn parse_groups(
             continue;
         };
         allowed_keys(entries, &["members", "policies"], problems);
-        if node_names.iter().any(|n| n == name) {
+        if node_names.contains(&name) {
             problems.push(Problem::logic(
                 211,
                 key.span,
@@ -544,8 +544,7 @@ pub fn parse_groups(
                         let Some(member) = schema::string(Some(item), problems) else {
                             continue;
                         };
-                        if !node_names.iter().any(|n| n == member)
-                            && !group_names.iter().any(|n| n == member)
+                        if !node_names.contains(&member) && !group_names.iter().any(|n| n == member)
                         {
                             problems.push(Problem::logic(40, item.span, format!("Member '{member}' of group '{name}' does not match any defined node")));
                         }

@@ -48,15 +48,31 @@ struct ParsedNode {
     /// The node it is contained in.
     container: Option<String>,
     uses: NodeUses,
+    /// Script-plugin operations whose interface inputs are kept as written, by `NODE` and
+    /// `NODE#INDEX` (see [`ParsedTemplates::script_operations`]).
+    script_operations: Vec<(String, Vec<String>)>,
 }
 
-/// Parses every node template. Returns the nodes in document order and, for each, the
-/// parts kept out of its map (see [`crate::Plan`]).
-pub fn parse_node_templates(
-    section: Option<&Node>,
+/// The node templates, parsed.
+pub struct ParsedTemplates<'d> {
+    /// The nodes, in document order.
+    pub nodes: Vec<J>,
+    /// For each node, the parts kept out of its map (see [`crate::Plan`]).
+    pub shared: Vec<NodeShared>,
+    /// The nodes' names.
+    pub names: Vec<&'d str>,
+    /// For each node (key `NODE`) and each of its relationships (key `NODE#INDEX`), the
+    /// operations whose inputs the script plugin copied, so their `interfaces` entries keep
+    /// the inputs as written (the reference aliases the others).
+    pub script_operations: HashMap<String, Vec<String>>,
+}
+
+/// Parses every node template.
+pub fn parse_node_templates<'d>(
+    section: Option<&'d Node>,
     catalogs: &Catalogs,
     problems: &mut Problems,
-) -> (Vec<J>, Vec<NodeShared>) {
+) -> ParsedTemplates<'d> {
     let entries = optional_map(section, problems);
     let names: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
     let mut nodes: Vec<Map<String, J>> = Vec::new();
@@ -69,6 +85,7 @@ pub fn parse_node_templates(
     let mut node_types: Vec<&str> = Vec::new();
     let mut node_targets: Vec<Vec<&str>> = Vec::new();
     let mut shared: Vec<NodeShared> = Vec::new();
+    let mut script_operations = HashMap::new();
     let mut memo = InterfaceMemo::default();
     for (key, template) in entries {
         let name = key.as_str().unwrap_or_default();
@@ -103,6 +120,7 @@ pub fn parse_node_templates(
         });
         contained_in.push(parsed.container);
         uses.push(parsed.uses);
+        script_operations.extend(parsed.script_operations);
     }
     let by_name: HashMap<&str, usize> = node_names
         .iter()
@@ -158,7 +176,12 @@ pub fn parse_node_templates(
     for (parts, plugins) in shared.iter_mut().zip(plugins) {
         parts.plugins = Some(plugins);
     }
-    (nodes.into_iter().map(J::Object).collect(), shared)
+    ParsedTemplates {
+        nodes: nodes.into_iter().map(J::Object).collect(),
+        shared,
+        names: node_names,
+        script_operations,
+    }
 }
 
 /// The parsed nodes' names and types (by position) and positions by name.
@@ -377,6 +400,7 @@ fn parse_node_template(
         targets: Vec::new(),
     };
     let mut relationships = Vec::new();
+    let mut script_operations = Vec::new();
     let mut container: Option<String> = None;
     let mut contained_types: Vec<String> = Vec::new();
     if let Some(relationships_node) = get(entries, "relationships").filter(|n| !n.is_null()) {
@@ -384,19 +408,27 @@ fn parse_node_template(
             None => problems.push(schema::expected(relationships_node, "list")),
             Some(items) => {
                 for item in items {
-                    if let Some((relationship, source_uses, target_uses)) =
+                    if let Some(parsed) =
                         parse_relationship(name, item, names, catalogs, memo, problems)
                     {
-                        node_uses.own.push(source_uses);
+                        let relationship = parsed.map;
+                        node_uses.own.push(parsed.source_uses);
                         if let Some(target) = relationship.get("target_id").and_then(J::as_str) {
-                            node_uses.targets.push((target.to_string(), target_uses));
+                            node_uses
+                                .targets
+                                .push((target.to_string(), parsed.target_uses));
                         }
-                        let hierarchy = relationship
+                        if !parsed.script_copied.is_empty() {
+                            script_operations.push((
+                                format!("{name}#{}", relationships.len()),
+                                parsed.script_copied,
+                            ));
+                        }
+                        let contained = relationship
                             .get("type_hierarchy")
                             .and_then(J::as_array)
-                            .cloned()
-                            .unwrap_or_default();
-                        if hierarchy.iter().any(|h| h.as_str() == Some(CONTAINED_IN)) {
+                            .is_some_and(|h| h.iter().any(|x| x.as_str() == Some(CONTAINED_IN)));
+                        if contained {
                             contained_types.push(
                                 relationship
                                     .get("type")
@@ -484,22 +516,19 @@ fn parse_node_template(
     };
     node.insert("relationships".into(), J::Array(relationships));
     if !resolved.copied.is_empty() {
-        node.insert(
-            "__script_interfaces".into(),
-            J::Array(
-                resolved
-                    .copied
-                    .into_iter()
-                    .map(|(i, o)| J::String(format!("{i}.{o}")))
-                    .collect(),
-            ),
-        );
+        let own = resolved
+            .copied
+            .into_iter()
+            .map(|(i, o)| format!("{i}.{o}"))
+            .collect();
+        script_operations.insert(0, (name.to_string(), own));
     }
     Some(ParsedNode {
         node,
         shared,
         container,
         uses: node_uses,
+        script_operations,
     })
 }
 

@@ -17,6 +17,15 @@ use crate::props;
 use crate::schema::{self, allowed_keys, get};
 use crate::yaml::Node;
 
+/// A parsed relationship of a node template.
+pub(super) struct ParsedRelationship {
+    pub map: Map<String, J>,
+    pub source_uses: Uses,
+    pub target_uses: Uses,
+    /// `SIDE:INTERFACE.OPERATION` of the operations whose inputs the script plugin copied.
+    pub script_copied: Vec<String>,
+}
+
 pub(super) fn parse_relationship(
     source: &str,
     item: &Node,
@@ -24,7 +33,7 @@ pub(super) fn parse_relationship(
     catalogs: &Catalogs,
     memo: &mut InterfaceMemo,
     problems: &mut Problems,
-) -> Option<(Map<String, J>, Uses, Uses)> {
+) -> Option<ParsedRelationship> {
     let entries = schema::map(item, problems)?;
     allowed_keys(
         entries,
@@ -156,7 +165,7 @@ pub(super) fn parse_relationship(
             resolved
                 .copied
                 .into_iter()
-                .map(|(i, o)| J::String(format!("{side}:{i}.{o}"))),
+                .map(|(i, o)| format!("{side}:{i}.{o}")),
         );
         let parts = Arc::unwrap_or_clone(resolved.parts);
         result.insert(side.into(), parts.interfaces);
@@ -170,10 +179,12 @@ pub(super) fn parse_relationship(
             .cloned()
             .unwrap_or(J::Array(vec![])),
     );
-    if !copied_all.is_empty() {
-        result.insert("__script_interfaces".into(), J::Array(copied_all));
-    }
     let target_uses = side_uses.pop().unwrap_or_default();
     let source_uses = side_uses.pop().unwrap_or_default();
-    Some((result, source_uses, target_uses))
+    Some(ParsedRelationship {
+        map: result,
+        source_uses,
+        target_uses,
+        script_copied: copied_all,
+    })
 }
