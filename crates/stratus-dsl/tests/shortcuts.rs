@@ -254,3 +254,51 @@ fn many_templates_report_problems_in_document_order() {
         .collect();
     assert_eq!(found, expected);
 }
+
+/// Planning copies the node properties for `get_property` only when a call needs them: one
+/// written in the blueprint, or one inside a given input value (evaluated after `get_input`
+/// returns it, as the reference does).
+#[test]
+fn get_property_sees_properties_as_written_wherever_the_call_comes_from() {
+    let text = "tosca_definitions_version: cloudify_dsl_1_3
+inputs:
+  x: {default: hello}
+  y: {}
+node_types:
+  t:
+    properties:
+      a: {default: 1}
+      b: {default: 2}
+node_templates:
+  n:
+    type: t
+    properties:
+      a: {concat: [{get_input: x}, '!']}
+  m:
+    type: t
+    properties:
+      b: {get_input: y}
+";
+    let blueprint =
+        stratus_dsl::parse(text, "case.yaml", &NoImports, &DocumentCache::new()).expect("parse");
+    assert!(!blueprint.reads_node_properties);
+    let mut inputs = Map::new();
+    inputs.insert("y".into(), json!({"get_property": ["n", "a"]}));
+    let plan = stratus_dsl::prepare(&blueprint, &inputs)
+        .expect("plan")
+        .into_value();
+    // `n.a` as written, then evaluated (as the reference plans it).
+    assert_eq!(plan["nodes"][1]["properties"]["b"], json!("hello!"));
+    assert_eq!(plan["nodes"][0]["properties"]["a"], json!("hello!"));
+
+    let written = format!(
+        "{HEAD}node_templates:\n  n:\n    type: t\n  m:\n    type: t\n    properties:\n      b: {{get_property: [n, a]}}\n"
+    );
+    let blueprint = stratus_dsl::parse(&written, "case.yaml", &NoImports, &DocumentCache::new())
+        .expect("parse");
+    assert!(blueprint.reads_node_properties);
+    let plan = stratus_dsl::prepare(&blueprint, &Map::new())
+        .expect("plan")
+        .into_value();
+    assert_eq!(plan["nodes"][1]["properties"]["b"], json!(1));
+}
