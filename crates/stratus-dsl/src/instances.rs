@@ -226,8 +226,8 @@ pub fn node_instances(
     };
 
     let mut ids = IdGenerator::new();
-    let mut used: HashSet<String> = HashSet::new();
-    let mut virtuals: Vec<Virtual> = Vec::new();
+    let mut used: HashSet<String> = HashSet::with_capacity(nodes.len());
+    let mut virtuals: Vec<Virtual> = Vec::with_capacity(nodes.len() + groups.len());
     let mut stack: Vec<(Item, Option<usize>, Option<String>)> =
         roots.iter().rev().map(|&r| (r, None, None)).collect();
     let mut depth_guard = 0usize;
@@ -272,8 +272,9 @@ pub fn node_instances(
     }
 
     // Emit node instances.
-    let mut output: Vec<Built> = Vec::new();
-    let mut position_of: HashMap<usize, usize> = HashMap::new();
+    let mut output: Vec<Built> = Vec::with_capacity(virtuals.len());
+    // Position in `output` of each virtual instance that is a node instance.
+    let mut position_of: Vec<Option<usize>> = vec![None; virtuals.len()];
     for (v, instance) in virtuals.iter().enumerate() {
         let Item::Node(n) = instance.item else {
             continue;
@@ -314,7 +315,7 @@ pub fn node_instances(
         if !scaling_groups.is_empty() {
             fields.insert("scaling_groups".into(), J::Array(scaling_groups));
         }
-        position_of.insert(v, output.len());
+        position_of[v] = Some(output.len());
         output.push((fields, n, relationships));
     }
 
@@ -390,7 +391,7 @@ pub fn node_instances(
             }
             for &v in &virtuals_by_node[source_index] {
                 let key = shared.and_then(|g| group_instance(v, g));
-                let Some(&position) = position_of.get(&v) else {
+                let Some(position) = position_of[v] else {
                     continue;
                 };
                 for &t in &targets {

@@ -117,18 +117,31 @@ pub fn flatten(schema: &Schema) -> Map<String, J> {
     result
 }
 
+/// The instance's property values (consumed) checked against `schema`, over its defaults.
 pub fn merge_instance(
-    instance: &Map<String, J>,
+    mut instance: Map<String, J>,
     schema: &Schema,
     data_types: &DataTypes,
     context: &Context,
 ) -> Result<Map<String, J>, Problem> {
     // The schema's defaults are read in place: no flattened copy per template.
-    merge_flattened(instance, schema, None, data_types, context, &[])
+    merge_flattened(&mut instance, schema, None, data_types, context, &[])
 }
 
+/// Whether a value given for a property of type `type_name` is kept as it is: no type, a
+/// function call, or a primitive of that type.
+fn kept_as_is(value: &J, type_name: Option<&str>) -> bool {
+    match type_name {
+        None => true,
+        Some(type_name) => {
+            is_function(value) || (is_primitive(type_name) && simple_type_ok(value, type_name))
+        }
+    }
+}
+
+/// `instance`'s values are taken out of it as they are merged.
 fn merge_flattened(
-    instance: &Map<String, J>,
+    instance: &mut Map<String, J>,
     schema: &Schema,
     flattened: Option<&Map<String, J>>,
     data_types: &DataTypes,
@@ -185,7 +198,8 @@ fn merge_flattened(
     let mut result = Map::with_capacity(schema.len());
     for (key, property) in schema {
         let default = default_of(flattened, key, Some(property));
-        let Some(value) = instance.get(key.as_str()).or(default) else {
+        let given = instance.swap_remove(key.as_str());
+        let Some(value) = given.as_ref().or(default) else {
             let required = property
                 .get("required")
                 .and_then(J::as_bool)
@@ -204,16 +218,24 @@ fn merge_flattened(
             }
             continue;
         };
-        let mut property_path = path.to_vec();
-        property_path.push(key.clone());
-        let parsed = parse_value(
-            value,
-            default,
-            property.get("type").and_then(J::as_str),
-            data_types,
-            context,
-            &property_path,
-        )?;
+        let type_name = property.get("type").and_then(J::as_str);
+        let parsed = if kept_as_is(value, type_name) {
+            match given {
+                Some(given) => given,
+                None => default.cloned().unwrap_or_default(),
+            }
+        } else {
+            let mut property_path = path.to_vec();
+            property_path.push(key.clone());
+            parse_value(
+                value,
+                default,
+                type_name,
+                data_types,
+                context,
+                &property_path,
+            )?
+        };
         result.insert(key.clone(), parsed);
     }
     Ok(result)
@@ -310,16 +332,14 @@ pub fn parse_value(
     context: &Context,
     path: &[String],
 ) -> Result<J, Problem> {
+    if kept_as_is(value, type_name) {
+        return Ok(value.clone());
+    }
     let Some(type_name) = type_name else {
         return Ok(value.clone());
     };
-    if is_function(value) {
-        return Ok(value.clone());
-    }
     if is_primitive(type_name) {
-        if simple_type_ok(value, type_name) {
-            return Ok(value.clone());
-        }
+        // Not of the type: reported below.
     } else if let Some(data_type) = data_types.get(type_name) {
         if let J::Object(instance) = value {
             let empty = Map::new();
@@ -334,7 +354,7 @@ pub fn parse_value(
                 }
             }
             return merge_flattened(
-                instance,
+                &mut instance.clone(),
                 schema,
                 Some(&flattened),
                 data_types,

@@ -443,7 +443,7 @@ fn parse_group_policies(
             J::Object(
                 problems
                     .check(crate::props::merge_instance(
-                        &instance,
+                        instance,
                         schema,
                         catalogs.data_types,
                         &context,

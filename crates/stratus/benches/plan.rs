@@ -60,7 +60,9 @@ fn generated(nodes: usize) -> String {
     text
 }
 
+/// The median of `runs` timed calls, after one untimed warm-up call.
 fn time(runs: usize, mut f: impl FnMut()) -> Duration {
+    f();
     let mut samples: Vec<Duration> = (0..runs)
         .map(|_| {
             let start = Instant::now();
@@ -169,7 +171,7 @@ fn main() {
     let out = root.join("target/bench-blueprints");
     std::fs::create_dir_all(&out).expect("bench dir");
     let loader = Loader::offline();
-    for (nodes, runs) in [(100, 20), (1000, 10), (10000, 3)] {
+    for (nodes, runs) in [(100, 20), (1000, 10), (10000, 5)] {
         let text = generated(nodes);
         let path = out.join(format!("gen-{nodes}.yaml"));
         std::fs::write(&path, &text).expect("write generated blueprint");

@@ -75,16 +75,17 @@ pub fn parse_node_templates<'d>(
 ) -> ParsedTemplates<'d> {
     let entries = optional_map(section, problems);
     let names: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
-    let mut nodes: Vec<Map<String, J>> = Vec::new();
-    let mut contained_in: Vec<Option<String>> = Vec::new();
-    let mut uses: Vec<NodeUses> = Vec::new();
+    let count = entries.len();
+    let mut nodes: Vec<Map<String, J>> = Vec::with_capacity(count);
+    let mut contained_in: Vec<Option<String>> = Vec::with_capacity(count);
+    let mut uses: Vec<NodeUses> = Vec::with_capacity(count);
     // What the passes below read of each node (name, type, relationship targets), taken
     // while the node is fresh: on large blueprints, going back to the nodes' maps costs a
     // cache miss per lookup.
-    let mut node_names: Vec<&str> = Vec::new();
-    let mut node_types: Vec<&str> = Vec::new();
-    let mut node_targets: Vec<Vec<&str>> = Vec::new();
-    let mut shared: Vec<NodeShared> = Vec::new();
+    let mut node_names: Vec<&str> = Vec::with_capacity(count);
+    let mut node_types: Vec<&str> = Vec::with_capacity(count);
+    let mut node_targets: Vec<Vec<&str>> = Vec::with_capacity(count);
+    let mut shared: Vec<NodeShared> = Vec::with_capacity(count);
     let mut script_operations = HashMap::new();
     let mut memo = InterfaceMemo::default();
     for (key, template) in entries {
@@ -283,7 +284,7 @@ fn parse_node_template(
         owner: key_span,
     };
     let properties = problems.check(props::merge_instance(
-        &instance_properties,
+        instance_properties,
         schema_properties,
         catalogs.data_types,
         &context,

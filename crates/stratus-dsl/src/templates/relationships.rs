@@ -113,7 +113,7 @@ pub(super) fn parse_relationship(
         .unwrap_or(&empty);
     let properties = problems
         .check(props::merge_instance(
-            &instance_properties,
+            instance_properties,
             schema_properties,
             catalogs.data_types,
             &context,
