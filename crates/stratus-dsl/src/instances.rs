@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value as J};
 
 use crate::diag::{Kind, Problem};
-use crate::templates::CONTAINED_IN;
+use crate::templates::is_contained_in;
 
 /// Random 6-character instance id suffixes from `[a-z0-9]`, as the reference makes them.
 struct IdGenerator {
@@ -33,13 +33,6 @@ impl IdGenerator {
             })
             .collect()
     }
-}
-
-fn is_contained_in(relationship: &J) -> bool {
-    relationship
-        .get("type_hierarchy")
-        .and_then(J::as_array)
-        .is_some_and(|h| h.iter().any(|t| t.as_str() == Some(CONTAINED_IN)))
 }
 
 /// What instance generation reads of a plan node, read once while the node is at hand: on
@@ -81,7 +74,7 @@ impl NodeFacts<'_> {
                 .into_iter()
                 .flatten()
                 .map(|relationship| RelationshipFacts {
-                    contained_in: is_contained_in(relationship),
+                    contained_in: is_contained_in(relationship.get("type_hierarchy")),
                     kind: relationship.get("type").unwrap_or(&NULL),
                     target: relationship
                         .get("target_id")

@@ -332,15 +332,22 @@ pub fn parse_value(
     context: &Context,
     path: &[String],
 ) -> Result<J, Problem> {
-    if kept_as_is(value, type_name) {
-        return Ok(value.clone());
-    }
-    let Some(type_name) = type_name else {
-        return Ok(value.clone());
+    let type_name = match type_name {
+        Some(type_name) if !kept_as_is(value, Some(type_name)) => type_name,
+        _ => return Ok(value.clone()),
     };
-    if is_primitive(type_name) {
-        // Not of the type: reported below.
-    } else if let Some(data_type) = data_types.get(type_name) {
+    // A primitive not of its type is reported below.
+    if !is_primitive(type_name) {
+        let Some(data_type) = data_types.get(type_name) else {
+            return Err(Problem::uncoded(
+                crate::diag::Kind::Value,
+                Some(context.span),
+                format!(
+                    "Unexpected type defined in property schema for property '{}' - unknown type is '{type_name}'",
+                    describe(path, None)
+                ),
+            ));
+        };
         if let J::Object(instance) = value {
             let empty = Map::new();
             let schema = data_type
@@ -363,15 +370,6 @@ pub fn parse_value(
             )
             .map(J::Object);
         }
-    } else {
-        return Err(Problem::uncoded(
-            crate::diag::Kind::Value,
-            Some(context.span),
-            format!(
-                "Unexpected type defined in property schema for property '{}' - unknown type is '{type_name}'",
-                describe(path, None)
-            ),
-        ));
     }
     let message = if path.is_empty() {
         format!(

@@ -37,6 +37,13 @@ pub struct Catalogs<'a> {
 }
 
 pub const CONTAINED_IN: &str = "cloudify.relationships.contained_in";
+
+/// Whether a relationship's `type_hierarchy` includes [`CONTAINED_IN`].
+pub fn is_contained_in(type_hierarchy: Option<&J>) -> bool {
+    type_hierarchy
+        .and_then(J::as_array)
+        .is_some_and(|h| h.iter().any(|t| t.as_str() == Some(CONTAINED_IN)))
+}
 const HOST_TYPE: &str = "cloudify.nodes.Compute";
 
 /// One parsed node template.
@@ -425,11 +432,7 @@ fn parse_node_template(
                                 parsed.script_copied,
                             ));
                         }
-                        let contained = relationship
-                            .get("type_hierarchy")
-                            .and_then(J::as_array)
-                            .is_some_and(|h| h.iter().any(|x| x.as_str() == Some(CONTAINED_IN)));
-                        if contained {
+                        if is_contained_in(relationship.get("type_hierarchy")) {
                             contained_types.push(
                                 relationship
                                     .get("type")
@@ -450,11 +453,7 @@ fn parse_node_template(
                 if contained_types.len() > 1 {
                     let targets: Vec<&str> = relationships
                         .iter()
-                        .filter(|r| {
-                            r.get("type_hierarchy")
-                                .and_then(J::as_array)
-                                .is_some_and(|h| h.iter().any(|x| x.as_str() == Some(CONTAINED_IN)))
-                        })
+                        .filter(|r| is_contained_in(r.get("type_hierarchy")))
                         .filter_map(|r| r.get("target_id").and_then(J::as_str))
                         .collect();
                     let second = items
@@ -522,7 +521,7 @@ fn parse_node_template(
             .into_iter()
             .map(|(i, o)| format!("{i}.{o}"))
             .collect();
-        script_operations.insert(0, (name.to_string(), own));
+        script_operations.push((name.to_string(), own));
     }
     Some(ParsedNode {
         node,
