@@ -86,10 +86,10 @@ fn plan(
     stratus_dsl::prepare_owned(blueprint, inputs, None).expect("plan");
 }
 
-/// `cargo bench -p stratus --bench plan -- FILE…`: time just these files and print
+/// `cargo bench -p stratus --bench plan -- [--runs N] FILE…`: time just these files and print
 /// `FILE<TAB>median seconds` (used by `bench/dsl`). Inputs come from
 /// `crates/stratus-dsl/tests/data/corpus/NAME.inputs.json` when present.
-fn time_files(files: &[String], data: &Path) {
+fn time_files(files: &[String], data: &Path, runs: Option<usize>) {
     let cache = DocumentCache::new();
     for file in files {
         let path = PathBuf::from(file);
@@ -108,11 +108,11 @@ fn time_files(files: &[String], data: &Path) {
         let location = path.to_string_lossy().to_string();
         let first = Instant::now();
         plan(&text, &location, &loader, &cache, &inputs);
-        let runs = if first.elapsed() > Duration::from_millis(200) {
+        let runs = runs.unwrap_or(if first.elapsed() > Duration::from_millis(200) {
             3
         } else {
             50
-        };
+        });
         let median = time(runs, || plan(&text, &location, &loader, &cache, &inputs));
         println!("{file}\t{:.6}", median.as_secs_f64());
     }
@@ -122,12 +122,20 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let corpus = root.join("../shared/corpus/onap-frankfurt");
     let data = root.join("crates/stratus-dsl/tests/data/corpus");
-    let files: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `--runs N` fixes the number of timed runs per file (for profiling).
+    let runs = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1)?.parse().ok());
+    let files: Vec<String> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--runs"))
+        .map(|(_, a)| a.clone())
         .collect();
     if !files.is_empty() {
-        time_files(&files, &data);
+        time_files(&files, &data, runs);
         return;
     }
     let cache = DocumentCache::new();
