@@ -1,7 +1,7 @@
 //! The whole parse: main document → imports merged → every section checked and resolved →
 //! the blueprint plan (the reference's `parse_from_path` output), or every problem found.
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::cache::{fingerprint, DocumentCache};
 use crate::diag::{Diagnostic, Problem, Problems};
@@ -150,7 +150,7 @@ fn json_string(s: &str, out: &mut String) {
         out.push_str(s);
         out.push('"');
     } else {
-        out.push_str(&J::String(s.to_string()).to_string());
+        out.push_str(&J::from(s.to_string()).to_string());
     }
 }
 
@@ -333,11 +333,10 @@ fn build(
     }
     let templates::ParsedTemplates {
         nodes,
-        shared,
+        inert,
         names: node_names,
         script_operations,
     } = templates::parse_node_templates(section("node_templates"), &catalogs, problems);
-    let inert: Vec<bool> = shared.iter().map(|s| s.operations.is_some()).collect();
     let (workflows, workflow_plugins) = sections::parse_workflows(
         section("workflows"),
         &plugins,
@@ -377,12 +376,12 @@ fn build(
     // definition of a name wins. Copied once each.
     let mut deployment_plugins: Vec<&J> = Vec::new();
     let mut host_plugins: Vec<&J> = Vec::new();
-    for (node, parts) in nodes.iter().zip(&shared) {
+    for node in &nodes {
         for (key, target) in [
             ("deployment_plugins_to_install", &mut deployment_plugins),
             ("plugins_to_install", &mut host_plugins),
         ] {
-            let list = parts.get(key).or_else(|| node.get(key));
+            let list = node.get(key);
             for plugin in list.and_then(J::as_array).into_iter().flatten() {
                 let name = plugin.get("name");
                 match target.iter_mut().find(|p| p.get("name") == name) {
@@ -397,48 +396,39 @@ fn build(
 
     let mut plan = Map::new();
     plan.insert(
-        "description".into(),
+        "description",
         section("description").map_or(J::Null, Node::to_json),
     );
     plan.insert(
-        "metadata".into(),
+        "metadata",
         section("metadata").map_or(J::Null, Node::to_json),
     );
-    plan.insert("nodes".into(), J::Array(nodes));
-    plan.insert("relationships".into(), J::Object((*relationships).clone()));
-    plan.insert("workflows".into(), J::Object(workflows));
-    plan.insert("policy_types".into(), J::Object(policy_types));
-    plan.insert("policy_triggers".into(), J::Object(policy_triggers));
-    plan.insert("policies".into(), J::Object(policies));
-    plan.insert("groups".into(), J::Object(groups));
-    plan.insert("scaling_groups".into(), J::Object(scaling_groups));
-    plan.insert("inputs".into(), J::Object(inputs));
-    plan.insert("outputs".into(), J::Object(outputs));
+    plan.insert("nodes", J::from(nodes));
+    plan.insert("relationships", J::Object((*relationships).clone()));
+    plan.insert("workflows", J::Object(workflows));
+    plan.insert("policy_types", J::Object(policy_types));
+    plan.insert("policy_triggers", J::Object(policy_triggers));
+    plan.insert("policies", J::Object(policies));
+    plan.insert("groups", J::Object(groups));
+    plan.insert("scaling_groups", J::Object(scaling_groups));
+    plan.insert("inputs", J::Object(inputs));
+    plan.insert("outputs", J::Object(outputs));
+    plan.insert("deployment_plugins_to_install", J::from(deployment_plugins));
+    plan.insert("workflow_plugins_to_install", J::from(workflow_plugins));
+    plan.insert("host_agent_plugins_to_install", J::from(host_plugins));
+    plan.insert("version", version.to_json());
+    plan.insert("capabilities", J::Object(capabilities));
+    plan.insert("imported_blueprints", J::from(vec![]));
+    plan.insert("namespaces_mapping", J::Object(Map::new()));
+    plan.insert("data_types", J::Object(data_types));
+    plan.insert("labels", J::Object(labels));
+    plan.insert("blueprint_labels", J::Object(blueprint_labels));
     plan.insert(
-        "deployment_plugins_to_install".into(),
-        J::Array(deployment_plugins),
-    );
-    plan.insert(
-        "workflow_plugins_to_install".into(),
-        J::Array(workflow_plugins),
-    );
-    plan.insert(
-        "host_agent_plugins_to_install".into(),
-        J::Array(host_plugins),
-    );
-    plan.insert("version".into(), version.to_json());
-    plan.insert("capabilities".into(), J::Object(capabilities));
-    plan.insert("imported_blueprints".into(), J::Array(vec![]));
-    plan.insert("namespaces_mapping".into(), J::Object(Map::new()));
-    plan.insert("data_types".into(), J::Object(data_types));
-    plan.insert("labels".into(), J::Object(labels));
-    plan.insert("blueprint_labels".into(), J::Object(blueprint_labels));
-    plan.insert(
-        "resource_tags".into(),
+        "resource_tags",
         section("resource_tags").map_or(J::Object(Map::new()), Node::to_json),
     );
     plan.insert(
-        "deployment_settings".into(),
+        "deployment_settings",
         section("deployment_settings").map_or(J::Object(Map::new()), Node::to_json),
     );
     let mut plan = J::Object(plan);
@@ -453,9 +443,9 @@ fn build(
         problems,
     );
     if let J::Object(map) = &mut plan {
-        map.insert("requirements".into(), requirements);
+        map.insert("requirements", requirements);
     }
-    (Plan::with_parts(plan, shared), script_operations)
+    (Plan::with_inert(plan, inert), script_operations)
 }
 
 fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Problems) {
@@ -478,7 +468,7 @@ fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Prob
 /// What function evaluation can see: inputs and node properties, indexed once so lookups
 /// stay O(1) on blueprints with thousands of nodes. Borrows the plan it was made from.
 pub struct PlanEnvironment<'a> {
-    inputs: &'a Map<String, J>,
+    inputs: &'a Map,
     plan: &'a J,
     /// The node properties by node name, gathered on first use (only `get_property` reads
     /// them, and most blueprints have none).
@@ -491,7 +481,7 @@ pub struct PlanEnvironment<'a> {
 impl<'a> PlanEnvironment<'a> {
     /// The plan's own `inputs` and node properties.
     pub fn new(plan: &'a J, version: &DslVersion) -> PlanEnvironment<'a> {
-        static EMPTY: std::sync::OnceLock<Map<String, J>> = std::sync::OnceLock::new();
+        static EMPTY: std::sync::OnceLock<Map> = std::sync::OnceLock::new();
         let inputs = plan
             .get("inputs")
             .and_then(J::as_object)
@@ -502,7 +492,7 @@ impl<'a> PlanEnvironment<'a> {
     /// `inputs` (deployment input values) and the node properties of `plan`; function
     /// calls are located through `spans`.
     pub fn over(
-        inputs: &'a Map<String, J>,
+        inputs: &'a Map,
         plan: &'a J,
         version: &DslVersion,
         spans: &'a HashMap<String, Span>,
@@ -511,7 +501,7 @@ impl<'a> PlanEnvironment<'a> {
     }
 
     fn with_inputs(
-        inputs: &'a Map<String, J>,
+        inputs: &'a Map,
         plan: &'a J,
         version: &DslVersion,
         spans: Option<&'a HashMap<String, Span>>,
@@ -720,7 +710,7 @@ fn validate_functions(
     for problem in found {
         problems.push(problem);
     }
-    serde_json::json!({"parent_capabilities": parent_capabilities, "secrets": secrets})
+    crate::json::object! {"parent_capabilities" => parent_capabilities, "secrets" => secrets}
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::yaml::{Node, Span};
 type Entries = HashMap<(String, usize), (Arc<str>, Arc<Node>)>;
 
 /// Resolved type sections, by fingerprint of what they were resolved from.
-type Resolved = HashMap<u64, Arc<serde_json::Map<String, serde_json::Value>>>;
+type Resolved = HashMap<u64, Arc<crate::json::Map>>;
 
 #[derive(Default)]
 pub struct DocumentCache {
@@ -34,8 +34,8 @@ impl DocumentCache {
     pub fn resolve_section(
         &self,
         key: u64,
-        resolve: impl FnOnce() -> (serde_json::Map<String, serde_json::Value>, bool),
-    ) -> Arc<serde_json::Map<String, serde_json::Value>> {
+        resolve: impl FnOnce() -> (crate::json::Map, bool),
+    ) -> Arc<crate::json::Map> {
         if let Some(found) = self.resolved.lock().ok().and_then(|r| r.get(&key).cloned()) {
             return found;
         }

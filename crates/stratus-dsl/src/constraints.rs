@@ -2,7 +2,7 @@
 //! checked for shape when the blueprint is parsed, against defaults then, and against the
 //! values given when a deployment is created.
 
-use serde_json::Value as J;
+use crate::json::Value as J;
 
 use crate::diag::{Kind, Problem, Problems};
 use crate::functions::is_function;

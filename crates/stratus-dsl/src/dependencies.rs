@@ -1,7 +1,7 @@
 //! Inter-deployment dependencies: where a plan calls `get_capability`, as the reference's
 //! `inter_deployment_functions` lists them.
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::functions;
 
@@ -17,7 +17,7 @@ struct IddSpec {
 
 /// Inter-deployment dependencies: every `get_capability` in the plan, once per node instance
 /// of the node it is written in, with the deployment it names (when it is a literal).
-pub fn inter_deployment_functions(plan: &Map<String, J>) -> Vec<J> {
+pub fn inter_deployment_functions(plan: &Map) -> Vec<J> {
     inter_deployment_functions_of(plan, None)
 }
 
@@ -47,7 +47,7 @@ pub fn node_mentions_capability(node: &J, inert_operations: bool) -> bool {
 
 /// [`inter_deployment_functions`]; `mentions[i]`, when given, is
 /// [`node_mentions_capability`] of node `i` (so nodes without any are not read again).
-pub fn inter_deployment_functions_of(plan: &Map<String, J>, mentions: Option<&[bool]>) -> Vec<J> {
+pub fn inter_deployment_functions_of(plan: &Map, mentions: Option<&[bool]>) -> Vec<J> {
     let mut specs: Vec<IddSpec> = Vec::new();
     let mut scan =
         |value: &J, path: &str, node: Option<&str>, relationship: Option<(&str, &str)>| {
@@ -65,7 +65,7 @@ pub fn inter_deployment_functions_of(plan: &Map<String, J>, mentions: Option<&[b
                 specs.push(IddSpec {
                     node: node.map(str::to_string),
                     relationship: relationship.map(|(t, r)| (t.to_string(), r.to_string())),
-                    target_deployment: J::Array(vec![literal, first]),
+                    target_deployment: J::from(vec![literal, first]),
                     function_identifier: format!("{path}.get_capability"),
                 });
             });
@@ -161,12 +161,12 @@ pub fn inter_deployment_functions_of(plan: &Map<String, J>, mentions: Option<&[b
     for spec in specs {
         let mut entry = Map::new();
         entry.insert(
-            "function_identifier".into(),
-            J::String(spec.function_identifier.clone()),
+            "function_identifier",
+            J::from(spec.function_identifier.clone()),
         );
-        entry.insert("target_deployment".into(), spec.target_deployment.clone());
+        entry.insert("target_deployment", spec.target_deployment.clone());
         let Some(node) = &spec.node else {
-            entry.insert("context".into(), J::Object(Map::new()));
+            entry.insert("context", J::Object(Map::new()));
             result.push(J::Object(entry));
             continue;
         };
@@ -176,7 +176,7 @@ pub fn inter_deployment_functions_of(plan: &Map<String, J>, mentions: Option<&[b
         {
             let id = instance.get("id").cloned().unwrap_or(J::Null);
             let mut context = Map::new();
-            context.insert("self".into(), id.clone());
+            context.insert("self", id.clone());
             if let Some((target, rel_type)) = &spec.relationship {
                 let target_id = instance
                     .get("relationships")
@@ -189,11 +189,11 @@ pub fn inter_deployment_functions_of(plan: &Map<String, J>, mentions: Option<&[b
                     })
                     .and_then(|r| r.get("target_id").cloned())
                     .unwrap_or(J::Null);
-                context.insert("source".into(), id);
-                context.insert("target".into(), target_id);
+                context.insert("source", id);
+                context.insert("target", target_id);
             }
             let mut item = entry.clone();
-            item.insert("context".into(), J::Object(context));
+            item.insert("context", J::Object(context));
             result.push(J::Object(item));
         }
     }

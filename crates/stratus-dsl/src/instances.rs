@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::diag::{Kind, Problem};
 use crate::templates::is_contained_in;
@@ -115,11 +115,11 @@ struct Virtual {
 /// `nodes` are the facts of the plan's nodes, in order; `scaling_groups` is the plan's.
 pub fn node_instances(
     nodes: &[NodeFacts],
-    scaling_groups: Option<&Map<String, J>>,
+    scaling_groups: Option<&Map>,
 ) -> Result<Vec<J>, Problem> {
     let by_name: HashMap<&str, usize> =
         nodes.iter().enumerate().map(|(i, n)| (n.name, i)).collect();
-    let groups: Vec<(&String, &J)> = scaling_groups.into_iter().flatten().collect();
+    let groups: Vec<(&crate::json::Str, &J)> = scaling_groups.into_iter().flatten().collect();
     let group_index: HashMap<&str, usize> = groups
         .iter()
         .enumerate()
@@ -275,15 +275,15 @@ pub fn node_instances(
         let node = &nodes[n];
         let name = node.name;
         let mut fields = Map::with_capacity(6);
-        fields.insert("name".into(), J::String(name.to_string()));
-        fields.insert("node_id".into(), J::String(name.to_string()));
-        fields.insert("id".into(), J::String(instance.id.clone()));
+        fields.insert("name", J::from(name.to_string()));
+        fields.insert("node_id", J::from(name.to_string()));
+        fields.insert("id", J::from(instance.id.clone()));
         match (&instance.host, node.host_id) {
             (Some(h), _) => {
-                fields.insert("host_id".into(), J::String(h.clone()));
+                fields.insert("host_id", J::from(h.clone()));
             }
             (None, Some(h)) => {
-                fields.insert("host_id".into(), J::String(h.into()));
+                fields.insert("host_id", J::String(h.into()));
             }
             _ => {}
         }
@@ -293,7 +293,8 @@ pub fn node_instances(
         let mut ancestor = instance.parent;
         while let Some(a) = ancestor {
             if let Item::Group(g) = virtuals[a].item {
-                scaling_groups.push(serde_json::json!({"name": groups[g].0, "id": virtuals[a].id}));
+                scaling_groups
+                    .push(crate::json::object! {"name" => groups[g].0, "id" => &virtuals[a].id});
                 ancestor = virtuals[a].parent;
             } else {
                 break;
@@ -306,7 +307,7 @@ pub fn node_instances(
             ));
         }
         if !scaling_groups.is_empty() {
-            fields.insert("scaling_groups".into(), J::Array(scaling_groups));
+            fields.insert("scaling_groups", J::from(scaling_groups));
         }
         position_of[v] = Some(output.len());
         output.push((fields, n, relationships));
@@ -408,7 +409,7 @@ pub fn node_instances(
         .map(|(mut instance, _, mut relationships)| {
             relationships.sort_by_key(|(i, _)| *i);
             instance.insert(
-                "relationships".into(),
+                "relationships",
                 J::Array(relationships.into_iter().map(|(_, r)| r).collect()),
             );
             J::Object(instance)
@@ -417,12 +418,12 @@ pub fn node_instances(
 }
 
 /// A generated instance: its fields, its node's index, its relationships with their indexes.
-type Built = (Map<String, J>, usize, Vec<(usize, J)>);
+type Built = (Map, usize, Vec<(usize, J)>);
 
 fn relationship_instance(relationship: &RelationshipFacts, target_instance: &str) -> J {
-    serde_json::json!({
-        "type": relationship.kind.clone(),
-        "target_name": relationship.target,
-        "target_id": target_instance,
-    })
+    crate::json::object! {
+        "type" => relationship.kind.clone(),
+        "target_name" => relationship.target,
+        "target_id" => target_instance,
+    }
 }

@@ -2,7 +2,7 @@
 //! node template over node type, relationship instance over relationship type) and turning
 //! an operation's `implementation` into a plugin task or a script-plugin task.
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Str, Value as J};
 
 use crate::diag::{Problem, Problems};
 use crate::props::{flatten, DataTypes};
@@ -21,10 +21,10 @@ const OPERATION_KEYS: &[&str] = &[
     "timeout_recoverable",
 ];
 
-pub fn operation_mapping(implementation: &str, inputs: J) -> Map<String, J> {
+pub fn operation_mapping(implementation: &str, inputs: J) -> Map {
     let mut op = Map::new();
-    op.insert("implementation".into(), J::String(implementation.into()));
-    op.insert("inputs".into(), inputs);
+    op.insert("implementation", J::String(implementation.into()));
+    op.insert("inputs", inputs);
     for key in [
         "executor",
         "max_retries",
@@ -32,12 +32,12 @@ pub fn operation_mapping(implementation: &str, inputs: J) -> Map<String, J> {
         "timeout",
         "timeout_recoverable",
     ] {
-        op.insert(key.into(), J::Null);
+        op.insert(key, J::Null);
     }
     op
 }
 
-fn no_op() -> Map<String, J> {
+fn no_op() -> Map {
     operation_mapping("", J::Object(Map::new()))
 }
 
@@ -50,7 +50,7 @@ fn parse_operation(
     version: &DslVersion,
     name: &str,
     problems: &mut Problems,
-) -> Option<Map<String, J>> {
+) -> Option<Map> {
     match &node.value {
         Value::Str(s) => Some(operation_mapping(s, J::Object(Map::new()))),
         Value::Null => Some(no_op()),
@@ -88,7 +88,7 @@ fn parse_operation(
                         format!("Operation '{name}' has an illegal executor value '{executor}'. valid values are [central_deployment_agent,host_agent]"),
                     ));
                 }
-                op.insert("executor".into(), J::String(executor.into()));
+                op.insert("executor", J::String(executor.into()));
             }
             if let Some(retries) = get(entries, "max_retries").filter(|n| !n.is_null()) {
                 gate(
@@ -101,7 +101,7 @@ fn parse_operation(
                 );
                 match retries.value {
                     Value::Int(i) if i >= -1 => {
-                        op.insert("max_retries".into(), J::from(i));
+                        op.insert("max_retries", J::from(i));
                     }
                     Value::Int(i) => problems.push(Problem::uncoded(
                         crate::diag::Kind::Value,
@@ -133,7 +133,7 @@ fn parse_operation(
                                     format!("'{key}' value must be a non-negative number but got {json}."),
                                 ));
                             }
-                            op.insert(key.into(), json);
+                            op.insert(key, json);
                         }
                         _ => problems.push(schema::expected(value, "float")),
                     }
@@ -142,7 +142,7 @@ fn parse_operation(
             if let Some(recoverable) =
                 schema::boolean(get(entries, "timeout_recoverable"), problems)
             {
-                op.insert("timeout_recoverable".into(), J::Bool(recoverable));
+                op.insert("timeout_recoverable", J::Bool(recoverable));
             }
             Some(op)
         }
@@ -159,7 +159,7 @@ fn parse_interfaces(
     data_types: &DataTypes,
     version: &DslVersion,
     problems: &mut Problems,
-) -> Map<String, J> {
+) -> Map {
     let mut interfaces = Map::new();
     for (key, interface) in optional_map(section, problems) {
         let interface_name = key.as_str().unwrap_or_default();
@@ -183,7 +183,7 @@ pub fn parse_type_interfaces(
     data_types: &DataTypes,
     version: &DslVersion,
     problems: &mut Problems,
-) -> Map<String, J> {
+) -> Map {
     parse_interfaces(section, true, data_types, version, problems)
 }
 
@@ -192,15 +192,12 @@ pub fn parse_template_interfaces(
     data_types: &DataTypes,
     version: &DslVersion,
     problems: &mut Problems,
-) -> Map<String, J> {
+) -> Map {
     parse_interfaces(section, false, data_types, version, problems)
 }
 
 /// Type over parent type: an operation defined in the child replaces the parent's.
-pub fn merge_type_interfaces(
-    overridden: &Map<String, J>,
-    overriding: &Map<String, J>,
-) -> Map<String, J> {
+pub fn merge_type_interfaces(overridden: &Map, overriding: &Map) -> Map {
     let mut merged = Map::new();
     for (name, parent_ops) in overridden {
         let empty = Map::new();
@@ -233,14 +230,14 @@ pub fn merge_type_interfaces(
 
 /// Node template over node type (and relationship instance over relationship type).
 pub fn merge_template_interfaces(
-    type_interfaces: &Map<String, J>,
-    template_interfaces: &Map<String, J>,
+    type_interfaces: &Map,
+    template_interfaces: &Map,
     span: Span,
     problems: &mut Problems,
-) -> Map<String, J> {
+) -> Map {
     let empty = Map::new();
     let mut merged = Map::new();
-    let mut names: Vec<&String> = type_interfaces.keys().collect();
+    let mut names: Vec<&Str> = type_interfaces.keys().collect();
     for name in template_interfaces.keys() {
         if !type_interfaces.contains_key(name) {
             names.push(name);
@@ -256,7 +253,7 @@ pub fn merge_template_interfaces(
             .and_then(J::as_object)
             .unwrap_or(&empty);
         let mut ops = Map::new();
-        let mut op_names: Vec<&String> = type_ops.keys().collect();
+        let mut op_names: Vec<&Str> = type_ops.keys().collect();
         for op_name in template_ops.keys() {
             if !type_ops.contains_key(op_name) {
                 op_names.push(op_name);
@@ -276,16 +273,12 @@ pub fn merge_template_interfaces(
     merged
 }
 
-fn is_no_op(op: &Map<String, J>) -> bool {
+fn is_no_op(op: &Map) -> bool {
     *op == no_op()
 }
 
 /// Flattens a type operation's input schemas into values and overlays the template's.
-fn merge_inputs(
-    schema_inputs: &Map<String, J>,
-    instance_inputs: &Map<String, J>,
-    span: Span,
-) -> Result<Map<String, J>, Problem> {
+fn merge_inputs(schema_inputs: &Map, instance_inputs: &Map, span: Span) -> Result<Map, Problem> {
     let mut merged = flatten(schema_inputs);
     for (k, v) in instance_inputs {
         merged.insert(k.clone(), v.clone());
@@ -293,13 +286,13 @@ fn merge_inputs(
     for (k, v) in schema_inputs {
         if let Some(type_name) = v.get("type") {
             if let Some(J::Object(value)) = merged.get_mut(k) {
-                value.insert("type".into(), type_name.clone());
+                value.insert("type", type_name.clone());
             }
         }
     }
-    let mut missing: Vec<&String> = schema_inputs
+    let mut missing: Vec<&Str> = schema_inputs
         .keys()
-        .filter(|k| !merged.contains_key(*k))
+        .filter(|k| !merged.contains_key(k))
         .collect();
     if !missing.is_empty() {
         missing.sort();
@@ -321,13 +314,13 @@ fn merge_inputs(
 }
 
 fn merge_template_operation(
-    type_op: Option<&Map<String, J>>,
-    template_op: Option<&Map<String, J>>,
+    type_op: Option<&Map>,
+    template_op: Option<&Map>,
     span: Span,
     problems: &mut Problems,
-) -> Map<String, J> {
+) -> Map {
     let empty = Map::new();
-    let inputs_of = |op: &Map<String, J>| {
+    let inputs_of = |op: &Map| {
         op.get("inputs")
             .and_then(J::as_object)
             .cloned()
@@ -341,7 +334,7 @@ fn merge_template_operation(
             let inputs = problems
                 .check(merge_inputs(&inputs_of(type_op), &empty, span))
                 .unwrap_or_default();
-            op.insert("inputs".into(), J::Object(inputs));
+            op.insert("inputs", J::Object(inputs));
             op
         }
         (Some(type_op), Some(template)) => {
@@ -390,7 +383,7 @@ fn merge_template_operation(
                 } else {
                     type_op.get(key).cloned().unwrap_or(J::Null)
                 };
-                op.insert(key.into(), value);
+                op.insert(key, value);
             }
             op
         }
@@ -399,7 +392,7 @@ fn merge_template_operation(
 
 /// What an operation's implementation resolves to.
 pub struct Processed {
-    pub operation: Map<String, J>,
+    pub operation: Map,
     /// The script plugin copied the inputs (the interface's inputs are then not evaluated).
     pub copied_inputs: bool,
 }
@@ -407,8 +400,8 @@ pub struct Processed {
 /// The reference's `process_operation` for node and relationship operations.
 pub fn process_operation(
     name: &str,
-    op: &Map<String, J>,
-    plugins: &Map<String, J>,
+    op: &Map,
+    plugins: &Map,
     resource_exists: &dyn Fn(&str) -> bool,
     error_code: i32,
     partial_message: &str,
@@ -427,21 +420,21 @@ pub fn process_operation(
     let mut executor = op.get("executor").cloned().unwrap_or(J::Null);
     let build = |plugin: &str, mapping: &str, inputs: J, executor: J| {
         let mut result = Map::new();
-        result.insert("plugin".into(), J::String(plugin.into()));
-        result.insert("operation".into(), J::String(mapping.into()));
-        result.insert("executor".into(), executor);
-        result.insert("inputs".into(), inputs);
-        result.insert("has_intrinsic_functions".into(), J::Bool(false));
+        result.insert("plugin", J::String(plugin.into()));
+        result.insert("operation", J::String(mapping.into()));
+        result.insert("executor", executor);
+        result.insert("inputs", inputs);
+        result.insert("has_intrinsic_functions", J::Bool(false));
         for key in [
             "max_retries",
             "retry_interval",
             "timeout",
             "timeout_recoverable",
         ] {
-            result.insert(key.into(), op.get(key).cloned().unwrap_or(J::Null));
+            result.insert(key, op.get(key).cloned().unwrap_or(J::Null));
         }
         if !inputs_types.is_empty() {
-            result.insert("inputs_types".into(), J::Object(inputs_types.clone()));
+            result.insert("inputs_types", J::Object(inputs_types.clone()));
         }
         result
     };
@@ -453,7 +446,7 @@ pub fn process_operation(
             "timeout",
             "timeout_recoverable",
         ] {
-            result.insert(key.into(), J::Null);
+            result.insert(key, J::Null);
         }
         result.shift_remove("inputs_types");
         return Ok(Processed {
@@ -461,7 +454,7 @@ pub fn process_operation(
             copied_inputs: false,
         });
     }
-    let candidates: Vec<&String> = plugins
+    let candidates: Vec<&Str> = plugins
         .keys()
         .filter(|p| implementation.starts_with(&format!("{p}.")))
         .collect();
@@ -479,7 +472,7 @@ pub fn process_operation(
         } else {
             "script_path"
         };
-        inputs_map.insert(property.into(), J::String(implementation.into()));
+        inputs_map.insert(property, J::from(implementation));
         if executor.is_null() {
             executor = J::String("auto".into());
         }
@@ -567,21 +560,21 @@ fn strip_namespace(value: &str) -> &str {
 /// What an operation's implementation is resolved against: the declared plugins and the
 /// files shipped with the blueprint.
 pub struct Resolvers<'a> {
-    pub plugins: &'a Map<String, J>,
+    pub plugins: &'a Map,
     pub resource_exists: &'a dyn Fn(&str) -> bool,
 }
 
 pub fn process_interfaces(
-    interfaces: &Map<String, J>,
+    interfaces: &Map,
     resolvers: &Resolvers,
     error_code: i32,
     partial_message: &str,
     span: Span,
     written: Option<&Node>,
     problems: &mut Problems,
-) -> (Map<String, J>, Vec<(String, String)>) {
-    let mut operations: Map<String, J> = Map::new();
-    let mut ambiguous: Vec<String> = Vec::new();
+) -> (Map, Vec<(String, String)>) {
+    let mut operations: Map = Map::new();
+    let mut ambiguous: Vec<Str> = Vec::new();
     let mut copied: Vec<(String, String)> = Vec::new();
     for (interface_name, interface) in interfaces {
         let Some(ops) = interface.as_object() else {
@@ -630,7 +623,7 @@ pub fn process_interfaces(
                 }
             };
             if processed.copied_inputs {
-                copied.push((interface_name.clone(), op_name.clone()));
+                copied.push((interface_name.to_string(), op_name.to_string()));
             }
             if operations.contains_key(op_name) || ambiguous.contains(op_name) {
                 operations.shift_remove(op_name);

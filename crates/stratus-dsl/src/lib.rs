@@ -19,6 +19,7 @@ pub mod import;
 pub mod imports;
 pub mod instances;
 pub mod interfaces;
+pub mod json;
 pub mod namespace;
 pub mod node_plugins;
 pub mod plan;
@@ -37,7 +38,7 @@ pub use cache::DocumentCache;
 pub use diag::{Diagnostic, Kind};
 pub use import::{ImportError, ImportLoader, LoadedImport};
 pub use plan::{prepare, prepare_owned, prepare_with_secrets};
-pub use plan_tree::{NodeOperations, Plan};
+pub use plan_tree::Plan;
 
 /// Sorts object keys recursively (the reference prints plans with `sort_keys=True`).
 pub fn sorted(value: &serde_json::Value) -> serde_json::Value {

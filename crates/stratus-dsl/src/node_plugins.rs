@@ -3,12 +3,10 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
-use crate::plan_tree::NodePlugins;
 use crate::templates::NodeFacts;
 use crate::yaml::{Node, Span};
 
@@ -24,7 +22,7 @@ pub struct NodeUses {
     pub targets: Vec<(String, Uses)>,
 }
 
-pub fn uses_of(operations: &Map<String, J>) -> Uses {
+pub fn uses_of(operations: &Map) -> Uses {
     operations
         .values()
         .filter_map(|op| {
@@ -42,17 +40,17 @@ pub fn uses_of(operations: &Map<String, J>) -> Uses {
 
 /// The plugins each node's operations (and relationship operations where it is source or
 /// target) use, split by executor; host nodes also list the host-agent plugins of the nodes
-/// they host. `uses[i]` is what node `i` brings. Each node's map gets placeholders for its
-/// `plugins` and `deployment_plugins_to_install`, which are returned (see `Plan`).
+/// they host. `uses[i]` is what node `i` brings. Each node's map gets its `plugins`,
+/// `plugins_to_install` (hosts) and `deployment_plugins_to_install`.
 pub fn assign_plugins(
-    nodes: &mut [Map<String, J>],
+    nodes: &mut [Map],
     facts: &NodeFacts,
     host_ids: &[Option<String>],
     uses: &[NodeUses],
     host_types: &[String],
-    plugins: &Map<String, J>,
+    plugins: &Map,
     problems: &mut Problems,
-) -> Vec<Arc<NodePlugins>> {
+) {
     let by_name = facts.by_name;
     // (plugin, executor) of every operation, per node that runs it, in discovery order.
     let mut operation_lists: Vec<Vec<&(String, J)>> = vec![Vec::new(); nodes.len()];
@@ -80,8 +78,8 @@ pub fn assign_plugins(
     // Nodes whose operations use the same (plugin, executor) entries, in the same order,
     // share one `plugins` and `deployment_plugins_to_install`: the entries are identified
     // by where they are (each template's uses are one shared list).
-    let mut memo: HashMap<Vec<*const (String, J)>, Arc<NodePlugins>> = HashMap::new();
-    let lists: Vec<Arc<NodePlugins>> = operation_lists
+    let mut memo: HashMap<Vec<*const (String, J)>, NodePlugins> = HashMap::new();
+    let lists: Vec<NodePlugins> = operation_lists
         .iter()
         .map(|keys| {
             let identity: Vec<*const (String, J)> =
@@ -96,7 +94,7 @@ pub fn assign_plugins(
                         if !used.iter().any(|(k, _)| *k == key) {
                             let mut plugin = plugin.clone();
                             if let J::Object(p) = &mut plugin {
-                                p.insert("executor".into(), key.1.clone());
+                                p.insert("executor", key.1.clone());
                             }
                             used.push((key, plugin));
                         }
@@ -104,12 +102,12 @@ pub fn assign_plugins(
                     let list: Vec<J> = used.into_iter().map(|(_, p)| p).collect();
                     let mut deployment: Vec<(String, J)> = Vec::new();
                     by_executor(&list, "central_deployment_agent", &mut deployment);
-                    Arc::new(NodePlugins {
-                        plugins: J::Array(list),
+                    NodePlugins {
+                        plugins: J::from(list),
                         deployment_plugins_to_install: J::Array(
                             deployment.into_iter().map(|(_, p)| p).collect(),
                         ),
-                    })
+                    }
                 })
                 .clone()
         })
@@ -160,14 +158,23 @@ pub fn assign_plugins(
                 }
             }
         }
-        // Placeholders for the shared lists (see `Plan`).
-        node.insert("plugins".into(), J::Null);
+        node.insert("plugins", lists[index].plugins.clone());
         if let Some(to_install) = to_install {
-            node.insert("plugins_to_install".into(), J::Array(to_install));
+            node.insert("plugins_to_install", J::from(to_install));
         }
-        node.insert("deployment_plugins_to_install".into(), J::Null);
+        node.insert(
+            "deployment_plugins_to_install",
+            lists[index].deployment_plugins_to_install.clone(),
+        );
     }
-    lists
+}
+
+/// A node's `plugins` and `deployment_plugins_to_install` (arrays), shared by the nodes
+/// whose operations use the same plugin entries.
+#[derive(Clone)]
+struct NodePlugins {
+    plugins: J,
+    deployment_plugins_to_install: J,
 }
 
 /// Node templates whose relationships form a cycle cannot be ordered (code 100).

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::blueprint::{Blueprint, PlanEnvironment};
 use crate::constraints;
@@ -18,35 +18,43 @@ use crate::yaml::Span;
 ///
 /// With no secret store, a blueprint that uses `get_secret` cannot be planned (as in the
 /// reference); see [`prepare_with_secrets`].
-pub fn prepare(blueprint: &Blueprint, inputs: &Map<String, J>) -> Result<Plan, Vec<Diagnostic>> {
+pub fn prepare(blueprint: &Blueprint, inputs: &Inputs) -> Result<Plan, Vec<Diagnostic>> {
     prepare_with_secrets(blueprint, inputs, None)
 }
+
+/// Deployment inputs, by name.
+pub type Inputs = serde_json::Map<String, serde_json::Value>;
 
 /// [`prepare`], checking that every secret `get_secret` names exists (`secret_exists`).
 pub fn prepare_with_secrets(
     blueprint: &Blueprint,
-    inputs: &Map<String, J>,
+    inputs: &Inputs,
     secret_exists: Option<&dyn Fn(&str) -> bool>,
 ) -> Result<Plan, Vec<Diagnostic>> {
-    prepare_plan(blueprint, blueprint.plan.clone(), inputs, secret_exists)
+    prepare_plan(
+        blueprint,
+        blueprint.plan.clone(),
+        &inputs.into(),
+        secret_exists,
+    )
 }
 
 /// [`prepare_with_secrets`] consuming the blueprint: its plan becomes the deployment plan in
 /// place instead of being copied (for a caller that parsed the blueprint for this one plan).
 pub fn prepare_owned(
     mut blueprint: Blueprint,
-    inputs: &Map<String, J>,
+    inputs: &Inputs,
     secret_exists: Option<&dyn Fn(&str) -> bool>,
 ) -> Result<Plan, Vec<Diagnostic>> {
     let plan = std::mem::take(&mut blueprint.plan);
-    prepare_plan(&blueprint, plan, inputs, secret_exists)
+    prepare_plan(&blueprint, plan, &inputs.into(), secret_exists)
 }
 
 /// `plan` is the blueprint's plan (or a copy of it), turned into the deployment plan.
 fn prepare_plan(
     blueprint: &Blueprint,
     mut deployment: Plan,
-    inputs: &Map<String, J>,
+    inputs: &Map,
     secret_exists: Option<&dyn Fn(&str) -> bool>,
 ) -> Result<Plan, Vec<Diagnostic>> {
     let inert: Vec<bool> = (0..deployment.node_count())
@@ -82,25 +90,21 @@ fn prepare_plan(
     let mut nodes = plan
         .get_mut("nodes")
         .map(std::mem::take)
-        .unwrap_or(J::Array(Vec::new()));
+        .unwrap_or(J::from(Vec::new()));
     let (mentions, instances) =
         evaluate_plan(&values, &mut nodes, plan, blueprint, &inert).map_err(locate)?;
     if let J::Object(map) = plan {
-        map.insert("nodes".into(), nodes);
-        map.insert("inputs".into(), J::Object(values));
-        map.insert("node_instances".into(), J::Array(instances));
+        map.insert("nodes", nodes);
+        map.insert("inputs", J::Object(values));
+        map.insert("node_instances", J::from(instances));
         let idds = crate::dependencies::inter_deployment_functions_of(map, Some(&mentions));
-        map.insert("inter_deployment_functions".into(), J::Array(idds));
+        map.insert("inter_deployment_functions", J::from(idds));
     }
     Ok(deployment)
 }
 
 /// `current` is left naming the input a problem is about.
-fn set_inputs(
-    plan: &J,
-    given: &Map<String, J>,
-    current: &mut Option<String>,
-) -> Result<Map<String, J>, Problem> {
+fn set_inputs(plan: &J, given: &Map, current: &mut Option<String>) -> Result<Map, Problem> {
     let empty = Map::new();
     let definitions = plan.get("inputs").and_then(J::as_object).unwrap_or(&empty);
     let data_types = plan
@@ -111,7 +115,7 @@ fn set_inputs(
     let mut values = given.clone();
     let mut missing: Vec<String> = Vec::new();
     for (name, definition) in definitions {
-        *current = Some(name.clone());
+        *current = Some(name.to_string());
         let type_name = definition.get("type").and_then(J::as_str);
         let context = props::Context {
             undefined: "Undefined property {1} in value of input {0}.",
@@ -146,7 +150,7 @@ fn set_inputs(
                     .and_then(J::as_bool)
                     .unwrap_or(true) =>
                 {
-                    missing.push(name.clone());
+                    missing.push(name.to_string());
                     continue;
                 }
                 None => {
@@ -193,7 +197,12 @@ fn set_inputs(
             format!(
                 "Required inputs {} were not specified - expected inputs: {}",
                 python_list(&missing),
-                python_list(&definitions.keys().cloned().collect::<Vec<_>>())
+                python_list(
+                    &definitions
+                        .keys()
+                        .map(|k| k.to_string())
+                        .collect::<Vec<_>>()
+                )
             ),
         )
         .with_hint("pass them with --inputs"));
@@ -201,8 +210,8 @@ fn set_inputs(
     *current = None;
     let unknown: Vec<String> = given
         .keys()
-        .filter(|k| !definitions.contains_key(*k))
-        .cloned()
+        .filter(|k| !definitions.contains_key(k))
+        .map(|k| k.to_string())
         .collect();
     if !unknown.is_empty() {
         return Err(Problem::uncoded(
@@ -211,7 +220,12 @@ fn set_inputs(
             format!(
                 "Unknown inputs {} specified - expected inputs: {}",
                 python_list(&unknown),
-                python_list(&definitions.keys().cloned().collect::<Vec<_>>())
+                python_list(
+                    &definitions
+                        .keys()
+                        .map(|k| k.to_string())
+                        .collect::<Vec<_>>()
+                )
             ),
         ));
     }
@@ -247,7 +261,7 @@ fn evaluate_in_place(
 }
 
 fn evaluate_operations(
-    operations: &mut Map<String, J>,
+    operations: &mut Map,
     context: &Context,
     env: &dyn Environment,
 ) -> Result<(), Problem> {
@@ -257,7 +271,9 @@ fn evaluate_operations(
             evaluate_in_place(inputs, context, env, &runtime)?;
         }
         if runtime.get() {
-            operation["has_intrinsic_functions"] = J::Bool(true);
+            if let Some(operation) = operation.as_object_mut() {
+                operation.insert("has_intrinsic_functions", J::Bool(true));
+            }
         }
     }
     Ok(())
@@ -307,7 +323,7 @@ fn evaluate_interfaces(
 /// Each node is read for instance generation right after it is evaluated, while it is at
 /// hand: on large plans, walking the nodes again costs a cache miss per lookup.
 fn evaluate_plan(
-    values: &Map<String, J>,
+    values: &Map,
     nodes: &mut J,
     plan: &mut J,
     blueprint: &Blueprint,
@@ -365,14 +381,14 @@ fn properties_of_nodes(nodes: &J) -> J {
             let mut copy = Map::new();
             for key in ["name", "properties"] {
                 if let Some(value) = node.get(key) {
-                    copy.insert(key.into(), value.clone());
+                    copy.insert(key, value.clone());
                 }
             }
             J::Object(copy)
         })
         .collect();
     let mut out = Map::new();
-    out.insert("nodes".into(), J::Array(nodes));
+    out.insert("nodes", J::Array(nodes));
     J::Object(out)
 }
 
@@ -497,7 +513,7 @@ fn check_secrets(plan: &J, secret_exists: Option<&dyn Fn(&str) -> bool>) -> Resu
         .into_iter()
         .flatten()
         .filter_map(|s| match s {
-            J::String(name) => Some(name.clone()),
+            J::String(name) => Some(name.to_string()),
             J::Array(items) => items.first().and_then(J::as_str).map(str::to_string),
             _ => None,
         })

@@ -4,14 +4,14 @@
 //! `merge_schemas`, over JSON values. A value that is an intrinsic function is accepted for
 //! any type: it is checked when it is evaluated.
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::diag::Problem;
 use crate::functions::is_function;
 use crate::yaml::{Node, Span};
 
-pub type Schema = Map<String, J>;
-pub type DataTypes = Map<String, J>;
+pub type Schema = Map;
+pub type DataTypes = Map;
 
 pub const PRIMITIVE_TYPES: &[&str] = &[
     "string",
@@ -107,7 +107,7 @@ fn describe(path: &[String], name: Option<&str>) -> String {
 }
 
 /// `{name: default}` for every property that has a default.
-pub fn flatten(schema: &Schema) -> Map<String, J> {
+pub fn flatten(schema: &Schema) -> Map {
     let mut result = Map::new();
     for (name, property) in schema {
         if let Some(default) = property.get("default") {
@@ -119,11 +119,11 @@ pub fn flatten(schema: &Schema) -> Map<String, J> {
 
 /// The instance's property values (consumed) checked against `schema`, over its defaults.
 pub fn merge_instance(
-    mut instance: Map<String, J>,
+    mut instance: Map,
     schema: &Schema,
     data_types: &DataTypes,
     context: &Context,
-) -> Result<Map<String, J>, Problem> {
+) -> Result<Map, Problem> {
     // The schema's defaults are read in place: no flattened copy per template.
     merge_flattened(&mut instance, schema, None, data_types, context, &[])
 }
@@ -141,17 +141,17 @@ fn kept_as_is(value: &J, type_name: Option<&str>) -> bool {
 
 /// `instance`'s values are taken out of it as they are merged.
 fn merge_flattened(
-    instance: &mut Map<String, J>,
+    instance: &mut Map,
     schema: &Schema,
-    flattened: Option<&Map<String, J>>,
+    flattened: Option<&Map>,
     data_types: &DataTypes,
     context: &Context,
     path: &[String],
-) -> Result<Map<String, J>, Problem> {
+) -> Result<Map, Problem> {
     // `flattened` (defaults over derived values) or, when `None`, the schema's own defaults:
     // what [`flatten`] would give for `schema`.
     fn default_of<'a>(
-        flattened: Option<&'a Map<String, J>>,
+        flattened: Option<&'a Map>,
         key: &str,
         property: Option<&'a J>,
     ) -> Option<&'a J> {
@@ -163,7 +163,7 @@ fn merge_flattened(
     for key in instance.keys() {
         if !schema.contains_key(key) {
             let mut key_path = path.to_vec();
-            key_path.push(key.clone());
+            key_path.push(key.to_string());
             return Err(Problem::logic(
                 106,
                 context.at(&key_path, true),
@@ -226,7 +226,7 @@ fn merge_flattened(
             }
         } else {
             let mut property_path = path.to_vec();
-            property_path.push(key.clone());
+            property_path.push(key.to_string());
             parse_value(
                 value,
                 default,
@@ -258,7 +258,7 @@ pub fn python_repr(value: &J) -> String {
         J::Null => "None".into(),
         J::Bool(true) => "True".into(),
         J::Bool(false) => "False".into(),
-        J::String(s) => s.clone(),
+        J::String(s) => s.to_string(),
         J::Number(n) => n.to_string(),
         J::Array(items) => format!(
             "[{}]",
@@ -432,7 +432,7 @@ pub fn merge_schemas(
                 )?;
                 if truthy(&default) {
                     if let Some(J::Object(property)) = merged.get_mut(key) {
-                        property.insert("default".into(), default);
+                        property.insert("default", default);
                     }
                 }
             }

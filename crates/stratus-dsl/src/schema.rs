@@ -1,6 +1,6 @@
 //! Shape checks shared by every section: expected YAML types, allowed keys, version gates.
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
 use crate::version::{describe, DslVersion};

@@ -1,7 +1,7 @@
 //! The smaller top-level sections: plugins, workflows, inputs, outputs, capabilities, policy
 //! types and triggers, groups, policies (scaling groups) and the 1_4+ label sections.
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
 use crate::interfaces::has_scheme;
@@ -27,11 +27,7 @@ const PLUGIN_KEYS: &[&str] = &[
     "properties",
 ];
 
-pub fn parse_plugins(
-    section: Option<&Node>,
-    version: &DslVersion,
-    problems: &mut Problems,
-) -> Map<String, J> {
+pub fn parse_plugins(section: Option<&Node>, version: &DslVersion, problems: &mut Problems) -> Map {
     let mut plugins = Map::new();
     for (key, plugin) in optional_map(section, problems) {
         let name = key.as_str().unwrap_or_default();
@@ -103,7 +99,7 @@ pub fn parse_plugins(
                     None => J::Null,
                     Some(v) if v.is_null() => J::Null,
                     Some(v) => match &v.value {
-                        Value::Str(s) => J::String(s.to_string()),
+                        Value::Str(s) => J::from(s.to_string()),
                         _ => {
                             problems.push(schema::expected(v, "string"));
                             J::Null
@@ -120,7 +116,7 @@ pub fn parse_plugins(
                 format!("Plugin '{name}' needs to be installed, but does not declare a source or package_name property"),
             ));
         }
-        result.insert("name".into(), J::String(name.into()));
+        result.insert("name", J::String(name.into()));
         plugins.insert(name.to_string(), J::Object(result));
     }
     plugins
@@ -128,12 +124,12 @@ pub fn parse_plugins(
 
 pub fn parse_workflows(
     section: Option<&Node>,
-    plugins: &Map<String, J>,
+    plugins: &Map,
     data_types: &DataTypes,
     version: &DslVersion,
     resource_exists: &dyn Fn(&str) -> bool,
     problems: &mut Problems,
-) -> (Map<String, J>, Vec<J>) {
+) -> (Map, Vec<J>) {
     let mut workflows = Map::new();
     let mut used_plugins: Vec<J> = Vec::new();
     for (key, workflow) in optional_map(section, problems) {
@@ -191,7 +187,7 @@ pub fn parse_workflows(
             }
         };
         let mut result = Map::new();
-        let candidates: Vec<&String> = plugins
+        let candidates: Vec<&crate::json::Str> = plugins
             .keys()
             .filter(|p| mapping.starts_with(&format!("{p}.")))
             .collect();
@@ -214,8 +210,8 @@ pub fn parse_workflows(
                 "script_path"
             };
             parameters.insert(
-                property.into(),
-                serde_json::json!({"default": mapping, "description": "Workflow script executed by the script plugin"}),
+                property,
+                crate::json::object! {"default" => mapping.as_str(), "description" => "Workflow script executed by the script plugin"},
             );
             (
                 script.clone(),
@@ -251,11 +247,11 @@ pub fn parse_workflows(
                 used_plugins.push(p.clone());
             }
         }
-        result.insert("plugin".into(), J::String(plugin));
-        result.insert("operation".into(), J::String(operation));
-        result.insert("parameters".into(), J::Object(parameters));
-        result.insert("is_cascading".into(), J::Bool(is_cascading));
-        result.insert("availability_rules".into(), availability);
+        result.insert("plugin", J::String(plugin));
+        result.insert("operation", J::from(operation));
+        result.insert("parameters", J::Object(parameters));
+        result.insert("is_cascading", J::Bool(is_cascading));
+        result.insert("availability_rules", availability);
         workflows.insert(name.to_string(), J::Object(result));
     }
     (workflows, used_plugins)
@@ -266,7 +262,7 @@ pub fn parse_inputs(
     data_types: &DataTypes,
     version: &DslVersion,
     problems: &mut Problems,
-) -> Map<String, J> {
+) -> Map {
     let options = SchemaOptions::inputs("inputs");
     let inputs = parse_property_schema(section, data_types, version, &options, problems);
     for (key, input) in optional_map(section, problems) {
@@ -320,7 +316,7 @@ pub fn parse_inputs(
 }
 
 /// Outputs and capabilities: `{name: {value, description?}}`.
-pub fn parse_values(section: Option<&Node>, problems: &mut Problems) -> Map<String, J> {
+pub fn parse_values(section: Option<&Node>, problems: &mut Problems) -> Map {
     let mut result = Map::new();
     for (key, entry) in optional_map(section, problems) {
         let Some(entries) = schema::map(entry, problems) else {
@@ -337,9 +333,9 @@ pub fn parse_values(section: Option<&Node>, problems: &mut Problems) -> Map<Stri
         };
         let mut out = Map::new();
         if let Some(description) = schema::string(get(entries, "description"), problems) {
-            out.insert("description".into(), J::String(description.into()));
+            out.insert("description", J::String(description.into()));
         }
-        out.insert("value".into(), value.to_json());
+        out.insert("value", value.to_json());
         result.insert(key.as_str().unwrap_or_default().to_string(), J::Object(out));
     }
     result
@@ -351,7 +347,7 @@ pub fn parse_policy_types(
     data_types: &DataTypes,
     version: &DslVersion,
     problems: &mut Problems,
-) -> Map<String, J> {
+) -> Map {
     let mut result = Map::new();
     for (key, entry) in optional_map(section, problems) {
         let Some(entries) = schema::map(entry, problems) else {
@@ -371,10 +367,10 @@ pub fn parse_policy_types(
             &options,
             problems,
         );
-        out.insert(key_name.into(), J::Object(properties));
+        out.insert(key_name, J::Object(properties));
         match schema::string(get(entries, "source"), problems) {
             Some(source) => {
-                out.insert("source".into(), J::String(source.into()));
+                out.insert("source", J::String(source.into()));
             }
             None => problems.push(Problem::format(
                 1,
@@ -389,8 +385,8 @@ pub fn parse_policy_types(
 
 /// The catalogs a group's policies are checked against.
 pub struct PolicyCatalogs<'a> {
-    pub policy_types: &'a Map<String, J>,
-    pub policy_triggers: &'a Map<String, J>,
+    pub policy_types: &'a Map,
+    pub policy_triggers: &'a Map,
     pub data_types: &'a DataTypes,
 }
 
@@ -399,7 +395,7 @@ fn parse_group_policies(
     node: Option<&Node>,
     catalogs: &PolicyCatalogs,
     problems: &mut Problems,
-) -> Map<String, J> {
+) -> Map {
     let mut result = Map::new();
     for (key, policy) in optional_map(node, problems) {
         let name = key.as_str().unwrap_or_default();
@@ -490,12 +486,12 @@ fn parse_group_policies(
             );
             triggers.insert(
                 trigger_name.to_string(),
-                serde_json::json!({"type": trigger_type, "parameters": parameters}),
+                crate::json::object! {"type" => trigger_type, "parameters" => parameters},
             );
         }
         result.insert(
             name.to_string(),
-            serde_json::json!({"type": type_name, "properties": properties, "triggers": triggers}),
+            crate::json::object! {"type" => type_name, "properties" => properties, "triggers" => triggers},
         );
     }
     result
@@ -506,7 +502,7 @@ pub fn parse_groups(
     node_names: &[&str],
     catalogs: &PolicyCatalogs,
     problems: &mut Problems,
-) -> Map<String, J> {
+) -> Map {
     let mut result = Map::new();
     let group_names: Vec<String> = optional_map(section, problems)
         .iter()
@@ -556,9 +552,9 @@ pub fn parse_groups(
             },
         }
         let mut out = Map::new();
-        out.insert("members".into(), J::Array(members));
+        out.insert("members", J::from(members));
         out.insert(
-            "policies".into(),
+            "policies",
             J::Object(parse_group_policies(
                 name,
                 get(entries, "policies"),
@@ -575,9 +571,9 @@ pub fn parse_groups(
 pub fn parse_policies(
     section: Option<&Node>,
     groups_section: Option<&Node>,
-    groups: &Map<String, J>,
+    groups: &Map,
     problems: &mut Problems,
-) -> (Map<String, J>, Map<String, J>) {
+) -> (Map, Map) {
     let mut policies = Map::new();
     let mut scaling_groups = Map::new();
     for (key, policy) in optional_map(section, problems) {
@@ -629,12 +625,9 @@ pub fn parse_policies(
             },
         }
         let mut out = Map::new();
-        out.insert(
-            "type".into(),
-            policy_type.map_or(J::Null, |t| J::String(t.into())),
-        );
-        out.insert("properties".into(), J::Object(properties.clone()));
-        out.insert("targets".into(), J::Array(targets.clone()));
+        out.insert("type", policy_type.map_or(J::Null, |t| J::String(t.into())));
+        out.insert("properties", J::Object(properties.clone()));
+        out.insert("targets", J::from(targets.clone()));
         if policy_type == Some("cloudify.policies.scaling") {
             for target in &targets {
                 let Some(target) = target.as_str() else {
@@ -645,10 +638,10 @@ pub fn parse_policies(
                 };
                 let mut scaling = Map::new();
                 scaling.insert(
-                    "members".into(),
-                    group.get("members").cloned().unwrap_or(J::Array(vec![])),
+                    "members",
+                    group.get("members").cloned().unwrap_or(J::from(vec![])),
                 );
-                scaling.insert("properties".into(), J::Object(properties.clone()));
+                scaling.insert("properties", J::Object(properties.clone()));
                 scaling_groups.insert(target.to_string(), J::Object(scaling));
             }
         }
@@ -664,7 +657,7 @@ pub fn parse_policies(
             .flatten()
             .filter_map(J::as_str)
         {
-            let owners: Vec<&String> = scaling_groups
+            let owners: Vec<&crate::json::Str> = scaling_groups
                 .iter()
                 .filter(|(_, d)| {
                     d.get("members")
@@ -696,11 +689,7 @@ pub fn parse_policies(
 }
 
 /// `blueprint_labels` / `labels`: `{key: {values: [...]}}`.
-pub fn parse_labels(
-    section: Option<&Node>,
-    blueprint: bool,
-    problems: &mut Problems,
-) -> Map<String, J> {
+pub fn parse_labels(section: Option<&Node>, blueprint: bool, problems: &mut Problems) -> Map {
     let mut result = Map::new();
     for (key, label) in optional_map(section, problems) {
         let name = key.as_str().unwrap_or_default();
@@ -748,7 +737,7 @@ pub fn parse_labels(
             }
         }
         let mut out = Map::new();
-        out.insert("values".into(), values.to_json());
+        out.insert("values", values.to_json());
         result.insert(name.to_string(), J::Object(out));
     }
     result

@@ -1,7 +1,7 @@
 //! `string_find`, `string_replace`, `string_split`, `string_lower`, `string_upper`: evaluated
 //! at plan time once their arguments are plain strings (and ints), with the reference's errors.
 
-use serde_json::Value as J;
+use crate::json::Value as J;
 
 use crate::diag::{Kind, Problem};
 use crate::functions::{eval_error, is_function, python_type, Context};
@@ -57,7 +57,7 @@ fn int_argument(
 
 pub fn string_function(name: &str, args: &J, context: &Context) -> Result<J, Problem> {
     let items: Vec<J> = match args {
-        J::Array(items) => items.clone(),
+        J::Array(items) => items.to_vec(),
         other => vec![other.clone()],
     };
     match name {
@@ -79,16 +79,16 @@ pub fn string_function(name: &str, args: &J, context: &Context) -> Result<J, Pro
                 Some(count) => {
                     let count = int_argument(name, "count", count, context)?;
                     if count < 0 {
-                        Ok(J::String(haystack.replace(needle, replacement)))
+                        Ok(J::from(haystack.replace(needle, replacement)))
                     } else {
-                        Ok(J::String(haystack.replacen(
+                        Ok(J::from(haystack.replacen(
                             needle,
                             replacement,
                             count as usize,
                         )))
                     }
                 }
-                None => Ok(J::String(haystack.replace(needle, replacement))),
+                None => Ok(J::from(haystack.replace(needle, replacement))),
             }
         }
         "string_split" => {
@@ -103,7 +103,7 @@ pub fn string_function(name: &str, args: &J, context: &Context) -> Result<J, Pro
             }
             let parts: Vec<J> = input
                 .split(separator)
-                .map(|p| J::String(p.to_string()))
+                .map(|p| J::from(p.to_string()))
                 .collect();
             match items.get(2) {
                 Some(index) => {
@@ -125,13 +125,13 @@ pub fn string_function(name: &str, args: &J, context: &Context) -> Result<J, Pro
                             )
                         })
                 }
-                None => Ok(J::Array(parts)),
+                None => Ok(J::from(parts)),
             }
         }
-        "string_lower" => Ok(J::String(
+        "string_lower" => Ok(J::from(
             string_argument(name, "input", &items[0], context)?.to_lowercase(),
         )),
-        _ => Ok(J::String(
+        _ => Ok(J::from(
             string_argument(name, "input", &items[0], context)?.to_uppercase(),
         )),
     }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
 use crate::functions::is_function;
@@ -39,7 +39,7 @@ fn resolve_all<'a>(
     descriptor: &str,
     problems: &mut Problems,
     mut parse_one: impl FnMut(&'a str, &'a Node, Option<&J>, &mut Problems) -> Option<J>,
-) -> Map<String, J> {
+) -> Map {
     #[derive(PartialEq)]
     enum State {
         Visiting,
@@ -129,8 +129,8 @@ pub fn type_hierarchy(parent: Option<&J>, name: &str) -> J {
         .and_then(J::as_array)
         .cloned()
         .unwrap_or_default();
-    hierarchy.push(J::String(name.to_string()));
-    J::Array(hierarchy)
+    hierarchy.push(J::from(name.to_string()));
+    J::from(hierarchy)
 }
 
 /// Options of a property-schema section.
@@ -237,7 +237,7 @@ pub fn parse_property_schema(
                             problems,
                         );
                     }
-                    out.insert(key.into(), value.to_json());
+                    out.insert(key, value.to_json());
                 }
             }
         }
@@ -260,10 +260,10 @@ pub fn parse_property_schema(
                 version,
                 problems,
             );
-            out.insert("type".into(), J::String(type_name.into()));
+            out.insert("type", J::String(type_name.into()));
         }
         if let Some(description) = schema::string(get(entries, "description"), problems) {
-            out.insert("description".into(), J::String(description.into()));
+            out.insert("description", J::String(description.into()));
         }
         if let Some(required_node) = get(entries, "required") {
             if let Some(required) = schema::boolean(Some(required_node), problems) {
@@ -275,12 +275,12 @@ pub fn parse_property_schema(
                     2,
                     problems,
                 );
-                out.insert("required".into(), J::Bool(required));
+                out.insert("required", J::Bool(required));
             }
         }
         let default_node = get(entries, "default");
         let raw_default = default_node.map(Node::to_json);
-        let known_type = type_name.filter(|t| is_primitive(t) || data_types.contains_key(*t));
+        let known_type = type_name.filter(|t| is_primitive(t) || data_types.contains_key(t));
         let default = match (&raw_default, known_type) {
             (Some(J::Null) | None, Some(t)) if !is_primitive(t) && !options.input_style => {
                 Some(J::Object(Map::new()))
@@ -317,15 +317,15 @@ pub fn parse_property_schema(
             };
             match props::parse_value(&default, None, known_type, data_types, &context, &path) {
                 Ok(parsed) => {
-                    out.insert("default".into(), parsed);
+                    out.insert("default", parsed);
                 }
                 Err(problem) => problems.push(problem),
             }
         } else if default_node.is_some() {
-            out.insert("default".into(), J::Null);
+            out.insert("default", J::Null);
         }
         if options.keep_initial_default {
-            out.insert("initial_default".into(), raw_default.unwrap_or(J::Null));
+            out.insert("initial_default", raw_default.unwrap_or(J::Null));
         }
         schema.insert(name.to_string(), J::Object(out));
     }
@@ -445,18 +445,18 @@ pub fn parse_data_types(
             continue;
         }
         let mut result = Map::new();
-        result.insert("properties".into(), J::Object(properties));
+        result.insert("properties", J::Object(properties));
         result.insert(
-            "description".into(),
+            "description",
             schema::string(get(entries, "description"), problems)
                 .map_or(J::Null, |s| J::String(s.into())),
         );
         result.insert(
-            "derived_from".into(),
+            "derived_from",
             parent_name.map_or(J::Null, |s| J::String(s.into())),
         );
         result.insert(
-            "version".into(),
+            "version",
             schema::string(get(entries, "version"), problems)
                 .map_or(J::Null, |s| J::String(s.into())),
         );
@@ -467,7 +467,7 @@ pub fn parse_data_types(
     // Restore document order.
     let mut ordered = DataTypes::new();
     for (name, _, _) in &definitions.entries {
-        if let Some(value) = parsed.shift_remove(*name) {
+        if let Some(value) = parsed.shift_remove(name) {
             ordered.insert(name.to_string(), value);
         }
     }
@@ -574,7 +574,7 @@ pub fn parse_node_types(
     data_types: &DataTypes,
     version: &DslVersion,
     problems: &mut Problems,
-) -> Map<String, J> {
+) -> Map {
     let definitions = Definitions::collect(section, problems);
     resolve_all(
         &definitions,
@@ -636,12 +636,12 @@ pub fn parse_node_types(
                 interfaces = merge_type_interfaces(parent_interfaces, &interfaces);
             }
             if let Some(derived) = node.get("derived_from").and_then(Node::as_str) {
-                result.insert("derived_from".into(), J::String(derived.into()));
+                result.insert("derived_from", J::String(derived.into()));
             }
-            result.insert("interfaces".into(), J::Object(interfaces));
-            result.insert("properties".into(), J::Object(properties));
-            result.insert("runtime_properties".into(), J::Object(runtime_properties));
-            result.insert("type_hierarchy".into(), type_hierarchy(parent, name));
+            result.insert("interfaces", J::Object(interfaces));
+            result.insert("properties", J::Object(properties));
+            result.insert("runtime_properties", J::Object(runtime_properties));
+            result.insert("type_hierarchy", type_hierarchy(parent, name));
             let mut result = J::Object(result);
             fix_properties(&mut result, "properties");
             fix_properties(&mut result, "runtime_properties");
@@ -655,7 +655,7 @@ pub fn parse_relationships(
     data_types: &DataTypes,
     version: &DslVersion,
     problems: &mut Problems,
-) -> Map<String, J> {
+) -> Map {
     let definitions = Definitions::collect(section, problems);
     resolve_all(
         &definitions,
@@ -715,13 +715,13 @@ pub fn parse_relationships(
             }
             let mut result = Map::new();
             if let Some(derived) = node.get("derived_from").and_then(Node::as_str) {
-                result.insert("derived_from".into(), J::String(derived.into()));
+                result.insert("derived_from", J::String(derived.into()));
             }
-            result.insert("properties".into(), J::Object(properties));
-            result.insert("source_interfaces".into(), J::Object(source));
-            result.insert("target_interfaces".into(), J::Object(target));
-            result.insert("name".into(), J::String(name.into()));
-            result.insert("type_hierarchy".into(), type_hierarchy(parent, name));
+            result.insert("properties", J::Object(properties));
+            result.insert("source_interfaces", J::Object(source));
+            result.insert("target_interfaces", J::Object(target));
+            result.insert("name", J::String(name.into()));
+            result.insert("type_hierarchy", type_hierarchy(parent, name));
             let mut result = J::Object(result);
             fix_properties(&mut result, "properties");
             Some(result)

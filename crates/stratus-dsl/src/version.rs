@@ -29,15 +29,17 @@ impl DslVersion {
     }
 
     /// The plan's `version` entry.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut numbers = vec![
-            serde_json::Value::from(self.major),
-            serde_json::Value::from(self.minor),
-        ];
+    pub fn to_json(&self) -> crate::json::Value {
+        use crate::json::{Map, Value};
+        let mut numbers = vec![Value::from(self.major), Value::from(self.minor)];
         if let Some(micro) = self.micro {
             numbers.push(micro.into());
         }
-        serde_json::json!({"raw": &*self.raw, "definitions_name": "cloudify_dsl", "definitions_version": numbers})
+        let mut version = Map::with_capacity(3);
+        version.insert("raw", Value::from(&*self.raw));
+        version.insert("definitions_name", Value::from("cloudify_dsl"));
+        version.insert("definitions_version", Value::from(numbers));
+        Value::Object(version)
     }
 }
 

@@ -128,7 +128,8 @@ pub fn read_inputs(argument: &str) -> Result<Map<String, Value>> {
                 .map_err(|err| {
                     anyhow::anyhow!("{argument}:{}:{}: {}", err.line, err.column, err.message)
                 })?
-                .to_json(),
+                .to_json()
+                .to_serde(),
         }
     };
     match value {

@@ -1,7 +1,7 @@
 //! The static checks of function calls when a blueprint is parsed: argument shapes (the
 //! reference's `parse_args`) and references to inputs, nodes and DSL versions.
 
-use serde_json::Value as J;
+use crate::json::Value as J;
 
 use super::evaluate::get_property;
 use super::{is_function, Context, Environment, Scope};

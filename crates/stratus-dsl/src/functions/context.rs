@@ -1,7 +1,7 @@
 //! The evaluation context of a function: where the value lives ([`Scope`]), which nodes
 //! `SELF`, `SOURCE` and `TARGET` name ([`Context`]), and what it can see ([`Environment`]).
 
-use serde_json::Value as J;
+use crate::json::Value as J;
 
 use crate::yaml::Span;
 

@@ -1,7 +1,7 @@
 //! Evaluation of plan-time functions: `get_input`, `get_property`, `concat`, `merge` and
 //! `string_*`, innermost first, until the value stops changing (recursion limit 50).
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use super::check::{check_arguments, value_error};
 use super::{as_function, contains_function, is_function, Context, Environment, Scope, RUNTIME};
@@ -71,7 +71,7 @@ pub(super) fn get_property(
     let mut value = properties;
     for step in path {
         if is_function(&value) {
-            value = J::Array(vec![value, step.clone()]);
+            value = J::from(vec![value, step.clone()]);
             continue;
         }
         let next = match (&value, step) {
@@ -348,7 +348,7 @@ fn apply(
                     format!(
                         "found an unresolved argument in path: {}, {}",
                         python_repr(&items[0]),
-                        python_repr(&J::Array(items[1..].to_vec()))
+                        python_repr(&J::from(items[1..].to_vec()))
                     ),
                 ));
             }
@@ -365,7 +365,7 @@ fn apply(
                 return Ok((raw.clone(), None));
             }
             Ok((
-                J::String(items.iter().map(python_repr).collect::<String>()),
+                J::from(items.iter().map(python_repr).collect::<String>()),
                 None,
             ))
         }

@@ -10,7 +10,7 @@ mod check;
 mod context;
 mod evaluate;
 
-use serde_json::Value as J;
+use crate::json::Value as J;
 
 pub(crate) use check::python_type;
 pub use check::{check_arguments, validate};
@@ -110,9 +110,10 @@ pub fn contains_function(value: &J) -> bool {
 /// `operations` and `interfaces` operations, and of its relationships' source/target
 /// operations and interfaces. The passes that evaluate, check or scan those inputs have
 /// nothing to do for such a node (see [`crate::Plan::inert`]).
-/// The parser decides it from a node's parts: [`crate::NodeOperations::inert`] and
-/// [`relationship_inputs_inert`] of each relationship, which together are this function.
-pub fn operation_inputs_inert(node: &serde_json::Map<String, J>) -> bool {
+/// The parser decides it from a node's parts: [`operations_inert`] and [`interfaces_inert`]
+/// of its resolved interfaces, and [`relationship_inputs_inert`] of each relationship, which
+/// together are this function.
+pub fn operation_inputs_inert(node: &crate::json::Map) -> bool {
     let operations = |key: &str| operations_inert(node.get(key).and_then(J::as_object));
     let interfaces = |key: &str| interfaces_inert(node.get(key).and_then(J::as_object));
     operations("operations")
@@ -127,7 +128,7 @@ pub fn operation_inputs_inert(node: &serde_json::Map<String, J>) -> bool {
 
 /// [`operation_inputs_inert`] for one relationship of a node: its source and target
 /// operations and interfaces.
-pub fn relationship_inputs_inert(relationship: &serde_json::Map<String, J>) -> bool {
+pub fn relationship_inputs_inert(relationship: &crate::json::Map) -> bool {
     let operations = |key: &str| operations_inert(relationship.get(key).and_then(J::as_object));
     let interfaces = |key: &str| interfaces_inert(relationship.get(key).and_then(J::as_object));
     operations("source_operations")
@@ -137,7 +138,7 @@ pub fn relationship_inputs_inert(relationship: &serde_json::Map<String, J>) -> b
 }
 
 /// Whether no input of an `operations` map (operation name to operation) holds a call.
-pub fn operations_inert(operations: Option<&serde_json::Map<String, J>>) -> bool {
+pub fn operations_inert(operations: Option<&crate::json::Map>) -> bool {
     operations
         .into_iter()
         .flat_map(|m| m.values())
@@ -145,7 +146,7 @@ pub fn operations_inert(operations: Option<&serde_json::Map<String, J>>) -> bool
 }
 
 /// Whether no input of an `interfaces` map (interface to operations) holds a call.
-pub fn interfaces_inert(interfaces: Option<&serde_json::Map<String, J>>) -> bool {
+pub fn interfaces_inert(interfaces: Option<&crate::json::Map>) -> bool {
     interfaces
         .into_iter()
         .flat_map(|m| m.values())
@@ -160,9 +161,9 @@ mod tests {
     /// inert; one elsewhere (or a look-alike mapping with extra keys) does not.
     #[test]
     fn operation_inputs_inert_looks_everywhere() {
-        let call = serde_json::json!({"get_input": "x"});
+        let call = J::from(serde_json::json!({"get_input": "x"}));
         let node = |path: &str| {
-            let mut node = serde_json::json!({
+            let mut node = J::from(serde_json::json!({
                 "properties": {"p": {"get_input": "y"}},
                 "operations": {"op": {"implementation": "a", "inputs": {}}},
                 "interfaces": {"i": {"op": {"implementation": "a", "inputs": {}}}},
@@ -172,7 +173,7 @@ mod tests {
                     "source_interfaces": {"i": {"op": {"inputs": {}}}},
                     "target_interfaces": {"i": {"op": {"inputs": {"a": [1, {"k": 2}]}}}},
                 }],
-            });
+            }));
             if !path.is_empty() {
                 *node.pointer_mut(path).expect("path") = call.clone();
             }
@@ -189,13 +190,19 @@ mod tests {
         ] {
             assert!(!operation_inputs_inert(&node(path)), "{path}");
         }
-        let mut look_alike = node("");
-        look_alike["operations"]["op"]["inputs"] =
-            serde_json::json!({"x": {"get_input": "x", "other": 1}});
+        let look_alike = node("");
+        let mut look_alike = J::Object(look_alike);
+        *look_alike
+            .pointer_mut("/operations/op/inputs")
+            .expect("inputs") = J::from(serde_json::json!({"x": {"get_input": "x", "other": 1}}));
+        let look_alike = look_alike.as_object().expect("object").clone();
         assert!(operation_inputs_inert(&look_alike));
         // Not operation inputs: the passes do not read these.
-        let mut elsewhere = node("");
-        elsewhere["operations"]["op"]["implementation"] = call;
+        let mut elsewhere = J::Object(node(""));
+        *elsewhere
+            .pointer_mut("/operations/op/implementation")
+            .expect("implementation") = call;
+        let elsewhere = elsewhere.as_object().expect("object").clone();
         assert!(operation_inputs_inert(&elsewhere));
     }
 }

@@ -1,22 +1,23 @@
 //! Interfaces resolved once per type for the templates that add none of their own.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::diag::Problems;
 use crate::node_plugins::{uses_of, Uses};
-use crate::plan_tree::NodeOperations;
 
 /// A type's interfaces merged and resolved, as `(interfaces, operations, copied)`.
-pub(super) type ResolvedInterfaces = (Map<String, J>, Map<String, J>, Vec<(String, String)>);
+pub(super) type ResolvedInterfaces = (Map, Map, Vec<(String, String)>);
 
-/// [`ResolvedInterfaces`], shareable, with the plugins its operations use.
+/// [`ResolvedInterfaces`] as plan values, with the plugins its operations use.
 #[derive(Clone)]
 pub(super) struct Resolved {
-    pub(super) parts: Arc<NodeOperations>,
-    /// Whether no operation input holds a function call ([`NodeOperations::inert`]).
+    /// The `interfaces` object.
+    pub(super) interfaces: J,
+    /// The `operations` object.
+    pub(super) operations: J,
+    /// Whether no operation input holds a function call.
     pub(super) inert: bool,
     pub(super) copied: Vec<(String, String)>,
     pub(super) uses: Uses,
@@ -41,13 +42,11 @@ impl InterfaceMemo {
     ) -> Resolved {
         let with_uses = |(interfaces, operations, copied): ResolvedInterfaces| {
             let uses = uses_of(&operations);
-            let parts = NodeOperations {
+            Resolved {
+                inert: crate::functions::operations_inert(Some(&operations))
+                    && crate::functions::interfaces_inert(Some(&interfaces)),
                 interfaces: J::Object(interfaces),
                 operations: J::Object(operations),
-            };
-            Resolved {
-                inert: parts.inert(),
-                parts: Arc::new(parts),
                 copied,
                 uses,
             }

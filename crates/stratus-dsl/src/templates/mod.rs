@@ -3,16 +3,14 @@
 //! resolved to plugins, and the plugins each node needs.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
 use crate::interfaces::{
     merge_template_interfaces, parse_template_interfaces, process_interfaces, Resolvers,
 };
 use crate::node_plugins::NodeUses;
-use crate::plan_tree::{NodeOperations, NodeShared};
 use crate::props::{self, DataTypes};
 use crate::schema::{self, allowed_keys, gate, get, optional_map};
 use crate::version::DslVersion;
@@ -28,10 +26,10 @@ use scalable::default_scalable;
 pub use scalable::parse_scalable;
 
 pub struct Catalogs<'a> {
-    pub node_types: &'a Map<String, J>,
-    pub relationships: &'a Map<String, J>,
+    pub node_types: &'a Map,
+    pub relationships: &'a Map,
     pub data_types: &'a DataTypes,
-    pub plugins: &'a Map<String, J>,
+    pub plugins: &'a Map,
     pub version: &'a DslVersion,
     pub resource_exists: &'a dyn Fn(&str) -> bool,
 }
@@ -48,10 +46,9 @@ const HOST_TYPE: &str = "cloudify.nodes.Compute";
 
 /// One parsed node template.
 struct ParsedNode {
-    node: Map<String, J>,
-    /// The node's interfaces and operations, kept out of `node`, when its operation inputs
-    /// hold no function call (see [`crate::Plan`]).
-    shared: Option<Arc<NodeOperations>>,
+    node: Map,
+    /// Whether the node's operation inputs hold no function call (see [`crate::Plan`]).
+    inert: bool,
     /// The node it is contained in.
     container: Option<String>,
     uses: NodeUses,
@@ -64,8 +61,9 @@ struct ParsedNode {
 pub struct ParsedTemplates<'d> {
     /// The nodes, in document order.
     pub nodes: Vec<J>,
-    /// For each node, the parts kept out of its map (see [`crate::Plan`]).
-    pub shared: Vec<NodeShared>,
+    /// For each node, whether its operation inputs hold no function call (see
+    /// [`crate::Plan`]).
+    pub inert: Vec<bool>,
     /// The nodes' names.
     pub names: Vec<&'d str>,
     /// For each node (key `NODE`) and each of its relationships (key `NODE#INDEX`), the
@@ -83,7 +81,7 @@ pub fn parse_node_templates<'d>(
     let entries = optional_map(section, problems);
     let names: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
     let count = entries.len();
-    let mut nodes: Vec<Map<String, J>> = Vec::with_capacity(count);
+    let mut nodes: Vec<Map> = Vec::with_capacity(count);
     let mut contained_in: Vec<Option<String>> = Vec::with_capacity(count);
     let mut uses: Vec<NodeUses> = Vec::with_capacity(count);
     // What the passes below read of each node (name, type, relationship targets), taken
@@ -92,7 +90,7 @@ pub fn parse_node_templates<'d>(
     let mut node_names: Vec<&str> = Vec::with_capacity(count);
     let mut node_types: Vec<&str> = Vec::with_capacity(count);
     let mut node_targets: Vec<Vec<&str>> = Vec::with_capacity(count);
-    let mut shared: Vec<NodeShared> = Vec::with_capacity(count);
+    let mut inert: Vec<bool> = Vec::with_capacity(count);
     let mut script_operations = HashMap::new();
     let mut memo = InterfaceMemo::default();
     for (key, template) in entries {
@@ -122,10 +120,7 @@ pub fn parse_node_templates<'d>(
                 .collect(),
         );
         nodes.push(parsed.node);
-        shared.push(NodeShared {
-            operations: parsed.shared,
-            plugins: None,
-        });
+        inert.push(parsed.inert);
         contained_in.push(parsed.container);
         uses.push(parsed.uses);
         script_operations.extend(parsed.script_operations);
@@ -157,7 +152,7 @@ pub fn parse_node_templates<'d>(
                         .any(|x| x.as_str().is_some_and(|s| s.contains(HOST_TYPE)))
                 })
         })
-        .map(|(name, _)| name.clone())
+        .map(|(name, _)| name.to_string())
         .collect();
     let facts = NodeFacts {
         names: &node_names,
@@ -169,10 +164,10 @@ pub fn parse_node_templates<'d>(
         .collect();
     for (node, host) in nodes.iter_mut().zip(&host_ids) {
         if let Some(host) = host {
-            node.insert("host_id".into(), J::String(host.clone()));
+            node.insert("host_id", J::from(host.clone()));
         }
     }
-    let plugins = crate::node_plugins::assign_plugins(
+    crate::node_plugins::assign_plugins(
         &mut nodes,
         &facts,
         &host_ids,
@@ -181,12 +176,9 @@ pub fn parse_node_templates<'d>(
         catalogs.plugins,
         problems,
     );
-    for (parts, plugins) in shared.iter_mut().zip(plugins) {
-        parts.plugins = Some(plugins);
-    }
     ParsedTemplates {
         nodes: nodes.into_iter().map(J::Object).collect(),
-        shared,
+        inert,
         names: node_names,
         script_operations,
     }
@@ -316,7 +308,7 @@ fn parse_node_template(
                         ));
                     }
                     deploy = Some(*i);
-                    instances.insert("deploy".into(), J::from(*i));
+                    instances.insert("deploy", J::from(*i));
                 }
                 Some(other) => problems.push(schema::expected(other, "integer")),
                 None => problems.push(Problem::format(
@@ -363,7 +355,7 @@ fn parse_node_template(
                     "current_instances",
                     "planned_instances",
                 ] {
-                    p.insert(key.into(), J::from(d));
+                    p.insert(key, J::from(d));
                 }
             }
             p
@@ -478,43 +470,31 @@ fn parse_node_template(
     }
 
     let mut node = Map::with_capacity(18);
-    node.insert("name".into(), J::String(name.into()));
-    node.insert("id".into(), J::String(name.into()));
-    node.insert("type".into(), J::String(type_name.into()));
+    node.insert("name", J::String(name.into()));
+    node.insert("id", J::String(name.into()));
+    node.insert("type", J::String(type_name.into()));
     node.insert(
-        "type_hierarchy".into(),
+        "type_hierarchy",
         node_type
             .get("type_hierarchy")
             .cloned()
-            .unwrap_or(J::Array(vec![])),
+            .unwrap_or(J::from(vec![])),
     );
-    node.insert(
-        "properties".into(),
-        J::Object(properties.unwrap_or_default()),
-    );
-    node.insert("instances".into(), J::Object(instances));
+    node.insert("properties", J::Object(properties.unwrap_or_default()));
+    node.insert("instances", J::Object(instances));
     let mut capabilities = Map::with_capacity(1);
     let mut scalable_map = Map::with_capacity(1);
-    scalable_map.insert("properties".into(), J::Object(scalable));
-    capabilities.insert("scalable".into(), J::Object(scalable_map));
-    node.insert("capabilities".into(), J::Object(capabilities));
+    scalable_map.insert("properties", J::Object(scalable));
+    capabilities.insert("scalable", J::Object(scalable_map));
+    node.insert("capabilities", J::Object(capabilities));
     let inert = resolved.inert
         && relationships
             .iter()
             .filter_map(J::as_object)
             .all(crate::functions::relationship_inputs_inert);
-    let shared = if inert {
-        // Placeholders for the shared parts (see `Plan`).
-        node.insert("interfaces".into(), J::Null);
-        node.insert("operations".into(), J::Null);
-        Some(resolved.parts)
-    } else {
-        let parts = Arc::unwrap_or_clone(resolved.parts);
-        node.insert("interfaces".into(), parts.interfaces);
-        node.insert("operations".into(), parts.operations);
-        None
-    };
-    node.insert("relationships".into(), J::Array(relationships));
+    node.insert("interfaces", resolved.interfaces);
+    node.insert("operations", resolved.operations);
+    node.insert("relationships", J::from(relationships));
     if !resolved.copied.is_empty() {
         let own = resolved
             .copied
@@ -525,7 +505,7 @@ fn parse_node_template(
     }
     Some(ParsedNode {
         node,
-        shared,
+        inert,
         container,
         uses: node_uses,
         script_operations,
@@ -533,7 +513,7 @@ fn parse_node_template(
 }
 
 /// Node position by name.
-pub fn index_by_name(nodes: &[Map<String, J>]) -> HashMap<String, usize> {
+pub fn index_by_name(nodes: &[Map]) -> HashMap<String, usize> {
     nodes
         .iter()
         .enumerate()

@@ -2,9 +2,8 @@
 //! merged, source and target interfaces resolved.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use super::memo::InterfaceMemo;
 use super::Catalogs;
@@ -19,7 +18,7 @@ use crate::yaml::Node;
 
 /// A parsed relationship of a node template.
 pub(super) struct ParsedRelationship {
-    pub map: Map<String, J>,
+    pub map: Map,
     pub source_uses: Uses,
     pub target_uses: Uses,
     /// `SIDE:INTERFACE.OPERATION` of the operations whose inputs the script plugin copied.
@@ -120,9 +119,9 @@ pub(super) fn parse_relationship(
         ))
         .unwrap_or_default();
     let mut result = Map::with_capacity(10);
-    result.insert("type".into(), J::String(type_name.into()));
-    result.insert("target_id".into(), J::String(target.into()));
-    result.insert("properties".into(), J::Object(properties));
+    result.insert("type", J::String(type_name.into()));
+    result.insert("target_id", J::String(target.into()));
+    result.insert("properties", J::Object(properties));
     let mut copied_all = Vec::new();
     let mut side_uses = Vec::with_capacity(2);
     for (side, operations_key) in [
@@ -167,17 +166,16 @@ pub(super) fn parse_relationship(
                 .into_iter()
                 .map(|(i, o)| format!("{side}:{i}.{o}")),
         );
-        let parts = Arc::unwrap_or_clone(resolved.parts);
-        result.insert(side.into(), parts.interfaces);
-        result.insert(operations_key.into(), parts.operations);
+        result.insert(side, resolved.interfaces);
+        result.insert(operations_key, resolved.operations);
         side_uses.push(resolved.uses);
     }
     result.insert(
-        "type_hierarchy".into(),
+        "type_hierarchy",
         relationship_type
             .get("type_hierarchy")
             .cloned()
-            .unwrap_or(J::Array(vec![])),
+            .unwrap_or(J::from(vec![])),
     );
     let target_uses = side_uses.pop().unwrap_or_default();
     let source_uses = side_uses.pop().unwrap_or_default();

@@ -1,29 +1,29 @@
 //! A node template's (or scaling policy's) `scalable` capability properties.
 
-use serde_json::{Map, Value as J};
+use crate::json::{Map, Value as J};
 
 use crate::diag::{Problem, Problems};
 use crate::schema::{self, allowed_keys, get, optional_map};
 use crate::yaml::{Node, Value};
 
-pub(super) fn default_scalable() -> Map<String, J> {
+pub(super) fn default_scalable() -> Map {
     // Built once; every template without `capabilities` gets a copy (no re-hashing).
-    static DEFAULT: std::sync::OnceLock<Map<String, J>> = std::sync::OnceLock::new();
+    static DEFAULT: std::sync::OnceLock<Map> = std::sync::OnceLock::new();
     DEFAULT
         .get_or_init(|| {
             let mut p = Map::with_capacity(5);
-            p.insert("min_instances".into(), J::from(0));
-            p.insert("max_instances".into(), J::from(-1));
-            p.insert("default_instances".into(), J::from(1));
-            p.insert("current_instances".into(), J::from(1));
-            p.insert("planned_instances".into(), J::from(1));
+            p.insert("min_instances", J::from(0));
+            p.insert("max_instances", J::from(-1));
+            p.insert("default_instances", J::from(1));
+            p.insert("current_instances", J::from(1));
+            p.insert("planned_instances", J::from(1));
             p
         })
         .clone()
 }
 
 /// The `scalable` properties of a node template or scaling policy.
-pub fn parse_scalable(node: Option<&Node>, problems: &mut Problems) -> Map<String, J> {
+pub fn parse_scalable(node: Option<&Node>, problems: &mut Problems) -> Map {
     let mut result = Map::with_capacity(5);
     let entries = optional_map(node, problems);
     allowed_keys(
@@ -109,10 +109,10 @@ pub fn parse_scalable(node: Option<&Node>, problems: &mut Problems) -> Map<Strin
             ));
         }
     }
-    result.insert("default_instances".into(), default.clone());
-    result.insert("min_instances".into(), min);
-    result.insert("max_instances".into(), max);
-    result.insert("current_instances".into(), default.clone());
-    result.insert("planned_instances".into(), default);
+    result.insert("default_instances", default.clone());
+    result.insert("min_instances", min);
+    result.insert("max_instances", max);
+    result.insert("current_instances", default.clone());
+    result.insert("planned_instances", default);
     result
 }

@@ -95,21 +95,25 @@ impl Node {
     }
 
     /// The plain JSON value (positions dropped).
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
+    pub fn to_json(&self) -> crate::json::Value {
+        use crate::json::{Map, Str, Value as J};
         match &self.value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map(J::Number)
-                .unwrap_or_else(|| J::String(python_float_repr(*f))),
-            Value::Str(s) => J::String(s.to_string()),
+                .unwrap_or_else(|| J::from(python_float_repr(*f))),
+            Value::Str(s) => J::String(Str::from(s.clone())),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => {
-                let mut map = serde_json::Map::with_capacity(entries.len());
+                let mut map = Map::with_capacity(entries.len());
                 for (k, v) in entries {
-                    map.insert(k.key_string(), v.to_json());
+                    let key = match &k.value {
+                        Value::Str(s) => Str::from(s.clone()),
+                        _ => Str::from(k.key_string()),
+                    };
+                    map.insert(key, v.to_json());
                 }
                 J::Object(map)
             }
@@ -540,7 +544,7 @@ mod tests {
     fn merge_keys_and_anchors() {
         let doc = load("base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n", 0).unwrap();
         let d = doc.get("d").unwrap().to_json();
-        assert_eq!(d, serde_json::json!({"x": 1, "y": 3}));
+        assert_eq!(d.to_serde(), serde_json::json!({"x": 1, "y": 3}));
     }
 
     #[test]

@@ -1,0 +1,320 @@
+//! [`Map`]: an insertion-ordered JSON object whose clones share their entries.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use foldhash::fast::FixedState;
+
+use super::{Str, Value};
+
+/// Objects with more entries than this look keys up in a hash index; smaller ones scan,
+/// which is faster for the handful of keys most plan objects have.
+const INDEXED: usize = 12;
+
+/// A JSON object in insertion order, with `serde_json::Map`'s (`preserve_order`) semantics:
+/// inserting an existing key replaces its value in place, `remove` is `swap_remove`, and
+/// two maps are equal when they hold the same entries in any order.
+///
+/// Cloning is O(1): clones share the entries until one of them is changed, which copies
+/// that map's entries (not the values under them, which are shared the same way).
+#[derive(Clone, Default)]
+pub struct Map(Option<Arc<Inner>>);
+
+#[derive(Clone)]
+struct Inner {
+    entries: Vec<(Str, Value)>,
+    index: Option<HashMap<Str, usize, FixedState>>,
+}
+
+impl Inner {
+    fn reindex(&mut self) {
+        self.index = (self.entries.len() > INDEXED).then(|| {
+            let mut index =
+                HashMap::with_capacity_and_hasher(self.entries.len(), FixedState::default());
+            for (position, (key, _)) in self.entries.iter().enumerate() {
+                index.entry(key.clone()).or_insert(position);
+            }
+            index
+        });
+    }
+}
+
+pub type Iter<'a> = std::iter::Map<
+    std::slice::Iter<'a, (Str, Value)>,
+    fn(&'a (Str, Value)) -> (&'a Str, &'a Value),
+>;
+
+impl Map {
+    pub const fn new() -> Map {
+        Map(None)
+    }
+
+    pub fn with_capacity(capacity: usize) -> Map {
+        if capacity == 0 {
+            return Map(None);
+        }
+        Map(Some(Arc::new(Inner {
+            entries: Vec::with_capacity(capacity),
+            index: None,
+        })))
+    }
+
+    fn entries(&self) -> &[(Str, Value)] {
+        self.0.as_deref().map_or(&[], |inner| &inner.entries)
+    }
+
+    fn inner_mut(&mut self) -> &mut Inner {
+        let shared = self.0.get_or_insert_with(|| {
+            Arc::new(Inner {
+                entries: Vec::new(),
+                index: None,
+            })
+        });
+        Arc::make_mut(shared)
+    }
+
+    /// Whether both maps share one set of entries (then they are equal).
+    pub fn ptr_eq(&self, other: &Map) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries().is_empty()
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        let inner = self.0.as_deref()?;
+        match &inner.index {
+            Some(index) => index.get(key).copied(),
+            None => inner.entries.iter().position(|(k, _)| k.as_str() == key),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        let position = self.position(key)?;
+        Some(&self.entries()[position].1)
+    }
+
+    pub fn get_key_value(&self, key: &str) -> Option<(&Str, &Value)> {
+        let position = self.position(key)?;
+        let (k, v) = &self.entries()[position];
+        Some((k, v))
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        let position = self.position(key)?;
+        Some(&mut self.inner_mut().entries[position].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_some()
+    }
+
+    /// Inserts `value` under `key`: a new key goes last, an existing one keeps its place and
+    /// the old value is returned.
+    pub fn insert(&mut self, key: impl Into<Str>, value: Value) -> Option<Value> {
+        let key = key.into();
+        if let Some(position) = self.position(&key) {
+            return Some(std::mem::replace(
+                &mut self.inner_mut().entries[position].1,
+                value,
+            ));
+        }
+        let inner = self.inner_mut();
+        let position = inner.entries.len();
+        match &mut inner.index {
+            Some(index) => {
+                index.insert(key.clone(), position);
+            }
+            None if position == INDEXED => {
+                inner.entries.push((key, value));
+                inner.reindex();
+                return None;
+            }
+            None => {}
+        }
+        inner.entries.push((key, value));
+        None
+    }
+
+    /// Removes `key`, keeping the order of the others.
+    pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
+        let position = self.position(key)?;
+        let inner = self.inner_mut();
+        let (_, value) = inner.entries.remove(position);
+        inner.reindex();
+        Some(value)
+    }
+
+    /// Removes `key`, moving the last entry into its place.
+    pub fn swap_remove(&mut self, key: &str) -> Option<Value> {
+        let position = self.position(key)?;
+        let inner = self.inner_mut();
+        let (_, value) = inner.entries.swap_remove(position);
+        inner.reindex();
+        Some(value)
+    }
+
+    /// `serde_json::Map::remove` with `preserve_order`: a [`Map::swap_remove`].
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.swap_remove(key)
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&Str, &mut Value) -> bool) {
+        let inner = self.inner_mut();
+        inner.entries.retain_mut(|(k, v)| keep(k, v));
+        inner.reindex();
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        fn pair(entry: &(Str, Value)) -> (&Str, &Value) {
+            (&entry.0, &entry.1)
+        }
+        let pair: fn(&(Str, Value)) -> (&Str, &Value) = pair;
+        self.entries().iter().map(pair)
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Str, &mut Value)> {
+        let entries: &mut [(Str, Value)] = match self.0 {
+            None => &mut [],
+            Some(_) => &mut self.inner_mut().entries,
+        };
+        entries.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Str> + ExactSizeIterator {
+        self.entries().iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
+        self.entries().iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+        self.iter_mut().map(|(_, v)| v)
+    }
+
+    /// The first entry.
+    pub fn first(&self) -> Option<(&Str, &Value)> {
+        self.entries().first().map(|(k, v)| (k, v))
+    }
+}
+
+impl std::ops::Index<&str> for Map {
+    type Output = Value;
+    /// As `serde_json::Map`: panics when `key` is absent.
+    fn index(&self, key: &str) -> &Value {
+        self.get(key).expect("no entry found for key")
+    }
+}
+
+impl PartialEq for Map {
+    fn eq(&self, other: &Map) -> bool {
+        self.ptr_eq(other)
+            || (self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v)))
+    }
+}
+
+impl fmt::Debug for Map {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Map {
+    type Item = (&'a Str, &'a Value);
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl IntoIterator for Map {
+    type Item = (Str, Value);
+    type IntoIter = std::vec::IntoIter<(Str, Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        match self.0 {
+            None => Vec::new().into_iter(),
+            Some(inner) => Arc::unwrap_or_clone(inner).entries.into_iter(),
+        }
+    }
+}
+
+impl<K: Into<Str>> FromIterator<(K, Value)> for Map {
+    fn from_iter<T: IntoIterator<Item = (K, Value)>>(iter: T) -> Map {
+        let mut map = Map::new();
+        map.extend(iter);
+        map
+    }
+}
+
+impl<K: Into<Str>> Extend<(K, Value)> for Map {
+    fn extend<T: IntoIterator<Item = (K, Value)>>(&mut self, iter: T) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbers(n: i64) -> Map {
+        (0..n).map(|i| (format!("k{i}"), Value::from(i))).collect()
+    }
+
+    #[test]
+    fn order_and_replacement_as_serde_json() {
+        for n in [3, 40] {
+            let mut map = numbers(n);
+            assert_eq!(map.insert("k1", Value::from(-1)), Some(Value::from(1)));
+            assert_eq!(map.keys().nth(1).map(Str::as_str), Some("k1"));
+            assert_eq!(map.get("k1"), Some(&Value::from(-1)));
+            map.insert("new", Value::Null);
+            assert_eq!(map.keys().last().map(Str::as_str), Some("new"));
+            // remove is swap_remove, as serde_json's with preserve_order.
+            map.remove("k0");
+            assert_eq!(map.keys().next().map(Str::as_str), Some("new"));
+            map.shift_remove("new");
+            assert_eq!(map.keys().next().map(Str::as_str), Some("k1"));
+            assert_eq!(map.len(), n as usize - 1);
+            for i in 1..n {
+                assert!(map.contains_key(&format!("k{i}")));
+            }
+            assert!(!map.contains_key("k0") && !map.contains_key("new"));
+        }
+    }
+
+    #[test]
+    fn clones_share_until_changed() {
+        let a = numbers(20);
+        let mut b = a.clone();
+        assert!(a.ptr_eq(&b));
+        *b.get_mut("k3").unwrap() = Value::from("x");
+        assert!(!a.ptr_eq(&b));
+        assert_eq!(a.get("k3"), Some(&Value::from(3)));
+        assert_eq!(b.get("k3"), Some(&Value::from("x")));
+    }
+
+    #[test]
+    fn equality_ignores_order() {
+        let a: Map = [("x", Value::from(1)), ("y", Value::from(2))]
+            .into_iter()
+            .collect();
+        let b: Map = [("y", Value::from(2)), ("x", Value::from(1))]
+            .into_iter()
+            .collect();
+        assert_eq!(a, b);
+        assert_ne!(a, numbers(2));
+    }
+}
