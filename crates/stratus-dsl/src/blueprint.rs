@@ -261,7 +261,17 @@ fn build(
             gate(version, name, key.span, major, minor, problems);
         }
     }
-    let resource_exists = |path: &str| loader.resource_exists(path);
+    // Every operation asks whether its implementation is a file shipped with the blueprint;
+    // most implementations repeat, and files do not change during a parse.
+    let known = std::cell::RefCell::new(HashMap::<String, bool>::new());
+    let resource_exists = |path: &str| {
+        if let Some(&exists) = known.borrow().get(path) {
+            return exists;
+        }
+        let exists = loader.resource_exists(path);
+        known.borrow_mut().insert(path.to_string(), exists);
+        exists
+    };
 
     let data_types = types::parse_data_types(section("data_types"), version, problems);
     // Type sections resolve the same way for the same definitions: reuse earlier results.
@@ -323,7 +333,7 @@ fn build(
                         resource_exists: &resource_exists,
                     },
                     19,
-                    &format!("Relationship '{name}'"),
+                    &|| format!("Relationship '{name}'"),
                     span,
                     None,
                     problems,

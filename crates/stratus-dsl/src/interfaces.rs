@@ -22,7 +22,7 @@ const OPERATION_KEYS: &[&str] = &[
 ];
 
 pub fn operation_mapping(implementation: &str, inputs: J) -> Map {
-    let mut op = Map::new();
+    let mut op = Map::with_capacity(OPERATION_KEYS.len());
     op.insert("implementation", J::String(implementation.into()));
     op.insert("inputs", inputs);
     for key in [
@@ -160,20 +160,22 @@ fn parse_interfaces(
     version: &DslVersion,
     problems: &mut Problems,
 ) -> Map {
-    let mut interfaces = Map::new();
-    for (key, interface) in optional_map(section, problems) {
+    let entries = optional_map(section, problems);
+    let mut interfaces = Map::with_capacity(entries.len());
+    for (key, interface) in entries {
         let interface_name = key.as_str().unwrap_or_default();
-        let mut operations = Map::new();
-        for (op_key, op_node) in optional_map(Some(interface), problems) {
+        let ops = optional_map(Some(interface), problems);
+        let mut operations = Map::with_capacity(ops.len());
+        for (op_key, op_node) in ops {
             let op_name = op_key.as_str().unwrap_or_default();
             let full = format!("{interface_name}.{op_name}");
             if let Some(op) =
                 parse_operation(op_node, type_inputs, data_types, version, &full, problems)
             {
-                operations.insert(op_name.to_string(), J::Object(op));
+                operations.insert(op_name, J::Object(op));
             }
         }
-        interfaces.insert(interface_name.to_string(), J::Object(operations));
+        interfaces.insert(interface_name, J::Object(operations));
     }
     interfaces
 }
@@ -236,7 +238,7 @@ pub fn merge_template_interfaces(
     problems: &mut Problems,
 ) -> Map {
     let empty = Map::new();
-    let mut merged = Map::new();
+    let mut merged = Map::with_capacity(type_interfaces.len() + template_interfaces.len());
     let mut names: Vec<&Str> = type_interfaces.keys().collect();
     for name in template_interfaces.keys() {
         if !type_interfaces.contains_key(name) {
@@ -252,7 +254,7 @@ pub fn merge_template_interfaces(
             .get(name)
             .and_then(J::as_object)
             .unwrap_or(&empty);
-        let mut ops = Map::new();
+        let mut ops = Map::with_capacity(type_ops.len() + template_ops.len());
         let mut op_names: Vec<&Str> = type_ops.keys().collect();
         for op_name in template_ops.keys() {
             if !type_ops.contains_key(op_name) {
@@ -331,10 +333,20 @@ fn merge_template_operation(
         (None, None) => no_op(),
         (Some(type_op), None) => {
             let mut op = type_op.clone();
-            let inputs = problems
-                .check(merge_inputs(&inputs_of(type_op), &empty, span))
-                .unwrap_or_default();
-            op.insert("inputs", J::Object(inputs));
+            let inputs = J::Object(
+                problems
+                    .check(merge_inputs(&inputs_of(type_op), &empty, span))
+                    .unwrap_or_default(),
+            );
+            // Most type operations declare no inputs: the type's operation is then kept
+            // as it is (shared), not copied to set the same empty inputs.
+            let unchanged = |old: &J| {
+                old.as_object().is_some_and(Map::is_empty)
+                    && inputs.as_object().is_some_and(Map::is_empty)
+            };
+            if !op.get("inputs").is_some_and(unchanged) {
+                op.insert("inputs", inputs);
+            }
             op
         }
         (Some(type_op), Some(template)) => {
@@ -404,10 +416,16 @@ pub fn process_operation(
     plugins: &Map,
     resource_exists: &dyn Fn(&str) -> bool,
     error_code: i32,
-    partial_message: &str,
+    partial_message: &dyn Fn() -> String,
     span: Span,
 ) -> Result<Processed, Problem> {
     let implementation = op.get("implementation").and_then(J::as_str).unwrap_or("");
+    if implementation.is_empty() {
+        return Ok(Processed {
+            operation: no_op_processed(),
+            copied_inputs: false,
+        });
+    }
     let inputs = op.get("inputs").cloned().unwrap_or(J::Object(Map::new()));
     let mut inputs_types = Map::new();
     if let J::Object(map) = &inputs {
@@ -419,7 +437,7 @@ pub fn process_operation(
     }
     let mut executor = op.get("executor").cloned().unwrap_or(J::Null);
     let build = |plugin: &str, mapping: &str, inputs: J, executor: J| {
-        let mut result = Map::new();
+        let mut result = Map::with_capacity(10);
         result.insert("plugin", J::String(plugin.into()));
         result.insert("operation", J::String(mapping.into()));
         result.insert("executor", executor);
@@ -438,25 +456,13 @@ pub fn process_operation(
         }
         result
     };
-    if implementation.is_empty() {
-        let mut result = build("", "", J::Object(Map::new()), J::Null);
-        for key in [
-            "max_retries",
-            "retry_interval",
-            "timeout",
-            "timeout_recoverable",
-        ] {
-            result.insert(key, J::Null);
-        }
-        result.shift_remove("inputs_types");
-        return Ok(Processed {
-            operation: result,
-            copied_inputs: false,
-        });
-    }
     let candidates: Vec<&Str> = plugins
         .keys()
-        .filter(|p| implementation.starts_with(&format!("{p}.")))
+        .filter(|p| {
+            implementation
+                .strip_prefix(p.as_str())
+                .is_some_and(|rest| rest.starts_with('.'))
+        })
         .collect();
     let is_url = has_scheme(implementation);
     let local = resource_exists(strip_namespace(implementation));
@@ -510,7 +516,8 @@ pub fn process_operation(
             error_code,
             span,
             format!(
-                "Could not extract plugin or a script resource is not found from operation mapping/script-path '{implementation}', which is declared for operation '{name}'. {partial_message}"
+                "Could not extract plugin or a script resource is not found from operation mapping/script-path '{implementation}', which is declared for operation '{name}'. {}",
+                partial_message()
             )
             .replace(". In", ".In")
             .replace(". in", ".in"),
@@ -532,6 +539,30 @@ pub fn process_operation(
         operation: build(plugin, mapping, inputs, executor),
         copied_inputs: false,
     })
+}
+
+/// What an operation with no implementation resolves to; the same for every one of them.
+fn no_op_processed() -> Map {
+    static NO_OP: std::sync::OnceLock<Map> = std::sync::OnceLock::new();
+    NO_OP
+        .get_or_init(|| {
+            let mut result = Map::with_capacity(9);
+            result.insert("plugin", J::from(""));
+            result.insert("operation", J::from(""));
+            result.insert("executor", J::Null);
+            result.insert("inputs", J::Object(Map::new()));
+            result.insert("has_intrinsic_functions", J::Bool(false));
+            for key in [
+                "max_retries",
+                "retry_interval",
+                "timeout",
+                "timeout_recoverable",
+            ] {
+                result.insert(key, J::Null);
+            }
+            result
+        })
+        .clone()
 }
 
 pub fn has_scheme(text: &str) -> bool {
@@ -568,12 +599,17 @@ pub fn process_interfaces(
     interfaces: &Map,
     resolvers: &Resolvers,
     error_code: i32,
-    partial_message: &str,
+    partial_message: &dyn Fn() -> String,
     span: Span,
     written: Option<&Node>,
     problems: &mut Problems,
 ) -> (Map, Vec<(String, String)>) {
-    let mut operations: Map = Map::new();
+    let count: usize = interfaces
+        .values()
+        .filter_map(J::as_object)
+        .map(Map::len)
+        .sum();
+    let mut operations: Map = Map::with_capacity(2 * count);
     let mut ambiguous: Vec<Str> = Vec::new();
     let mut copied: Vec<(String, String)> = Vec::new();
     for (interface_name, interface) in interfaces {
@@ -582,7 +618,7 @@ pub fn process_interfaces(
         };
         for (op_name, op) in ops {
             let Some(op) = op.as_object() else { continue };
-            let message = format!("In interface '{interface_name}' {partial_message}");
+            let message = || format!("In interface '{interface_name}' {}", partial_message());
             let processed = match process_operation(
                 op_name,
                 op,

@@ -153,7 +153,7 @@ pub fn key_span(entries: &[(Node, Node)], key: &str) -> Option<Span> {
 pub fn obj(pairs: Vec<(&str, J)>) -> J {
     let mut map = Map::new();
     for (k, v) in pairs {
-        map.insert(k.to_string(), v);
+        map.insert(k, v);
     }
     J::Object(map)
 }

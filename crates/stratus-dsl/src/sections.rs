@@ -107,7 +107,7 @@ pub fn parse_plugins(section: Option<&Node>, version: &DslVersion, problems: &mu
                     },
                 },
             };
-            result.insert(field.to_string(), json);
+            result.insert(*field, json);
         }
         if install && result["source"].is_null() && result["package_name"].is_null() {
             problems.push(Problem::logic(
@@ -117,7 +117,7 @@ pub fn parse_plugins(section: Option<&Node>, version: &DslVersion, problems: &mu
             ));
         }
         result.insert("name", J::String(name.into()));
-        plugins.insert(name.to_string(), J::Object(result));
+        plugins.insert(name, J::Object(result));
     }
     plugins
 }
@@ -252,7 +252,7 @@ pub fn parse_workflows(
         result.insert("parameters", J::Object(parameters));
         result.insert("is_cascading", J::Bool(is_cascading));
         result.insert("availability_rules", availability);
-        workflows.insert(name.to_string(), J::Object(result));
+        workflows.insert(name, J::Object(result));
     }
     (workflows, used_plugins)
 }
@@ -562,7 +562,7 @@ pub fn parse_groups(
                 problems,
             )),
         );
-        result.insert(name.to_string(), J::Object(out));
+        result.insert(name, J::Object(out));
     }
     result
 }
@@ -642,10 +642,10 @@ pub fn parse_policies(
                     group.get("members").cloned().unwrap_or(J::from(vec![])),
                 );
                 scaling.insert("properties", J::Object(properties.clone()));
-                scaling_groups.insert(target.to_string(), J::Object(scaling));
+                scaling_groups.insert(target, J::Object(scaling));
             }
         }
-        policies.insert(name.to_string(), J::Object(out));
+        policies.insert(name, J::Object(out));
     }
     // A node or group may belong to one scaling group only (code 201).
     let mut reported: Vec<String> = Vec::new();
@@ -738,7 +738,7 @@ pub fn parse_labels(section: Option<&Node>, blueprint: bool, problems: &mut Prob
         }
         let mut out = Map::new();
         out.insert("values", values.to_json());
-        result.insert(name.to_string(), J::Object(out));
+        result.insert(name, J::Object(out));
     }
     result
 }

@@ -117,7 +117,7 @@ fn resolve_all<'a>(
     let mut result = Map::new();
     for (name, _, _) in &definitions.entries {
         if let Some(value) = parsed.remove(name) {
-            result.insert(name.to_string(), value);
+            result.insert(*name, value);
         }
     }
     result
@@ -327,7 +327,7 @@ pub fn parse_property_schema(
         if options.keep_initial_default {
             out.insert("initial_default", raw_default.unwrap_or(J::Null));
         }
-        schema.insert(name.to_string(), J::Object(out));
+        schema.insert(name, J::Object(out));
     }
     schema
 }
@@ -462,13 +462,13 @@ pub fn parse_data_types(
         );
         let mut result = J::Object(result);
         fix_properties(&mut result, "properties");
-        parsed.insert(name.to_string(), result);
+        parsed.insert(name, result);
     }
     // Restore document order.
     let mut ordered = DataTypes::new();
     for (name, _, _) in &definitions.entries {
         if let Some(value) = parsed.shift_remove(name) {
-            ordered.insert(name.to_string(), value);
+            ordered.insert(*name, value);
         }
     }
     ordered

@@ -386,7 +386,7 @@ fn parse_node_template(
                 resource_exists: catalogs.resource_exists,
             },
             10,
-            &format!("in node '{name}' of type '{type_name}'"),
+            &|| format!("in node '{name}' of type '{type_name}'"),
             written.map_or(template.span, |n| n.span),
             written,
             problems,

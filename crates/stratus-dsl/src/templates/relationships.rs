@@ -146,14 +146,16 @@ pub(super) fn parse_relationship(
                     resource_exists: catalogs.resource_exists,
                 },
                 19,
-                &format!(
-                    "in relationship of type '{type_name}' in node '{}'",
-                    if side == "source_interfaces" {
-                        source
-                    } else {
-                        target
-                    }
-                ),
+                &|| {
+                    format!(
+                        "in relationship of type '{type_name}' in node '{}'",
+                        if side == "source_interfaces" {
+                            source
+                        } else {
+                            target
+                        }
+                    )
+                },
                 item.span,
                 written,
                 problems,
