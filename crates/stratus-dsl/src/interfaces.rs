@@ -22,23 +22,23 @@ const OPERATION_KEYS: &[&str] = &[
 ];
 
 pub fn operation_mapping(implementation: &str, inputs: J) -> Map {
-    let mut op = Map::with_capacity(OPERATION_KEYS.len());
-    op.insert("implementation", J::String(implementation.into()));
-    op.insert("inputs", inputs);
-    for key in [
-        "executor",
-        "max_retries",
-        "retry_interval",
-        "timeout",
-        "timeout_recoverable",
-    ] {
-        op.insert(key, J::Null);
-    }
-    op
+    Map::of([
+        ("implementation", J::from(implementation)),
+        ("inputs", inputs),
+        ("executor", J::Null),
+        ("max_retries", J::Null),
+        ("retry_interval", J::Null),
+        ("timeout", J::Null),
+        ("timeout_recoverable", J::Null),
+    ])
 }
 
+/// An operation with no implementation; one value shared by all of them.
 fn no_op() -> Map {
-    operation_mapping("", J::Object(Map::new()))
+    static NO_OP: std::sync::OnceLock<Map> = std::sync::OnceLock::new();
+    NO_OP
+        .get_or_init(|| operation_mapping("", J::Object(Map::new())))
+        .clone()
 }
 
 /// Parses one operation definition (string or mapping) into the reference's operation dict.
@@ -276,7 +276,12 @@ pub fn merge_template_interfaces(
 }
 
 fn is_no_op(op: &Map) -> bool {
-    *op == no_op()
+    // Most operations have an implementation: they are told apart without comparing them.
+    let has_implementation = op
+        .get("implementation")
+        .and_then(J::as_str)
+        .is_some_and(|i| !i.is_empty());
+    !has_implementation && *op == no_op()
 }
 
 /// Flattens a type operation's input schemas into values and overlays the template's.
@@ -437,20 +442,18 @@ pub fn process_operation(
     }
     let mut executor = op.get("executor").cloned().unwrap_or(J::Null);
     let build = |plugin: &str, mapping: &str, inputs: J, executor: J| {
-        let mut result = Map::with_capacity(10);
-        result.insert("plugin", J::String(plugin.into()));
-        result.insert("operation", J::String(mapping.into()));
-        result.insert("executor", executor);
-        result.insert("inputs", inputs);
-        result.insert("has_intrinsic_functions", J::Bool(false));
-        for key in [
-            "max_retries",
-            "retry_interval",
-            "timeout",
-            "timeout_recoverable",
-        ] {
-            result.insert(key, op.get(key).cloned().unwrap_or(J::Null));
-        }
+        let field = |key: &str| op.get(key).cloned().unwrap_or(J::Null);
+        let mut result = Map::of([
+            ("plugin", J::from(plugin)),
+            ("operation", J::from(mapping)),
+            ("executor", executor),
+            ("inputs", inputs),
+            ("has_intrinsic_functions", J::Bool(false)),
+            ("max_retries", field("max_retries")),
+            ("retry_interval", field("retry_interval")),
+            ("timeout", field("timeout")),
+            ("timeout_recoverable", field("timeout_recoverable")),
+        ]);
         if !inputs_types.is_empty() {
             result.insert("inputs_types", J::Object(inputs_types.clone()));
         }
@@ -565,6 +568,28 @@ fn no_op_processed() -> Map {
         .clone()
 }
 
+/// `interface.operation`. Every template of a type repeats the same few names, each too
+/// long to be stored inline: they are made once per thread and shared.
+fn full_name(interface: &Str, operation: &Str) -> Str {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static NAMES: RefCell<HashMap<(Str, Str), Str>> = RefCell::new(HashMap::new());
+    }
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some(name) = names.get(&(interface.clone(), operation.clone())) {
+            return name.clone();
+        }
+        if names.len() >= 4096 {
+            names.clear();
+        }
+        let name = Str::from(format!("{interface}.{operation}"));
+        names.insert((interface.clone(), operation.clone()), name.clone());
+        name
+    })
+}
+
 pub fn has_scheme(text: &str) -> bool {
     // urlparse(...).scheme != '': letters, digits, + - . before a colon, starting with a letter.
     match text.find(':') {
@@ -668,7 +693,7 @@ pub fn process_interfaces(
                 operations.insert(op_name.clone(), J::Object(processed.operation.clone()));
             }
             operations.insert(
-                format!("{interface_name}.{op_name}"),
+                full_name(interface_name, op_name),
                 J::Object(processed.operation),
             );
         }

@@ -60,6 +60,32 @@ impl Map {
         })))
     }
 
+    /// A map of these entries, in order; the keys must be distinct (checked in debug
+    /// builds). For the fixed shapes the plan is made of: no key is looked up or copied.
+    pub fn of<const N: usize>(entries: [(&'static str, Value); N]) -> Map {
+        debug_assert!(
+            entries
+                .iter()
+                .enumerate()
+                .all(|(i, (k, _))| entries[..i].iter().all(|(other, _)| other != k)),
+            "keys must be distinct"
+        );
+        let mut map = Map::with_capacity(N);
+        let inner = map.inner_mut();
+        inner.entries.extend(
+            entries
+                .into_iter()
+                .map(|(key, value)| (Str::new_static(key), value)),
+        );
+        inner.reindex();
+        map
+    }
+
+    /// Room for `additional` more entries.
+    pub fn reserve(&mut self, additional: usize) {
+        self.inner_mut().entries.reserve(additional);
+    }
+
     fn entries(&self) -> &[(Str, Value)] {
         self.0.as_deref().map_or(&[], |inner| &inner.entries)
     }
@@ -293,6 +319,27 @@ mod tests {
             }
             assert!(!map.contains_key("k0") && !map.contains_key("new"));
         }
+    }
+
+    #[test]
+    fn fixed_shapes_are_ordinary_maps() {
+        let mut map = Map::of([("a", Value::from(1)), ("b", Value::Null)]);
+        map.reserve(20);
+        for i in 0..20 {
+            map.insert(format!("k{i}"), Value::from(i));
+        }
+        assert_eq!(map.insert("a", Value::from(2)), Some(Value::from(1)));
+        assert_eq!(map.keys().next().map(Str::as_str), Some("a"));
+        assert_eq!(map.get("k19"), Some(&Value::from(19)));
+        assert_eq!(map.len(), 22);
+        assert!(Map::of([]).is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "keys must be distinct")]
+    #[cfg(debug_assertions)]
+    fn fixed_shapes_have_distinct_keys() {
+        Map::of([("a", Value::Null), ("a", Value::Null)]);
     }
 
     #[test]

@@ -469,32 +469,32 @@ fn parse_node_template(
         }
     }
 
-    let mut node = Map::with_capacity(18);
-    node.insert("name", J::String(name.into()));
-    node.insert("id", J::String(name.into()));
-    node.insert("type", J::String(type_name.into()));
-    node.insert(
-        "type_hierarchy",
-        node_type
-            .get("type_hierarchy")
-            .cloned()
-            .unwrap_or(J::from(vec![])),
-    );
-    node.insert("properties", J::Object(properties.unwrap_or_default()));
-    node.insert("instances", J::Object(instances));
-    let mut capabilities = Map::with_capacity(1);
-    let mut scalable_map = Map::with_capacity(1);
-    scalable_map.insert("properties", J::Object(scalable));
-    capabilities.insert("scalable", J::Object(scalable_map));
-    node.insert("capabilities", J::Object(capabilities));
     let inert = resolved.inert
         && relationships
             .iter()
             .filter_map(J::as_object)
             .all(crate::functions::relationship_inputs_inert);
-    node.insert("interfaces", resolved.interfaces);
-    node.insert("operations", resolved.operations);
-    node.insert("relationships", J::from(relationships));
+    let name_value = J::from(name);
+    let mut node = Map::of([
+        ("name", name_value.clone()),
+        ("id", name_value),
+        ("type", J::from(type_name)),
+        (
+            "type_hierarchy",
+            node_type
+                .get("type_hierarchy")
+                .cloned()
+                .unwrap_or(J::from(vec![])),
+        ),
+        ("properties", J::Object(properties.unwrap_or_default())),
+        ("instances", J::Object(instances)),
+        ("capabilities", capabilities_of(scalable)),
+        ("interfaces", resolved.interfaces),
+        ("operations", resolved.operations),
+        ("relationships", J::from(relationships)),
+    ]);
+    // host_id, plugins, plugins_to_install and deployment_plugins_to_install follow.
+    node.reserve(4);
     if !resolved.copied.is_empty() {
         let own = resolved
             .copied
@@ -510,6 +510,27 @@ fn parse_node_template(
         uses: node_uses,
         script_operations,
     })
+}
+
+/// `{"scalable": {"properties": scalable}}`; the default one is shared.
+fn capabilities_of(scalable: Map) -> J {
+    static DEFAULT: std::sync::OnceLock<J> = std::sync::OnceLock::new();
+    let build = |scalable: Map| {
+        J::Object(Map::of([(
+            "scalable",
+            J::Object(Map::of([("properties", J::Object(scalable))])),
+        )]))
+    };
+    let default = DEFAULT.get_or_init(|| build(default_scalable()));
+    let is_default = default
+        .pointer("/scalable/properties")
+        .and_then(J::as_object)
+        .is_some_and(|d| d.ptr_eq(&scalable));
+    if is_default {
+        default.clone()
+    } else {
+        build(scalable)
+    }
 }
 
 /// Node position by name.
