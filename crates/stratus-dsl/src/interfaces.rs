@@ -48,7 +48,7 @@ fn parse_operation(
     type_inputs: bool,
     data_types: &DataTypes,
     version: &DslVersion,
-    name: &str,
+    name: &dyn Fn() -> String,
     problems: &mut Problems,
 ) -> Option<Map> {
     match &node.value {
@@ -60,7 +60,8 @@ fn parse_operation(
             let implementation =
                 schema::string(get(entries, "implementation"), problems).unwrap_or("");
             let inputs = if type_inputs {
-                let options = SchemaOptions::inputs(name);
+                let name = name();
+                let options = SchemaOptions::inputs(&name);
                 J::Object(parse_property_schema(
                     get(entries, "inputs"),
                     data_types,
@@ -85,7 +86,7 @@ fn parse_operation(
                     problems.push(Problem::logic(
                         28,
                         get(entries, "executor").map_or(node.span, |n| n.span),
-                        format!("Operation '{name}' has an illegal executor value '{executor}'. valid values are [central_deployment_agent,host_agent]"),
+                        format!("Operation '{}' has an illegal executor value '{executor}'. valid values are [central_deployment_agent,host_agent]", name()),
                     ));
                 }
                 op.insert("executor", J::String(executor.into()));
@@ -168,7 +169,7 @@ fn parse_interfaces(
         let mut operations = Map::with_capacity(ops.len());
         for (op_key, op_node) in ops {
             let op_name = op_key.as_str().unwrap_or_default();
-            let full = format!("{interface_name}.{op_name}");
+            let full = || format!("{interface_name}.{op_name}");
             if let Some(op) =
                 parse_operation(op_node, type_inputs, data_types, version, &full, problems)
             {
@@ -573,19 +574,21 @@ fn no_op_processed() -> Map {
 fn full_name(interface: &Str, operation: &Str) -> Str {
     use std::cell::RefCell;
     use std::collections::HashMap;
+    type Names = HashMap<(Str, Str), Str, foldhash::fast::FixedState>;
     thread_local! {
-        static NAMES: RefCell<HashMap<(Str, Str), Str>> = RefCell::new(HashMap::new());
+        static NAMES: RefCell<Names> = RefCell::new(Names::default());
     }
     NAMES.with(|names| {
         let mut names = names.borrow_mut();
-        if let Some(name) = names.get(&(interface.clone(), operation.clone())) {
+        let key = (interface.clone(), operation.clone());
+        if let Some(name) = names.get(&key) {
             return name.clone();
         }
         if names.len() >= 4096 {
             names.clear();
         }
         let name = Str::from(format!("{interface}.{operation}"));
-        names.insert((interface.clone(), operation.clone()), name.clone());
+        names.insert(key, name.clone());
         name
     })
 }

@@ -2,10 +2,10 @@
 //!
 //! Prints a table: the median over repeated runs for each corpus blueprint (imports served by
 //! the built-in catalog, parsed imports cached as a running server would), and generated
-//! blueprints of 1,000 and 10,000 nodes (no imports), each with the time of reading its YAML
-//! alone (the part no later stage can save). The generated files are written to
-//! `target/bench-blueprints/` so `bench/dsl` can time the reference parser on the very same
-//! text.
+//! blueprints of 100, 1,000 and 10,000 nodes (no imports) in two shapes, each with the time of
+//! reading its YAML alone (the part no later stage can save). The `heavy` shape is
+//! `bench/gen-blueprint`'s, the one `bench/dsl` times the reference parser on. The generated
+//! files are written to `target/bench-blueprints/`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -180,22 +180,49 @@ fn main() {
     std::fs::create_dir_all(&out).expect("bench dir");
     let loader = Loader::offline();
     for (nodes, runs) in [(100, 20), (1000, 10), (10000, 5)] {
-        let text = generated(nodes);
-        let path = out.join(format!("gen-{nodes}.yaml"));
-        std::fs::write(&path, &text).expect("write generated blueprint");
-        let location = path.to_string_lossy().to_string();
-        let median = time(runs, || {
-            plan(&text, &location, &loader, &cache, &Map::new())
-        });
-        // The floor under it: reading the YAML text into a tree, nothing else.
-        let yaml = time(runs, || {
-            stratus_dsl::yaml::load(&text, 0).expect("valid YAML");
-        });
-        println!(
-            "{:<34} {:>9.3} ms   (YAML alone {:.3} ms)",
-            format!("generated {nodes} nodes"),
-            median.as_secs_f64() * 1e3,
-            yaml.as_secs_f64() * 1e3
-        );
+        // Two shapes: `light` (this file's generator: two properties and one relationship
+        // per node, operations from the type) and `heavy` (`bench/gen-blueprint`, the
+        // blueprints `bench/dsl` times the reference parser on: every node writes its own
+        // operations with inputs, reads other nodes' properties, and relates to one to three
+        // others).
+        let shapes = [
+            ("light", "gen", Some(generated(nodes))),
+            ("heavy", "bench", heavy(&root, nodes)),
+        ];
+        for (shape, prefix, text) in shapes {
+            let Some(text) = text else {
+                println!("{shape} {nodes} nodes: skipped (bench/gen-blueprint needs python3)");
+                continue;
+            };
+            let path = out.join(format!("{prefix}-{nodes}.yaml"));
+            std::fs::write(&path, &text).expect("write generated blueprint");
+            let location = path.to_string_lossy().to_string();
+            let median = time(runs, || {
+                plan(&text, &location, &loader, &cache, &Map::new())
+            });
+            // The floor under it: reading the YAML text into a tree, nothing else.
+            let yaml = time(runs, || {
+                stratus_dsl::yaml::load(&text, 0).expect("valid YAML");
+            });
+            println!(
+                "{:<34} {:>9.3} ms   (YAML alone {:.3} ms)",
+                format!("{shape} {nodes} nodes"),
+                median.as_secs_f64() * 1e3,
+                yaml.as_secs_f64() * 1e3
+            );
+        }
     }
+}
+
+/// `bench/gen-blueprint NODES`, or `None` without python3.
+fn heavy(root: &Path, nodes: usize) -> Option<String> {
+    let output = std::process::Command::new("python3")
+        .arg(root.join("bench/gen-blueprint"))
+        .arg(nodes.to_string())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8(output.stdout).expect("generated blueprint is UTF-8"))
 }
