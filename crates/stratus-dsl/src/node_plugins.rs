@@ -75,31 +75,40 @@ pub fn assign_plugins(
             }
         }
     };
-    // Nodes whose operations use the same (plugin, executor) entries, in the same order,
-    // share one `plugins` and `deployment_plugins_to_install`: the entries are identified
-    // by where they are (each template's uses are one shared list).
-    let mut memo: HashMap<Vec<*const (String, J)>, NodePlugins> = HashMap::new();
+    // Nodes whose operations use the same distinct (plugin, executor) entries, in the same
+    // order, share one `plugins` and `deployment_plugins_to_install`.
+    let mut memo: HashMap<Vec<(&str, String)>, NodePlugins> = HashMap::new();
     let lists: Vec<NodePlugins> = operation_lists
         .iter()
         .map(|keys| {
-            let identity: Vec<*const (String, J)> =
-                keys.iter().map(|&key| key as *const (String, J)).collect();
+            let mut used: Vec<&(String, J)> = Vec::new();
+            for &key in keys {
+                if plugins.contains_key(&key.0) && !used.iter().any(|k| *k == key) {
+                    used.push(key);
+                }
+            }
+            let identity: Vec<(&str, String)> = used
+                .iter()
+                .map(|(plugin, executor)| {
+                    let executor = match executor {
+                        J::String(s) => format!("\"{s}"),
+                        other => other.to_string(),
+                    };
+                    (plugin.as_str(), executor)
+                })
+                .collect();
             memo.entry(identity)
                 .or_insert_with(|| {
-                    let mut used: Vec<(&(String, J), J)> = Vec::new();
-                    for &key in keys {
-                        let Some(plugin) = plugins.get(&key.0) else {
-                            continue;
-                        };
-                        if !used.iter().any(|(k, _)| *k == key) {
-                            let mut plugin = plugin.clone();
+                    let list: Vec<J> = used
+                        .iter()
+                        .filter_map(|(name, executor)| {
+                            let mut plugin = plugins.get(name)?.clone();
                             if let J::Object(p) = &mut plugin {
-                                p.insert("executor", key.1.clone());
+                                p.insert("executor", executor.clone());
                             }
-                            used.push((key, plugin));
-                        }
-                    }
-                    let list: Vec<J> = used.into_iter().map(|(_, p)| p).collect();
+                            Some(plugin)
+                        })
+                        .collect();
                     let mut deployment: Vec<(String, J)> = Vec::new();
                     by_executor(&list, "central_deployment_agent", &mut deployment);
                     NodePlugins {

@@ -523,7 +523,8 @@ fn capabilities_of(scalable: Map) -> J {
     };
     let default = DEFAULT.get_or_init(|| build(default_scalable()));
     let is_default = default
-        .pointer("/scalable/properties")
+        .get("scalable")
+        .and_then(|s| s.get("properties"))
         .and_then(J::as_object)
         .is_some_and(|d| d.ptr_eq(&scalable));
     if is_default {
