@@ -276,13 +276,18 @@ pub fn merge_template_interfaces(
     merged
 }
 
+/// Whether `op` equals [`no_op`]: every operation key, an empty implementation and inputs,
+/// and nothing else set.
 fn is_no_op(op: &Map) -> bool {
-    // Most operations have an implementation: they are told apart without comparing them.
-    let has_implementation = op
-        .get("implementation")
-        .and_then(J::as_str)
-        .is_some_and(|i| !i.is_empty());
-    !has_implementation && *op == no_op()
+    op.len() == OPERATION_KEYS.len()
+        && op.iter().all(|(key, value)| match key.as_str() {
+            "implementation" => value.as_str() == Some(""),
+            "inputs" => value.as_object().is_some_and(Map::is_empty),
+            "executor" | "max_retries" | "retry_interval" | "timeout" | "timeout_recoverable" => {
+                value.is_null()
+            }
+            _ => false,
+        })
 }
 
 /// Flattens a type operation's input schemas into values and overlays the template's.
@@ -702,4 +707,27 @@ pub fn process_interfaces(
         }
     }
     (operations, copied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_op_is_recognized_by_value() {
+        assert!(is_no_op(&no_op()));
+        assert!(is_no_op(&operation_mapping("", J::Object(Map::new()))));
+        assert!(!is_no_op(&operation_mapping("p.x", J::Object(Map::new()))));
+        let inputs = Map::of([("a", J::from(1))]);
+        assert!(!is_no_op(&operation_mapping("", J::Object(inputs))));
+        let mut with_executor = no_op();
+        with_executor.insert("executor", J::from("host_agent"));
+        assert!(!is_no_op(&with_executor));
+        let mut extra = no_op();
+        extra.insert("other", J::Null);
+        assert!(!is_no_op(&extra));
+        let mut missing = no_op();
+        missing.shift_remove("timeout");
+        assert!(!is_no_op(&missing));
+    }
 }
