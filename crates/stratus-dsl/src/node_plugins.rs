@@ -83,7 +83,7 @@ pub fn assign_plugins(
         .map(|keys| {
             let mut used: Vec<&(String, J)> = Vec::new();
             for &key in keys {
-                if plugins.contains_key(&key.0) && !used.iter().any(|k| *k == key) {
+                if plugins.contains_key(&key.0) && !used.contains(&key) {
                     used.push(key);
                 }
             }
