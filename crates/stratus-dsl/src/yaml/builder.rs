@@ -1,7 +1,12 @@
 //! The tree builder: turns parser events (from the fast path or yaml-rust2) into [`Node`]s
 //! with PyYAML's semantics: implicit scalar resolution, `<<` merge keys, anchors and aliases,
 //! a repeated key keeping its first position and last value, non-ASCII strings rejected.
+//!
+//! The items of open sequences and the entries of open mappings sit on two flat stacks; a
+//! collection takes its own off them at its end, in one allocation of the right size (a
+//! mapping is reworked only when it has a repeated key or a `<<` key).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver};
@@ -11,27 +16,34 @@ use super::fast::{Ev, Mark, Sink};
 use super::scalars::resolve_scalar;
 use super::{LoadError, Node, Span, Value};
 
-enum Frame {
-    Seq {
-        anchor: usize,
-        span: Span,
-        items: Vec<Node>,
-    },
-    Map {
-        anchor: usize,
-        span: Span,
-        entries: Vec<(Node, Node)>,
-        merges: Vec<Node>,
-        key: Option<Node>,
-        /// Position of each key in `entries`, once the mapping is too big for a linear
-        /// search.
-        index: std::collections::HashMap<KeyId, usize>,
-    },
+/// An open collection: its anchor, where it starts, and where its items (or entries) start
+/// on their stack.
+struct Frame {
+    map: bool,
+    /// A mapping's last entry has its key and awaits its value.
+    has_key: bool,
+    anchor: usize,
+    span: Span,
+    start: usize,
 }
+
+/// The value of an entry whose value has not come yet.
+const PENDING: Node = Node {
+    span: Span {
+        file: 0,
+        line: 0,
+        column: 0,
+    },
+    value: Value::Null,
+};
 
 pub(super) struct Builder {
     file: u32,
-    stack: Vec<Frame>,
+    frames: Vec<Frame>,
+    /// The finished items of the open sequences, innermost last.
+    items: Vec<Node>,
+    /// The entries of the open mappings, innermost last.
+    entries: Vec<(Node, Node)>,
     anchors: Vec<(usize, Node)>,
     root: Option<Node>,
     error: Option<LoadError>,
@@ -41,7 +53,9 @@ impl Builder {
     pub(super) fn new(file: u32) -> Builder {
         Builder {
             file,
-            stack: Vec::new(),
+            frames: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
             anchors: Vec::new(),
             root: None,
             error: None,
@@ -88,40 +102,55 @@ impl Builder {
         }
     }
 
+    #[inline(always)]
     fn push_value(&mut self, node: Node) {
-        match self.stack.last_mut() {
+        match self.frames.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries,
-                merges,
-                key,
-                index,
-                ..
-            }) => match key.take() {
-                None => *key = Some(node),
-                Some(k) => {
-                    if k.as_str() == Some("<<") {
-                        merges.push(node);
-                    } else {
-                        match find_key(entries, index, &k.value) {
-                            Some(position) => entries[position].1 = node,
-                            None => {
-                                if !index.is_empty() {
-                                    index.insert(KeyId::of(&k.value), entries.len());
-                                }
-                                entries.push((k, node));
-                                if index.is_empty() && entries.len() > INDEXED {
-                                    for (position, (key, _)) in entries.iter().enumerate() {
-                                        index.entry(KeyId::of(&key.value)).or_insert(position);
-                                    }
-                                }
-                            }
+            Some(frame) if !frame.map => self.items.push(node),
+            Some(frame) => {
+                if frame.has_key {
+                    if let Some(entry) = self.entries.last_mut() {
+                        entry.1 = node;
+                    }
+                } else {
+                    self.entries.push((node, PENDING));
+                }
+                frame.has_key = !frame.has_key;
+            }
+        }
+    }
+
+    /// A mapping from its entries in document order: a repeated key keeps its first position
+    /// and its last value; `<<` values are merged in (`finish_map`).
+    fn mapping(&mut self, pairs: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+        if !needs_rework(&pairs) {
+            return pairs;
+        }
+        let mut entries: Vec<(Node, Node)> = Vec::with_capacity(pairs.len());
+        let mut merges: Vec<Node> = Vec::new();
+        // Position of each key in `entries`, once the mapping is too big for a linear search.
+        let mut index: HashMap<KeyId, usize> = HashMap::new();
+        for (k, node) in pairs {
+            if k.as_str() == Some("<<") {
+                merges.push(node);
+                continue;
+            }
+            match find_key(&entries, &index, &k.value) {
+                Some(position) => entries[position].1 = node,
+                None => {
+                    if !index.is_empty() {
+                        index.insert(KeyId::of(&k.value), entries.len());
+                    }
+                    entries.push((k, node));
+                    if index.is_empty() && entries.len() > INDEXED {
+                        for (position, (key, _)) in entries.iter().enumerate() {
+                            index.entry(KeyId::of(&key.value)).or_insert(position);
                         }
                     }
                 }
-            },
+            }
         }
+        self.finish_map(entries, merges)
     }
 
     fn finish_map(&mut self, entries: Vec<(Node, Node)>, merges: Vec<Node>) -> Vec<(Node, Node)> {
@@ -211,6 +240,24 @@ fn same_key(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Whether a mapping's entries have a `<<` key or a repeated key (without either, they are
+/// the mapping as they are).
+fn needs_rework(pairs: &[(Node, Node)]) -> bool {
+    if pairs.iter().any(|(k, _)| k.as_str() == Some("<<")) {
+        return true;
+    }
+    if pairs.len() <= INDEXED {
+        (1..pairs.len()).any(|i| {
+            pairs[..i]
+                .iter()
+                .any(|(k, _)| same_key(&k.value, &pairs[i].0.value))
+        })
+    } else {
+        let mut seen = HashSet::with_capacity(pairs.len());
+        !pairs.iter().all(|(k, _)| seen.insert(KeyId::of(&k.value)))
+    }
+}
+
 /// The position of `key` among a mapping's entries so far.
 fn find_key(
     entries: &[(Node, Node)],
@@ -283,45 +330,37 @@ impl Sink for Builder {
                 }
                 None => self.fail(span, -3, "found undefined alias".into()),
             },
-            Ev::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
+            Ev::SequenceStart(anchor, _) => self.frames.push(Frame {
+                map: false,
+                has_key: false,
                 anchor,
                 span,
-                items: Vec::new(),
+                start: self.items.len(),
             }),
-            Ev::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+            Ev::MappingStart(anchor, _) => self.frames.push(Frame {
+                map: true,
+                has_key: false,
                 anchor,
                 span,
-                entries: Vec::new(),
-                merges: Vec::new(),
-                key: None,
-                index: std::collections::HashMap::new(),
+                start: self.entries.len(),
             }),
-            Ev::SequenceEnd => {
-                if let Some(Frame::Seq {
-                    anchor,
-                    span,
-                    items,
-                }) = self.stack.pop()
-                {
-                    let node = Node::new(Value::Seq(items), span);
-                    self.remember(anchor, &node);
-                    self.push_value(node);
-                }
-            }
-            Ev::MappingEnd => {
-                if let Some(Frame::Map {
-                    anchor,
-                    span,
-                    entries,
-                    merges,
-                    ..
-                }) = self.stack.pop()
-                {
-                    let entries = self.finish_map(entries, merges);
-                    let node = Node::new(Value::Map(entries), span);
-                    self.remember(anchor, &node);
-                    self.push_value(node);
-                }
+            Ev::SequenceEnd | Ev::MappingEnd => {
+                let Some(frame) = self.frames.pop() else {
+                    return;
+                };
+                let value = if frame.map {
+                    let mut pairs = self.entries.split_off(frame.start);
+                    if frame.has_key {
+                        // A key without a value (no parser sends one) is dropped.
+                        pairs.pop();
+                    }
+                    Value::Map(self.mapping(pairs))
+                } else {
+                    Value::Seq(self.items.split_off(frame.start))
+                };
+                let node = Node::new(value, frame.span);
+                self.remember(frame.anchor, &node);
+                self.push_value(node);
             }
             Ev::DocumentStart => {
                 if self.root.is_some() {
