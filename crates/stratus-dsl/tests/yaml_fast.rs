@@ -234,6 +234,17 @@ fn yaml_rust2_quirks_are_replicated() {
         "a: &x [1, 2]\nb: &y\n- 3\nc: [*x, *y]\n",
         "a: !!str 12\nb: !foo bar\nc: ! x\nd: !!int '12'\ne: &t !!str 1\nf: !!str &u 2\n",
         "a: !!map\n  b: c\n",
+        // Properties on an empty value: the empty scalar sits at the next token.
+        "a: !!str\nb: c\n",
+        "a: &x\n",
+        "a: &x # c\n\nb: *x\n",
+        // Compact and indentless sequences and mappings mixed.
+        "- - a\n  - b\n- c\n",
+        "a:\n- b: c\n  d: e\nf: g\n",
+        "- a: b\n  c:\n  - d\n  e: f\n",
+        "- a: |\n    x\n  b: c\n",
+        "- a:\n    - b\n- c\n",
+        "a:\n  -   b: c\n      d: e\n",
         // Document markers, comments, line breaks.
         "---\na: b\n...\n",
         "--- # c\na: b",
