@@ -5,14 +5,21 @@
 //! sexagesimal, `1e5` is a string, `<<` merges mappings. yaml-rust2 gives us events with
 //! positions; this module builds [`Node`] trees from them with PyYAML's implicit resolvers, so
 //! every value in a blueprint can be traced back to a file, line and column.
+//!
+//! Events come from the hand-written fast path in `fast/` when it handles the text (it covers
+//! what blueprints use and produces exactly yaml-rust2's events and marks), else from
+//! yaml-rust2; either way one [`Builder`] turns them into the tree.
 
 use std::sync::Arc;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
+mod builder;
+mod fast;
 mod scalars;
-use scalars::resolve_scalar;
+use builder::Builder;
+use fast::{Ev, Mark, Sink};
 
 /// Where a node starts: index of the file in the parse's file table, 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -162,13 +169,19 @@ pub struct LoadError {
 
 /// Loads one YAML document. An empty document is an empty mapping, as in the reference.
 pub fn load(text: &str, file: u32) -> Result<Node, LoadError> {
-    let mut builder = Builder {
-        file,
-        stack: Vec::new(),
-        anchors: Vec::new(),
-        root: None,
-        error: None,
-    };
+    load_fast(text, file).unwrap_or_else(|| load_reference(text, file))
+}
+
+/// The fast path's load, or `None` when it declines the text (nothing of its work is kept).
+fn load_fast(text: &str, file: u32) -> Option<Result<Node, LoadError>> {
+    let mut builder = Builder::new(file);
+    fast::parse(text, &mut builder).ok()?;
+    Some(builder.finish())
+}
+
+/// The load through yaml-rust2's parser.
+fn load_reference(text: &str, file: u32) -> Result<Node, LoadError> {
+    let mut builder = Builder::new(file);
     let mut parser = Parser::new_from_str(text);
     if let Err(err) = parser.load(&mut builder, false) {
         let marker = err.marker();
@@ -187,307 +200,71 @@ pub fn load(text: &str, file: u32) -> Result<Node, LoadError> {
             },
         });
     }
-    if let Some(error) = builder.error {
-        return Err(error);
-    }
-    Ok(builder.root.unwrap_or(Node::new(
-        Value::Map(Vec::new()),
-        Span {
-            file,
-            line: 1,
-            column: 1,
-        },
-    )))
+    builder.finish()
 }
 
-enum Frame {
-    Seq {
-        anchor: usize,
-        span: Span,
-        items: Vec<Node>,
-    },
-    Map {
-        anchor: usize,
-        span: Span,
-        entries: Vec<(Node, Node)>,
-        merges: Vec<Node>,
-        key: Option<Node>,
-        /// Position of each key in `entries`, once the mapping is too big for a linear
-        /// search.
-        index: std::collections::HashMap<KeyId, usize>,
-    },
-}
+/// Hooks for the differential tests of the fast path against yaml-rust2 (not an API).
+#[doc(hidden)]
+pub mod testing {
+    use super::*;
 
-struct Builder {
-    file: u32,
-    stack: Vec<Frame>,
-    anchors: Vec<(usize, Node)>,
-    root: Option<Node>,
-    error: Option<LoadError>,
-}
+    /// An event with its mark: (event, index, line, column), as yaml-rust2 reports them.
+    pub type MarkedEvent = (Event, usize, usize, usize);
 
-impl Builder {
-    fn span(&self, mark: &Marker) -> Span {
-        Span {
-            file: self.file,
-            line: mark.line() as u32,
-            column: mark.col() as u32 + 1,
+    struct Collect(Vec<MarkedEvent>);
+
+    impl Sink for Collect {
+        fn event(&mut self, event: Ev<'_>, mark: Mark) {
+            self.0
+                .push((event.into_event(), mark.index, mark.line, mark.col));
         }
     }
 
-    fn fail(&mut self, span: Span, code: i32, message: String) {
-        if self.error.is_none() {
-            self.error = Some(LoadError {
-                line: span.line,
-                column: span.column,
-                message,
-                code,
-            });
+    impl MarkedEventReceiver for Collect {
+        fn on_event(&mut self, event: Event, mark: Marker) {
+            self.0.push((event, mark.index(), mark.line(), mark.col()));
         }
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node) {
-        if anchor > 0 {
-            self.anchors.push((anchor, node.clone()));
-        }
+    /// The fast path's events, or why it declines the text.
+    pub fn fast_events(text: &str) -> Result<Vec<MarkedEvent>, &'static str> {
+        let mut sink = Collect(Vec::new());
+        fast::parse(text, &mut sink).map_err(|decline| decline.0)?;
+        Ok(sink.0)
     }
 
-    fn push_value(&mut self, node: Node) {
-        match self.stack.last_mut() {
-            None => self.root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries,
-                merges,
-                key,
-                index,
-                ..
-            }) => match key.take() {
-                None => *key = Some(node),
-                Some(k) => {
-                    if k.as_str() == Some("<<") {
-                        merges.push(node);
-                    } else {
-                        match find_key(entries, index, &k.value) {
-                            Some(position) => entries[position].1 = node,
-                            None => {
-                                if !index.is_empty() {
-                                    index.insert(KeyId::of(&k.value), entries.len());
-                                }
-                                entries.push((k, node));
-                                if index.is_empty() && entries.len() > INDEXED {
-                                    for (position, (key, _)) in entries.iter().enumerate() {
-                                        index.entry(KeyId::of(&key.value)).or_insert(position);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            },
-        }
+    /// yaml-rust2's events (as `load` asks for them), or its error.
+    pub fn reference_events(text: &str) -> Result<Vec<MarkedEvent>, String> {
+        let mut sink = Collect(Vec::new());
+        Parser::new_from_str(text)
+            .load(&mut sink, false)
+            .map_err(|err| err.to_string())?;
+        Ok(sink.0)
     }
 
-    fn finish_map(&mut self, entries: Vec<(Node, Node)>, merges: Vec<Node>) -> Vec<(Node, Node)> {
-        if merges.is_empty() {
-            return entries;
-        }
-        let mut merged: Vec<(Node, Node)> = Vec::new();
-        for merge in merges {
-            match merge.value {
-                Value::Map(sources) => merged.extend(sources),
-                Value::Seq(items) => {
-                    // PyYAML 6 (the reference's) merges the list in order, so a later mapping
-                    // overrides an earlier one.
-                    let mut from_list: Vec<(Node, Node)> = Vec::new();
-                    for item in items {
-                        match item.value {
-                            Value::Map(sources) => from_list.extend(sources),
-                            _ => self.fail(
-                                item.span,
-                                -1,
-                                "expected a mapping for merging, but found a non-mapping in the merge list".into(),
-                            ),
-                        }
-                    }
-                    merged.extend(from_list);
-                }
-                _ => self.fail(
-                    merge.span,
-                    -1,
-                    format!(
-                        "expected a mapping or list of mappings for merging, but found {}",
-                        merge.type_name()
-                    ),
-                ),
+    /// The fast parser alone, into a sink that only counts events (for timing).
+    pub fn fast_parse_only(text: &str) -> usize {
+        struct Count(usize);
+        impl Sink for Count {
+            fn event(&mut self, _: Ev<'_>, _: Mark) {
+                self.0 += 1;
             }
         }
-        let mut result: Vec<(Node, Node)> = Vec::with_capacity(merged.len() + entries.len());
-        for (k, v) in merged.into_iter().chain(entries) {
-            insert(&mut result, k, v);
-        }
-        result
-    }
-}
-
-/// Mappings with more keys than this look string keys up in an index.
-const INDEXED: usize = 16;
-
-/// A mapping key's identity: two keys are the same key when they print the same (`{:?}`),
-/// so floats compare by their bits (every NaN alike) and collections with their positions.
-#[derive(PartialEq, Eq, Hash)]
-enum KeyId {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(u64),
-    Str(Arc<str>),
-    Other(String),
-}
-
-impl KeyId {
-    fn of(value: &Value) -> KeyId {
-        match value {
-            Value::Null => KeyId::Null,
-            Value::Bool(b) => KeyId::Bool(*b),
-            Value::Int(i) => KeyId::Int(*i),
-            Value::Float(f) if f.is_nan() => KeyId::Float(f64::NAN.to_bits()),
-            Value::Float(f) => KeyId::Float(f.to_bits()),
-            Value::Str(s) => KeyId::Str(s.clone()),
-            other => KeyId::Other(format!("{other:?}")),
+        let mut sink = Count(0);
+        match fast::parse(text, &mut sink) {
+            Ok(()) => sink.0,
+            Err(_) => 0,
         }
     }
-}
 
-fn same_key(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Str(x), Value::Str(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Null, Value::Null) => true,
-        (Value::Float(x), Value::Float(y)) => {
-            (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits()
-        }
-        (Value::Seq(_), Value::Seq(_)) | (Value::Map(_), Value::Map(_)) => {
-            format!("{a:?}") == format!("{b:?}")
-        }
-        _ => false,
+    /// `load` through the fast path only (`None`: declined).
+    pub fn load_fast(text: &str, file: u32) -> Option<Result<Node, LoadError>> {
+        super::load_fast(text, file)
     }
-}
 
-/// The position of `key` among a mapping's entries so far.
-fn find_key(
-    entries: &[(Node, Node)],
-    index: &std::collections::HashMap<KeyId, usize>,
-    key: &Value,
-) -> Option<usize> {
-    if index.is_empty() {
-        entries.iter().position(|(k, _)| same_key(&k.value, key))
-    } else {
-        index.get(&KeyId::of(key)).copied()
-    }
-}
-
-fn insert(entries: &mut Vec<(Node, Node)>, key: Node, value: Node) {
-    if let Some(slot) = entries.iter_mut().find(|(k, _)| k.value == key.value) {
-        slot.1 = value;
-    } else {
-        entries.push((key, value));
-    }
-}
-
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, event: Event, mark: Marker) {
-        if self.error.is_some() {
-            return;
-        }
-        let span = self.span(&mark);
-        match event {
-            Event::Scalar(text, style, anchor, tag) => {
-                let value = match resolve_scalar(&text, style, tag.as_ref()) {
-                    Ok(value) => value,
-                    Err(message) => {
-                        self.fail(span, -1, message);
-                        return;
-                    }
-                };
-                if let Value::Str(s) = &value {
-                    if !s.is_ascii() {
-                        self.fail(
-                            span,
-                            108,
-                            format!(
-                                "illegal characters in line: {}, column: {}. Only valid ascii chars are supported.",
-                                span.line - 1,
-                                span.column - 1
-                            ),
-                        );
-                        return;
-                    }
-                }
-                let node = Node::new(value, span);
-                self.remember(anchor, &node);
-                self.push_value(node);
-            }
-            Event::Alias(anchor) => match self.anchors.iter().rev().find(|(id, _)| *id == anchor) {
-                Some((_, node)) => {
-                    let node = node.clone();
-                    self.push_value(node);
-                }
-                None => self.fail(span, -3, "found undefined alias".into()),
-            },
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
-                anchor,
-                span,
-                items: Vec::new(),
-            }),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                anchor,
-                span,
-                entries: Vec::new(),
-                merges: Vec::new(),
-                key: None,
-                index: std::collections::HashMap::new(),
-            }),
-            Event::SequenceEnd => {
-                if let Some(Frame::Seq {
-                    anchor,
-                    span,
-                    items,
-                }) = self.stack.pop()
-                {
-                    let node = Node::new(Value::Seq(items), span);
-                    self.remember(anchor, &node);
-                    self.push_value(node);
-                }
-            }
-            Event::MappingEnd => {
-                if let Some(Frame::Map {
-                    anchor,
-                    span,
-                    entries,
-                    merges,
-                    ..
-                }) = self.stack.pop()
-                {
-                    let entries = self.finish_map(entries, merges);
-                    let node = Node::new(Value::Map(entries), span);
-                    self.remember(anchor, &node);
-                    self.push_value(node);
-                }
-            }
-            Event::DocumentStart => {
-                if self.root.is_some() {
-                    self.fail(
-                        span,
-                        -1,
-                        "expected a single document in the stream, but found another document"
-                            .into(),
-                    );
-                }
-            }
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
-        }
+    /// `load` through yaml-rust2 only.
+    pub fn load_reference(text: &str, file: u32) -> Result<Node, LoadError> {
+        super::load_reference(text, file)
     }
 }
 

@@ -49,7 +49,24 @@ pub(super) fn resolve_scalar(
     Ok(resolve_plain(text))
 }
 
+/// [`resolve_all`] by the first character: null (`~`, `null`) and the booleans (`yes`, `no`,
+/// `true`, `false`, `on`, `off`, in three cases) start with one of a few letters, numbers and
+/// timestamps with a sign, a digit or a dot; anything else is a string.
 fn resolve_plain(text: &str) -> Value {
+    match text.as_bytes().first() {
+        Some(b'~' | b'n' | b'N' | b'y' | b'Y' | b't' | b'T' | b'f' | b'F' | b'o' | b'O') => {
+            match text {
+                "~" | "null" | "Null" | "NULL" => Value::Null,
+                _ => parse_bool(text).map_or_else(|| Value::Str(text.into()), Value::Bool),
+            }
+        }
+        Some(b'+' | b'-' | b'.' | b'0'..=b'9') | None => resolve_all(text),
+        Some(_) => Value::Str(text.into()),
+    }
+}
+
+/// A plain scalar through every implicit resolver in PyYAML's order.
+fn resolve_all(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         _ => {}
@@ -190,8 +207,20 @@ fn sexagesimal_part(part: &str) -> bool {
     }
 }
 
+/// `text` without its `_` digit separators.
+fn without_underscores(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('_') {
+        text.chars()
+            .filter(|c| *c != '_')
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 fn parse_int(text: &str) -> Option<i64> {
-    let cleaned: String = text.chars().filter(|c| *c != '_').collect();
+    let cleaned = without_underscores(text);
     let (negative, body) = split_sign(&cleaned);
     let magnitude: i64 = if body == "0" {
         0
@@ -292,4 +321,35 @@ fn parse_float(text: &str) -> Option<f64> {
         return Some(sign * value);
     }
     body.parse::<f64>().ok().map(|f| sign * f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first-character dispatch of `resolve_plain` changes no result.
+    #[test]
+    fn first_character_dispatch_agrees_with_every_resolver() {
+        let pieces = [
+            "", "~", "n", "null", "Null", "NULL", "y", "yes", "Yes", "YES", "no", "No", "NO", "t",
+            "true", "True", "TRUE", "f", "false", "False", "FALSE", "o", "on", "On", "ON", "off",
+            "Off", "OFF", "0", "1", "7", "9", "_", ".", ":", "-", "+", "e", "E", "x", "b", "inf",
+            "Inf", "INF", "nan", "NaN", "NAN", "2001", "-12-14", "T", " ", "Z", "a", "\u{e9}",
+        ];
+        let mut count = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in ["", "0", ":30", ".5", "e+3", "_1", "x"] {
+                    let text = format!("{a}{b}{c}");
+                    assert_eq!(
+                        format!("{:?}", resolve_plain(&text)),
+                        format!("{:?}", resolve_all(&text)),
+                        "{text:?}"
+                    );
+                    count += 1;
+                }
+            }
+        }
+        assert!(count > 10_000);
+    }
 }
