@@ -7,7 +7,6 @@
 //! mapping is reworked only when it has a repeated key or a `<<` key).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver};
 use yaml_rust2::scanner::Marker;
@@ -206,7 +205,7 @@ enum KeyId {
     Bool(bool),
     Int(i64),
     Float(u64),
-    Str(Arc<str>),
+    Str(crate::json::Str),
     Other(String),
 }
 

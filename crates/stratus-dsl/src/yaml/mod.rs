@@ -10,8 +10,6 @@
 //! what blueprints use and produces exactly yaml-rust2's events and marks), else from
 //! yaml-rust2; either way one [`Builder`] turns them into the tree.
 
-use std::sync::Arc;
-
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
@@ -44,7 +42,7 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(Arc<str>),
+    Str(crate::json::Str),
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
