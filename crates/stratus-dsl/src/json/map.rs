@@ -40,6 +40,42 @@ impl Inner {
     }
 }
 
+/// `a == b` for the short strings keys are, without calling `memcmp`: words compared from
+/// both ends (overlapping), the way a short comparison is unrolled.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(bytes)
+    };
+    let half = |s: &[u8], at: usize| {
+        let mut bytes = [0u8; 4];
+        bytes.copy_from_slice(&s[at..at + 4]);
+        u32::from_ne_bytes(bytes)
+    };
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => {
+            let mut at = 0;
+            while at + 8 < n {
+                if word(a, at) != word(b, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            word(a, n - 8) == word(b, n - 8)
+        }
+    }
+}
+
 pub type Iter<'a> = std::iter::Map<
     std::slice::Iter<'a, (Str, Value)>,
     fn(&'a (Str, Value)) -> (&'a Str, &'a Value),
@@ -121,7 +157,13 @@ impl Map {
         let inner = self.0.as_deref()?;
         match &inner.index {
             Some(index) => index.get(key).copied(),
-            None => inner.entries.iter().position(|(k, _)| k.as_str() == key),
+            None => {
+                let key = key.as_bytes();
+                inner
+                    .entries
+                    .iter()
+                    .position(|(k, _)| same_bytes(k.as_bytes(), key))
+            }
         }
     }
 
@@ -340,6 +382,27 @@ mod tests {
     #[cfg(debug_assertions)]
     fn fixed_shapes_have_distinct_keys() {
         Map::of([("a", Value::Null), ("a", Value::Null)]);
+    }
+
+    #[test]
+    fn short_comparison_agrees_with_equality() {
+        let words: Vec<String> = (0..40)
+            .flat_map(|n| {
+                let base: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+                let mut variants = vec![base.clone()];
+                for i in 0..n {
+                    let mut changed = base.clone().into_bytes();
+                    changed[i] = b'Z';
+                    variants.push(String::from_utf8(changed).unwrap());
+                }
+                variants
+            })
+            .collect();
+        for a in &words {
+            for b in &words {
+                assert_eq!(same_bytes(a.as_bytes(), b.as_bytes()), a == b, "{a} {b}");
+            }
+        }
     }
 
     #[test]
