@@ -263,13 +263,16 @@ fn build(
     }
     // Every operation asks whether its implementation is a file shipped with the blueprint;
     // most implementations repeat, and files do not change during a parse.
-    let known = std::cell::RefCell::new(HashMap::<String, bool>::new());
+    let known = std::sync::Mutex::new(HashMap::<String, bool>::new());
     let resource_exists = |path: &str| {
-        if let Some(&exists) = known.borrow().get(path) {
+        let mut known = known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&exists) = known.get(path) {
             return exists;
         }
         let exists = loader.resource_exists(path);
-        known.borrow_mut().insert(path.to_string(), exists);
+        known.insert(path.to_string(), exists);
         exists
     };
 

@@ -27,7 +27,7 @@ pub struct ImportError {
 
 /// Resolves imports. `importer` is the canonical location of the document that holds the
 /// import, so relative imports can be resolved against it.
-pub trait ImportLoader {
+pub trait ImportLoader: Sync {
     fn load(&self, import: &str, importer: &str) -> Result<LoadedImport, ImportError>;
 
     /// Whether `path` (relative to the main blueprint's directory) names a file shipped with

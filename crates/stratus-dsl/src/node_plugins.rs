@@ -2,7 +2,6 @@
 //! host-agent plugins its host installs) and the check that relationships form no cycle.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use crate::json::{Map, Value as J};
 
@@ -12,7 +11,7 @@ use crate::yaml::{Node, Span};
 
 /// The `(plugin, executor)` of each operation of an `operations` map that runs a plugin, in
 /// order. Shared by every template whose operations come from the same resolution.
-pub type Uses = Rc<[(String, J)]>;
+pub type Uses = std::sync::Arc<[(String, J)]>;
 
 /// The plugin uses a node template brings: its own operations' and its relationships'
 /// source operations' (`own`, in order), and each relationship's target operations', which

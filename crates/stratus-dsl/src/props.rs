@@ -236,7 +236,7 @@ fn merge_flattened(
                 &property_path,
             )?
         };
-        result.insert(key.clone(), parsed);
+        result.push_new(key.clone(), parsed);
     }
     Ok(result)
 }

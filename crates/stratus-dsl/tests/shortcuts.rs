@@ -187,7 +187,7 @@ node_templates:
 }
 
 /// Most nodes share their type's operations and their plugins lists with other nodes: every
-/// node of a 400-template blueprint plans as it does alone.
+/// node of a 600-template blueprint (parsed on two threads) plans as it does alone.
 #[test]
 fn many_templates_plan_as_each_does_alone() {
     let types = "  plain:
@@ -209,10 +209,10 @@ node_templates:
         }
         _ => format!("  n{i}: {{type: t, properties: {{b: {{get_input: x}}}}}}\n"),
     };
-    let all: String = (0..400).map(template).collect();
+    let all: String = (0..600).map(template).collect();
     let whole = plan(&format!("{HEAD}{types}{all}")).expect("plan");
     let nodes = whole["nodes"].as_array().expect("nodes");
-    assert_eq!(nodes.len(), 400);
+    assert_eq!(nodes.len(), 600);
     for (i, node) in nodes.iter().enumerate() {
         let alone = plan(&format!("{HEAD}{types}{}", template(i))).expect("plan alone");
         assert_eq!(node, &alone["nodes"][0], "node n{i}");

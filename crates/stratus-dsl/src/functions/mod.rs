@@ -111,8 +111,8 @@ pub fn contains_function(value: &J) -> bool {
 /// operations and interfaces. The passes that evaluate, check or scan those inputs have
 /// nothing to do for such a node (see [`crate::Plan::inert`]).
 /// The parser decides it from a node's parts: [`operations_inert`] and [`interfaces_inert`]
-/// of its resolved interfaces, and [`relationship_inputs_inert`] of each relationship, which
-/// together are this function.
+/// of its resolved interfaces and of each relationship's resolved source and target sides
+/// (which is [`relationship_inputs_inert`]); together they are this function.
 pub fn operation_inputs_inert(node: &crate::json::Map) -> bool {
     let operations = |key: &str| operations_inert(node.get(key).and_then(J::as_object));
     let interfaces = |key: &str| interfaces_inert(node.get(key).and_then(J::as_object));

@@ -117,6 +117,20 @@ impl Map {
         map
     }
 
+    /// Appends an entry whose key the map does not hold (checked in debug builds): for
+    /// keys taken from another map, which are distinct already.
+    pub fn push_new(&mut self, key: Str, value: Value) {
+        debug_assert!(!self.contains_key(&key), "key {key} is already in the map");
+        let inner = self.inner_mut();
+        if let Some(index) = &mut inner.index {
+            index.insert(key.clone(), inner.entries.len());
+        }
+        inner.entries.push((key, value));
+        if inner.index.is_none() && inner.entries.len() > INDEXED {
+            inner.reindex();
+        }
+    }
+
     /// Room for `additional` more entries.
     pub fn reserve(&mut self, additional: usize) {
         self.inner_mut().entries.reserve(additional);

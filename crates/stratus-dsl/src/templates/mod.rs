@@ -31,7 +31,7 @@ pub struct Catalogs<'a> {
     pub data_types: &'a DataTypes,
     pub plugins: &'a Map,
     pub version: &'a DslVersion,
-    pub resource_exists: &'a dyn Fn(&str) -> bool,
+    pub resource_exists: &'a (dyn Fn(&str) -> bool + Sync),
 }
 
 pub const CONTAINED_IN: &str = "cloudify.relationships.contained_in";
@@ -92,14 +92,8 @@ pub fn parse_node_templates<'d>(
     let mut node_targets: Vec<Vec<&str>> = Vec::with_capacity(count);
     let mut inert: Vec<bool> = Vec::with_capacity(count);
     let mut script_operations = HashMap::new();
-    let mut memo = InterfaceMemo::default();
-    for (key, template) in entries {
+    for (key, template, parsed) in parse_each(entries, &names, catalogs, problems) {
         let name = key.as_str().unwrap_or_default();
-        let Some(parsed) = parse_node_template(
-            name, key.span, template, &names, catalogs, &mut memo, problems,
-        ) else {
-            continue;
-        };
         node_names.push(name);
         node_types.push(
             template
@@ -182,6 +176,58 @@ pub fn parse_node_templates<'d>(
         names: node_names,
         script_operations,
     }
+}
+
+/// Below this many node templates per thread, parsing them on one thread is faster.
+const TEMPLATES_PER_THREAD: usize = 256;
+
+/// Each node template that parses, with its key, in order; large sections on two threads.
+/// The result and the problems, in order, are those of parsing them one by one: each thread
+/// keeps its own [`InterfaceMemo`], which only ever holds problem-free results.
+fn parse_each<'e>(
+    entries: &'e [(Node, Node)],
+    names: &HashSet<&str>,
+    catalogs: &Catalogs,
+    problems: &mut Problems,
+) -> Vec<(&'e Node, &'e Node, ParsedNode)> {
+    let parse_part = |part: &'e [(Node, Node)], problems: &mut Problems| {
+        let mut memo = InterfaceMemo::default();
+        part.iter()
+            .filter_map(|(key, template)| {
+                let name = key.as_str().unwrap_or_default();
+                let parsed = parse_node_template(
+                    name, key.span, template, names, catalogs, &mut memo, problems,
+                )?;
+                Some((key, template, parsed))
+            })
+            .collect::<Vec<_>>()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(2)
+        .min(entries.len() / TEMPLATES_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return parse_part(entries, problems);
+    }
+    let chunk = entries.len().div_ceil(threads);
+    let (first, rest) = entries.split_at(chunk);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| {
+            let mut found = Problems::default();
+            let parsed = parse_part(rest, &mut found);
+            (parsed, found)
+        });
+        let mut parsed = parse_part(first, problems);
+        match other.join() {
+            Ok((more, found)) => {
+                parsed.extend(more);
+                problems.list.extend(found.list);
+            }
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        parsed
+    })
 }
 
 /// The parsed nodes' names and types (by position) and positions by name.
@@ -403,6 +449,7 @@ fn parse_node_template(
     let mut script_operations = Vec::new();
     let mut container: Option<String> = None;
     let mut contained_types: Vec<String> = Vec::new();
+    let mut relationships_inert = true;
     if let Some(relationships_node) = get(entries, "relationships").filter(|n| !n.is_null()) {
         match relationships_node.as_seq() {
             None => problems.push(schema::expected(relationships_node, "list")),
@@ -412,6 +459,7 @@ fn parse_node_template(
                         parse_relationship(name, item, names, catalogs, memo, problems)
                     {
                         let relationship = parsed.map;
+                        relationships_inert &= parsed.inert;
                         node_uses.own.push(parsed.source_uses);
                         if let Some(target) = relationship.get("target_id").and_then(J::as_str) {
                             node_uses
@@ -469,11 +517,7 @@ fn parse_node_template(
         }
     }
 
-    let inert = resolved.inert
-        && relationships
-            .iter()
-            .filter_map(J::as_object)
-            .all(crate::functions::relationship_inputs_inert);
+    let inert = resolved.inert && relationships_inert;
     let name_value = J::from(name);
     let mut node = Map::of([
         ("name", name_value.clone()),

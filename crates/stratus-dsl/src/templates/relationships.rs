@@ -19,6 +19,8 @@ use crate::yaml::Node;
 /// A parsed relationship of a node template.
 pub(super) struct ParsedRelationship {
     pub map: Map,
+    /// Whether no input of its source and target operations holds a function call.
+    pub inert: bool,
     pub source_uses: Uses,
     pub target_uses: Uses,
     /// `SIDE:INTERFACE.OPERATION` of the operations whose inputs the script plugin copied.
@@ -118,16 +120,9 @@ pub(super) fn parse_relationship(
             &context,
         ))
         .unwrap_or_default();
-    let mut result = Map::with_capacity(10);
-    result.insert("type", J::String(type_name.into()));
-    result.insert("target_id", J::String(target.into()));
-    result.insert("properties", J::Object(properties));
     let mut copied_all = Vec::new();
-    let mut side_uses = Vec::with_capacity(2);
-    for (side, operations_key) in [
-        ("source_interfaces", "source_operations"),
-        ("target_interfaces", "target_operations"),
-    ] {
+    let mut sides = Vec::with_capacity(2);
+    for side in ["source_interfaces", "target_interfaces"] {
         let written = get(entries, side);
         let own = written.is_some_and(|n| !n.is_null());
         let resolved = memo.resolve((!own).then_some((type_name, side)), problems, |problems| {
@@ -165,26 +160,35 @@ pub(super) fn parse_relationship(
         copied_all.extend(
             resolved
                 .copied
-                .into_iter()
+                .iter()
                 .map(|(i, o)| format!("{side}:{i}.{o}")),
         );
-        result.insert(side, resolved.interfaces);
-        result.insert(operations_key, resolved.operations);
-        side_uses.push(resolved.uses);
+        sides.push(resolved);
     }
-    result.insert(
-        "type_hierarchy",
-        relationship_type
-            .get("type_hierarchy")
-            .cloned()
-            .unwrap_or(J::from(vec![])),
-    );
-    let target_uses = side_uses.pop().unwrap_or_default();
-    let source_uses = side_uses.pop().unwrap_or_default();
+    let (Some(target_side), Some(source_side)) = (sides.pop(), sides.pop()) else {
+        return None;
+    };
+    let result = Map::of([
+        ("type", J::from(type_name)),
+        ("target_id", J::from(target)),
+        ("properties", J::Object(properties)),
+        ("source_interfaces", source_side.interfaces),
+        ("source_operations", source_side.operations),
+        ("target_interfaces", target_side.interfaces),
+        ("target_operations", target_side.operations),
+        (
+            "type_hierarchy",
+            relationship_type
+                .get("type_hierarchy")
+                .cloned()
+                .unwrap_or(J::from(vec![])),
+        ),
+    ]);
     Some(ParsedRelationship {
         map: result,
-        source_uses,
-        target_uses,
+        inert: source_side.inert && target_side.inert,
+        source_uses: source_side.uses,
+        target_uses: target_side.uses,
         script_copied: copied_all,
     })
 }

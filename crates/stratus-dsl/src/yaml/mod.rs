@@ -113,12 +113,20 @@ impl Node {
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => {
                 let mut map = Map::with_capacity(entries.len());
+                // The builder keeps string keys distinct; other keys may print alike.
+                let strings = entries
+                    .iter()
+                    .all(|(k, _)| matches!(k.value, Value::Str(_)));
                 for (k, v) in entries {
-                    let key = match &k.value {
-                        Value::Str(s) => Str::from(s.clone()),
-                        _ => Str::from(k.key_string()),
-                    };
-                    map.insert(key, v.to_json());
+                    match &k.value {
+                        Value::Str(s) if strings => map.push_new(s.clone(), v.to_json()),
+                        Value::Str(s) => {
+                            map.insert(s.clone(), v.to_json());
+                        }
+                        _ => {
+                            map.insert(k.key_string(), v.to_json());
+                        }
+                    }
                 }
                 J::Object(map)
             }
