@@ -53,7 +53,7 @@ pub struct Blueprint {
     /// Locations of every document read, main first.
     pub files: Vec<String>,
     /// Where each function call is written (keyed by its JSON text), for diagnostics.
-    pub function_spans: std::sync::Arc<HashMap<String, Span>>,
+    pub function_spans: std::sync::Arc<FunctionSpans>,
     /// Where each input is declared.
     pub input_spans: HashMap<String, Span>,
     /// Script-plugin operations whose interface inputs are kept as written (see
@@ -64,8 +64,11 @@ pub struct Blueprint {
     pub reads_node_properties: bool,
 }
 
+/// Where each function call is written, keyed by the call's JSON text.
+pub type FunctionSpans = HashMap<String, Span, foldhash::fast::FixedState>;
+
 /// Records the position of every function call in a document.
-fn function_spans(node: &Node, spans: &mut HashMap<String, Span>) {
+fn function_spans(node: &Node, spans: &mut FunctionSpans) {
     match &node.value {
         Value::Map(entries) => {
             if entries.len() <= 2
@@ -196,7 +199,7 @@ pub fn parse(
         &mut problems,
     );
     let files = merged.files.clone();
-    let mut spans = HashMap::new();
+    let mut spans = FunctionSpans::default();
     function_spans(&merged.document, &mut spans);
     let (plan, script_operations) = build(
         &merged.document,
@@ -239,7 +242,7 @@ fn build(
     document: &Node,
     version: &DslVersion,
     loader: &dyn ImportLoader,
-    spans: &HashMap<String, Span>,
+    spans: &FunctionSpans,
     cache: &DocumentCache,
     problems: &mut Problems,
 ) -> (Plan, HashMap<String, Vec<String>>) {
@@ -263,7 +266,8 @@ fn build(
     }
     // Every operation asks whether its implementation is a file shipped with the blueprint;
     // most implementations repeat, and files do not change during a parse.
-    let known = std::sync::Mutex::new(HashMap::<String, bool>::new());
+    let known =
+        std::sync::Mutex::new(HashMap::<String, bool, foldhash::fast::FixedState>::default());
     let resource_exists = |path: &str| {
         let mut known = known
             .lock()
@@ -488,7 +492,7 @@ pub struct PlanEnvironment<'a> {
     properties: std::cell::OnceCell<HashMap<&'a str, &'a J>>,
     major: u32,
     minor: u32,
-    spans: Option<&'a HashMap<String, Span>>,
+    spans: Option<&'a FunctionSpans>,
 }
 
 impl<'a> PlanEnvironment<'a> {
@@ -508,7 +512,7 @@ impl<'a> PlanEnvironment<'a> {
         inputs: &'a Map,
         plan: &'a J,
         version: &DslVersion,
-        spans: &'a HashMap<String, Span>,
+        spans: &'a FunctionSpans,
     ) -> PlanEnvironment<'a> {
         PlanEnvironment::with_inputs(inputs, plan, version, Some(spans))
     }
@@ -517,7 +521,7 @@ impl<'a> PlanEnvironment<'a> {
         inputs: &'a Map,
         plan: &'a J,
         version: &DslVersion,
-        spans: Option<&'a HashMap<String, Span>>,
+        spans: Option<&'a FunctionSpans>,
     ) -> PlanEnvironment<'a> {
         PlanEnvironment {
             inputs,
@@ -694,7 +698,7 @@ fn validate_functions(
     plan: &J,
     inert: &[bool],
     version: &DslVersion,
-    spans: &HashMap<String, Span>,
+    spans: &FunctionSpans,
     span: Span,
     problems: &mut Problems,
 ) -> J {

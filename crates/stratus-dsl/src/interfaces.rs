@@ -474,7 +474,8 @@ pub fn process_operation(
         })
         .collect();
     let is_url = has_scheme(implementation);
-    let local = resource_exists(strip_namespace(implementation));
+    // A URL is run by the script plugin whether or not it also names a file.
+    let local = !is_url && resource_exists(strip_namespace(implementation));
     let is_script = !is_url && !local && implementation.trim().contains('\n');
     if is_url || is_script || local {
         let inputs_map = inputs.as_object().cloned().unwrap_or_default();

@@ -67,7 +67,7 @@ pub(super) fn get_property(
             "get_property's first argument names a node template, or SELF / SOURCE / TARGET",
         ));
     };
-    let joined = path.iter().map(python_repr).collect::<Vec<_>>().join(".");
+    let joined = || path.iter().map(python_repr).collect::<Vec<_>>().join(".");
     let mut value = properties;
     for step in path {
         if is_function(&value) {
@@ -82,7 +82,8 @@ pub(super) fn get_property(
                     let index = if i < 0 { list.len() as i64 + i } else { i };
                     if index < 0 || index as usize >= list.len() {
                         return Err(eval_error(context, "get_property", format!(
-                            "Node template property '{node}.properties.{joined}' referenced from '{}' index is out of range. Got {i} but list size is {}.",
+                            "Node template property '{node}.properties.{}' referenced from '{}' index is out of range. Got {i} but list size is {}.",
+                            joined(),
                             context.path,
                             list.len()
                         )));
@@ -93,7 +94,8 @@ pub(super) fn get_property(
             },
             (J::Array(_), other) => {
                 return Err(eval_error(context, "get_property", format!(
-                    "Node template property '{node}.properties.{joined}' referenced from '{}' is expected {} to be an int but it is a {}.",
+                    "Node template property '{node}.properties.{}' referenced from '{}' is expected {} to be an int but it is a {}.",
+                    joined(),
                     context.path,
                     python_repr(other),
                     if other.is_string() { "str" } else { "other" }
@@ -105,7 +107,8 @@ pub(super) fn get_property(
             Some(next) => value = next,
             None => {
                 return Err(eval_error(context, "get_property", format!(
-                    "Node template property '{node}.properties.{joined}' referenced from '{}' doesn't exist.",
+                    "Node template property '{node}.properties.{}' referenced from '{}' doesn't exist.",
+                    joined(),
                     context.path
                 )))
             }
