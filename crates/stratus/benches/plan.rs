@@ -15,8 +15,10 @@ use stratus_catalog::Loader;
 use stratus_dsl::DocumentCache;
 
 // The binary's allocator, so the figures are the binary's.
+#[path = "../src/allocator.rs"]
+mod allocator;
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: allocator::Mimalloc = allocator::Mimalloc;
 
 fn generated(nodes: usize) -> String {
     let mut text = String::from(

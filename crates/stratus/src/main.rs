@@ -1,6 +1,7 @@
 //! `stratus`: the command line. Wiring only — parsing, planning and the catalog live in
 //! their crates; this file turns arguments into calls and results into output and exit codes.
 
+mod allocator;
 mod blueprint_cmd;
 mod catalog_cmd;
 mod config;
@@ -12,11 +13,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of glibc's malloc: plans and deployments are large trees of small
-/// allocations, and glibc spent most of a big plan in free-list upkeep and re-faulting the
-/// pages it had trimmed (`cargo bench -p stratus --bench plan`).
+/// mimalloc (see `allocator.rs`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
 
 /// Returns the memory freed so far to the operating system now, instead of at mimalloc's next
 /// purge (which waits for later allocator activity): start-up verifies the admin password with
