@@ -23,8 +23,32 @@ pub struct Map(Option<Arc<Inner>>);
 
 #[derive(Clone)]
 struct Inner {
-    entries: Vec<(Str, Value)>,
+    entries: Vec<Slot>,
     index: Option<HashMap<Str, usize, FixedState>>,
+}
+
+/// An entry with its key's [`tag`], so that a scan compares strings only where tags match.
+#[derive(Clone)]
+struct Slot {
+    tag: u32,
+    key: Str,
+    value: Value,
+}
+
+impl Slot {
+    fn new(key: Str, value: Value) -> Slot {
+        Slot {
+            tag: tag(key.as_bytes()),
+            key,
+            value,
+        }
+    }
+}
+
+/// A key's length and first byte: the keys of one object nearly always differ in one of them.
+#[inline]
+fn tag(key: &[u8]) -> u32 {
+    ((key.len() as u32) << 8) | u32::from(key.first().copied().unwrap_or(0))
 }
 
 impl Inner {
@@ -32,8 +56,8 @@ impl Inner {
         self.index = (self.entries.len() > INDEXED).then(|| {
             let mut index =
                 HashMap::with_capacity_and_hasher(self.entries.len(), FixedState::default());
-            for (position, (key, _)) in self.entries.iter().enumerate() {
-                index.entry(key.clone()).or_insert(position);
+            for (position, slot) in self.entries.iter().enumerate() {
+                index.entry(slot.key.clone()).or_insert(position);
             }
             index
         });
@@ -76,10 +100,26 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-pub type Iter<'a> = std::iter::Map<
-    std::slice::Iter<'a, (Str, Value)>,
-    fn(&'a (Str, Value)) -> (&'a Str, &'a Value),
->;
+pub struct Iter<'a>(std::slice::Iter<'a, Slot>);
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a Str, &'a Value);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|slot| (&slot.key, &slot.value))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|slot| (&slot.key, &slot.value))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 impl Map {
     pub const fn new() -> Map {
@@ -111,7 +151,7 @@ impl Map {
         inner.entries.extend(
             entries
                 .into_iter()
-                .map(|(key, value)| (Str::new_static(key), value)),
+                .map(|(key, value)| Slot::new(Str::new_static(key), value)),
         );
         inner.reindex();
         map
@@ -125,7 +165,7 @@ impl Map {
         if let Some(index) = &mut inner.index {
             index.insert(key.clone(), inner.entries.len());
         }
-        inner.entries.push((key, value));
+        inner.entries.push(Slot::new(key, value));
         if inner.index.is_none() && inner.entries.len() > INDEXED {
             inner.reindex();
         }
@@ -136,7 +176,7 @@ impl Map {
         self.inner_mut().entries.reserve(additional);
     }
 
-    fn entries(&self) -> &[(Str, Value)] {
+    fn entries(&self) -> &[Slot] {
         self.0.as_deref().map_or(&[], |inner| &inner.entries)
     }
 
@@ -173,28 +213,29 @@ impl Map {
             Some(index) => index.get(key).copied(),
             None => {
                 let key = key.as_bytes();
+                let tag = tag(key);
                 inner
                     .entries
                     .iter()
-                    .position(|(k, _)| same_bytes(k.as_bytes(), key))
+                    .position(|slot| slot.tag == tag && same_bytes(slot.key.as_bytes(), key))
             }
         }
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
         let position = self.position(key)?;
-        Some(&self.entries()[position].1)
+        Some(&self.entries()[position].value)
     }
 
     pub fn get_key_value(&self, key: &str) -> Option<(&Str, &Value)> {
         let position = self.position(key)?;
-        let (k, v) = &self.entries()[position];
-        Some((k, v))
+        let slot = &self.entries()[position];
+        Some((&slot.key, &slot.value))
     }
 
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         let position = self.position(key)?;
-        Some(&mut self.inner_mut().entries[position].1)
+        Some(&mut self.inner_mut().entries[position].value)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -207,7 +248,7 @@ impl Map {
         let key = key.into();
         if let Some(position) = self.position(&key) {
             return Some(std::mem::replace(
-                &mut self.inner_mut().entries[position].1,
+                &mut self.inner_mut().entries[position].value,
                 value,
             ));
         }
@@ -218,13 +259,13 @@ impl Map {
                 index.insert(key.clone(), position);
             }
             None if position == INDEXED => {
-                inner.entries.push((key, value));
+                inner.entries.push(Slot::new(key, value));
                 inner.reindex();
                 return None;
             }
             None => {}
         }
-        inner.entries.push((key, value));
+        inner.entries.push(Slot::new(key, value));
         None
     }
 
@@ -232,7 +273,7 @@ impl Map {
     pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
         let position = self.position(key)?;
         let inner = self.inner_mut();
-        let (_, value) = inner.entries.remove(position);
+        let value = inner.entries.remove(position).value;
         inner.reindex();
         Some(value)
     }
@@ -241,7 +282,7 @@ impl Map {
     pub fn swap_remove(&mut self, key: &str) -> Option<Value> {
         let position = self.position(key)?;
         let inner = self.inner_mut();
-        let (_, value) = inner.entries.swap_remove(position);
+        let value = inner.entries.swap_remove(position).value;
         inner.reindex();
         Some(value)
     }
@@ -253,32 +294,30 @@ impl Map {
 
     pub fn retain(&mut self, mut keep: impl FnMut(&Str, &mut Value) -> bool) {
         let inner = self.inner_mut();
-        inner.entries.retain_mut(|(k, v)| keep(k, v));
+        inner
+            .entries
+            .retain_mut(|slot| keep(&slot.key, &mut slot.value));
         inner.reindex();
     }
 
     pub fn iter(&self) -> Iter<'_> {
-        fn pair(entry: &(Str, Value)) -> (&Str, &Value) {
-            (&entry.0, &entry.1)
-        }
-        let pair: fn(&(Str, Value)) -> (&Str, &Value) = pair;
-        self.entries().iter().map(pair)
+        Iter(self.entries().iter())
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Str, &mut Value)> {
-        let entries: &mut [(Str, Value)] = match self.0 {
+        let entries: &mut [Slot] = match self.0 {
             None => &mut [],
             Some(_) => &mut self.inner_mut().entries,
         };
-        entries.iter_mut().map(|(k, v)| (&*k, v))
+        entries.iter_mut().map(|slot| (&slot.key, &mut slot.value))
     }
 
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Str> + ExactSizeIterator {
-        self.entries().iter().map(|(k, _)| k)
+        self.entries().iter().map(|slot| &slot.key)
     }
 
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
-        self.entries().iter().map(|(_, v)| v)
+        self.entries().iter().map(|slot| &slot.value)
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
@@ -287,7 +326,7 @@ impl Map {
 
     /// The first entry.
     pub fn first(&self) -> Option<(&Str, &Value)> {
-        self.entries().first().map(|(k, v)| (k, v))
+        self.entries().first().map(|slot| (&slot.key, &slot.value))
     }
 }
 
@@ -322,12 +361,25 @@ impl<'a> IntoIterator for &'a Map {
 
 impl IntoIterator for Map {
     type Item = (Str, Value);
-    type IntoIter = std::vec::IntoIter<(Str, Value)>;
-    fn into_iter(self) -> Self::IntoIter {
-        match self.0 {
+    type IntoIter = IntoIter;
+    fn into_iter(self) -> IntoIter {
+        IntoIter(match self.0 {
             None => Vec::new().into_iter(),
             Some(inner) => Arc::unwrap_or_clone(inner).entries.into_iter(),
-        }
+        })
+    }
+}
+
+/// The entries of a [`Map`], by value.
+pub struct IntoIter(std::vec::IntoIter<Slot>);
+
+impl Iterator for IntoIter {
+    type Item = (Str, Value);
+    fn next(&mut self) -> Option<(Str, Value)> {
+        self.0.next().map(|slot| (slot.key, slot.value))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
     }
 }
 
