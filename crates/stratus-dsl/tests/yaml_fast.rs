@@ -14,10 +14,6 @@ use stratus_dsl::yaml::testing::{fast_events, load_fast, load_reference, referen
 mod yaml_fast_support;
 use yaml_fast_support::{generated_blueprint, yamlish, SOUP};
 
-// The binary's allocator, so the timings are the binary's.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Whether the fast path handled `text`; panics if it handled it differently from yaml-rust2.
 fn check(text: &str) -> Result<(), &'static str> {
     let fast = fast_events(text);
@@ -322,82 +318,6 @@ fn deep_nesting() {
 fn generated_blueprints_take_the_fast_path() {
     for n in [1, 12, 150] {
         handled(&generated_blueprint(n));
-    }
-}
-
-/// Times `yaml::load` (fast path), the yaml-rust2-only load, and the fast parser alone, on
-/// generated blueprints of 1000 and 10000 nodes and on the corpus:
-/// `cargo test -p stratus-dsl --release --test yaml_fast -- --ignored --nocapture timings`.
-/// Extra files to time: `STRATUS_YAML_TIMING=a.yaml:b.yaml`.
-#[test]
-#[ignore]
-fn timings() {
-    use std::time::Instant;
-    fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
-        let mut best = f64::MAX;
-        for _ in 0..runs {
-            let start = Instant::now();
-            std::hint::black_box(f());
-            best = best.min(start.elapsed().as_secs_f64() * 1e3);
-        }
-        best
-    }
-    if let Ok(runs) = std::env::var("STRATUS_YAML_PROFILE") {
-        // Only the fast load, for a profiler.
-        let text = generated_blueprint(1000);
-        for _ in 0..runs.parse::<usize>().unwrap_or(100) {
-            std::hint::black_box(stratus_dsl::yaml::load(&text, 0).is_ok());
-        }
-        return;
-    }
-    let mut inputs: Vec<(String, Vec<String>)> = vec![
-        ("generated 1000".into(), vec![generated_blueprint(1000)]),
-        ("generated 10000".into(), vec![generated_blueprint(10000)]),
-    ];
-    let mut corpus = Vec::new();
-    yaml_files(&shared().join("corpus/onap-frankfurt"), &mut corpus);
-    inputs.push((
-        format!("corpus ({} files)", corpus.len()),
-        corpus
-            .iter()
-            .map(|f| std::fs::read_to_string(f).unwrap())
-            .collect(),
-    ));
-    if let Ok(extra) = std::env::var("STRATUS_YAML_TIMING") {
-        for file in extra.split(':').filter(|f| !f.is_empty()) {
-            inputs.push((file.into(), vec![std::fs::read_to_string(file).unwrap()]));
-        }
-    }
-    for (name, texts) in &inputs {
-        let bytes: usize = texts.iter().map(String::len).sum();
-        let runs = if bytes > 4_000_000 { 5 } else { 20 };
-        let mut trees = Vec::new();
-        let fast = best(runs, || {
-            trees = texts
-                .iter()
-                .map(|t| stratus_dsl::yaml::load(t, 0))
-                .collect::<Vec<_>>();
-        });
-        let drop_ms = best(1, || drop(std::mem::take(&mut trees)));
-        let parse = best(runs, || {
-            texts
-                .iter()
-                .map(|t| stratus_dsl::yaml::testing::fast_parse_only(t))
-                .sum::<usize>()
-        });
-        let reference = best(runs.min(5), || {
-            texts
-                .iter()
-                .filter(|t| load_reference(t, 0).is_ok())
-                .count()
-        });
-        let all_fast = texts.iter().all(|t| load_fast(t, 0).is_some());
-        eprintln!(
-            "{name}: {:.0} KB; yaml::load {fast:.2} ms (fast parser alone {parse:.2} ms, dropping the tree {drop_ms:.2} ms); yaml-rust2 load {reference:.2} ms; {:.1}x{}",
-            bytes as f64 / 1024.0,
-            reference / fast,
-            if all_fast { "" } else { " (some declined)" }
-        );
     }
 }
 

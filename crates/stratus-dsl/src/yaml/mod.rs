@@ -248,21 +248,6 @@ pub mod testing {
         Ok(sink.0)
     }
 
-    /// The fast parser alone, into a sink that only counts events (for timing).
-    pub fn fast_parse_only(text: &str) -> usize {
-        struct Count(usize);
-        impl Sink for Count {
-            fn event(&mut self, _: Ev<'_>, _: Mark) {
-                self.0 += 1;
-            }
-        }
-        let mut sink = Count(0);
-        match fast::parse(text, &mut sink) {
-            Ok(()) => sink.0,
-            Err(_) => 0,
-        }
-    }
-
     /// `load` through the fast path only (`None`: declined).
     pub fn load_fast(text: &str, file: u32) -> Option<Result<Node, LoadError>> {
         super::load_fast(text, file)
