@@ -489,7 +489,7 @@ pub struct PlanEnvironment<'a> {
     plan: &'a J,
     /// The node properties by node name, gathered on first use (only `get_property` reads
     /// them, and most blueprints have none).
-    properties: std::cell::OnceCell<HashMap<&'a str, &'a J>>,
+    properties: std::sync::OnceLock<HashMap<&'a str, &'a J>>,
     major: u32,
     minor: u32,
     spans: Option<&'a FunctionSpans>,
@@ -526,7 +526,7 @@ impl<'a> PlanEnvironment<'a> {
         PlanEnvironment {
             inputs,
             plan,
-            properties: std::cell::OnceCell::new(),
+            properties: std::sync::OnceLock::new(),
             major: version.major,
             minor: version.minor,
             spans,

@@ -344,22 +344,63 @@ fn evaluate_plan(
         &blueprint.function_spans,
     );
     let nodes = nodes.as_array_mut().map_or(&mut [][..], Vec::as_mut_slice);
-    let mut mentions = Vec::with_capacity(nodes.len());
-    let mut facts = Vec::with_capacity(nodes.len());
-    for (index, node) in nodes.iter_mut().enumerate() {
-        // A node whose operation inputs hold no function call has nothing to evaluate or
-        // mention there: only its properties are read.
-        let inert = inert_operation_inputs.get(index).copied().unwrap_or(false);
-        evaluate_node(node, &env, blueprint, inert)?;
-        let node: &J = node;
-        mentions.push(crate::dependencies::node_mentions_capability(node, inert));
-        facts.push(NodeFacts::of(node));
-    }
+    // Each node is evaluated on its own: large plans on two threads, the first half on this
+    // one; the first problem in node order is the one reported, as on one thread.
+    let evaluate_part =
+        |part, first| evaluate_nodes(part, first, &env, blueprint, inert_operation_inputs);
+    let (mentions, facts) = if nodes.len() >= 2 * NODES_PER_THREAD {
+        let middle = nodes.len() / 2;
+        let (first, second) = nodes.split_at_mut(middle);
+        let (first, second) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| evaluate_part(second, middle));
+            let first = evaluate_part(first, 0);
+            match other.join() {
+                Ok(second) => (first, second),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        let (mut mentions, mut facts) = first?;
+        let (more_mentions, more_facts) = second?;
+        mentions.extend(more_mentions);
+        facts.extend(more_facts);
+        (mentions, facts)
+    } else {
+        evaluate_part(nodes, 0)?
+    };
     evaluate_sections(plan, &env)?;
     let groups = plan.get("scaling_groups").and_then(J::as_object);
     let instances = crate::instances::node_instances(&facts, groups)?;
     Ok((mentions, instances))
 }
+
+/// Evaluates `nodes` (the plan's from position `first` on) and reads what instance generation
+/// needs of each; with, for each, whether it holds a `get_capability` call.
+fn evaluate_nodes<'n>(
+    nodes: &'n mut [J],
+    first: usize,
+    env: &PlanEnvironment,
+    blueprint: &Blueprint,
+    inert_operation_inputs: &[bool],
+) -> Result<(Vec<bool>, Vec<NodeFacts<'n>>), Problem> {
+    let mut mentions = Vec::with_capacity(nodes.len());
+    let mut facts = Vec::with_capacity(nodes.len());
+    for (index, node) in nodes.iter_mut().enumerate() {
+        // A node whose operation inputs hold no function call has nothing to evaluate or
+        // mention there: only its properties are read.
+        let inert = inert_operation_inputs
+            .get(first + index)
+            .copied()
+            .unwrap_or(false);
+        evaluate_node(node, env, blueprint, inert)?;
+        let node: &'n J = node;
+        mentions.push(crate::dependencies::node_mentions_capability(node, inert));
+        facts.push(NodeFacts::of(node));
+    }
+    Ok((mentions, facts))
+}
+
+/// Below this many nodes per thread, evaluating them on one thread is faster.
+const NODES_PER_THREAD: usize = 256;
 
 /// Whether `value` holds a map with a `get_property` key (an input value can hold calls).
 fn names_get_property(value: &J) -> bool {

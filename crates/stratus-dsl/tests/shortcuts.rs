@@ -219,6 +219,37 @@ node_templates:
     }
 }
 
+/// A large plan's nodes are evaluated on two threads; the problem reported is still the first
+/// in node order, whichever half it is in.
+#[test]
+fn planning_many_nodes_reports_the_first_problem_in_node_order() {
+    let text = |bad: &[usize]| {
+        let templates: String = (0..600)
+            .map(|i| {
+                let value = if bad.contains(&i) {
+                    format!("{{get_input: [d, k{i}]}}")
+                } else {
+                    i.to_string()
+                };
+                format!("  n{i}: {{type: t, properties: {{a: {value}}}}}\n")
+            })
+            .collect();
+        let head = HEAD.replace("inputs:\n", "inputs:\n  d: {default: {k: 1}}\n");
+        format!("{head}node_templates:\n{templates}")
+    };
+    let problem = |bad: &[usize]| plan(&text(bad)).expect_err("a missing input attribute");
+    for (bad, first) in [
+        (&[550, 580][..], "k550"),
+        (&[10, 550], "k10"),
+        (&[299, 300], "k299"),
+        (&[300, 599], "k300"),
+    ] {
+        let found = problem(bad);
+        assert!(found.contains(&format!("'{first}'")), "{bad:?}: {found}");
+    }
+    assert!(plan(&text(&[])).is_ok());
+}
+
 /// Problems in many templates are reported in document order, each at its place (types
 /// resolved once are shared only when they had no problem).
 #[test]
