@@ -199,16 +199,46 @@ pub fn parse(
         &mut problems,
     );
     let files = merged.files.clone();
-    let mut spans = FunctionSpans::default();
-    function_spans(&merged.document, &mut spans);
-    let (plan, script_operations) = build(
-        &merged.document,
-        &version,
-        loader,
-        &spans,
-        cache,
-        &mut problems,
-    );
+    let walk = || {
+        let mut spans = FunctionSpans::default();
+        function_spans(&merged.document, &mut spans);
+        spans
+    };
+    // A very large document's calls are collected on another thread while the sections are
+    // built (only the function checks at the end read them). Measured on two cores: 4% off
+    // 10,000 templates, 4% on 1,000 (where template parsing has both cores already).
+    let large = merged
+        .document
+        .get("node_templates")
+        .and_then(Node::as_map)
+        .is_some_and(|templates| templates.len() >= 4096);
+    let (plan, script_operations, spans) = if large {
+        std::thread::scope(|scope| {
+            let walking = scope.spawn(walk);
+            let spans = || {
+                walking
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            };
+            build(
+                &merged.document,
+                &version,
+                loader,
+                spans,
+                cache,
+                &mut problems,
+            )
+        })
+    } else {
+        build(
+            &merged.document,
+            &version,
+            loader,
+            walk,
+            cache,
+            &mut problems,
+        )
+    };
     let input_spans = merged
         .document
         .get("inputs")
@@ -238,16 +268,18 @@ pub fn parse(
     }
 }
 
+/// The plan of `document`, its script-copied operations, and where its function calls are
+/// written (`spans`, asked for only when the function checks need them).
 fn build(
     document: &Node,
     version: &DslVersion,
     loader: &dyn ImportLoader,
-    spans: &FunctionSpans,
+    spans: impl FnOnce() -> FunctionSpans,
     cache: &DocumentCache,
     problems: &mut Problems,
-) -> (Plan, HashMap<String, Vec<String>>) {
+) -> (Plan, HashMap<String, Vec<String>>, FunctionSpans) {
     let Some(entries) = schema::map(document, problems) else {
-        return (Plan::new(J::Null), HashMap::new());
+        return (Plan::new(J::Null), HashMap::new(), spans());
     };
     allowed_keys(entries, TOP_LEVEL, problems);
     let section = |name: &str| schema::get(entries, name);
@@ -451,18 +483,19 @@ fn build(
     let mut plan = J::Object(plan);
 
     validate_input_defaults(&plan, section("inputs"), problems);
+    let spans = spans();
     let requirements = validate_functions(
         &plan,
         &inert,
         version,
-        spans,
+        &spans,
         section("node_templates").map_or(Span::default(), |n| n.span),
         problems,
     );
     if let J::Object(map) = &mut plan {
         map.insert("requirements", requirements);
     }
-    (Plan::with_inert(plan, inert), script_operations)
+    (Plan::with_inert(plan, inert), script_operations, spans)
 }
 
 fn validate_input_defaults(plan: &J, section: Option<&Node>, problems: &mut Problems) {
