@@ -250,6 +250,29 @@ fn planning_many_nodes_reports_the_first_problem_in_node_order() {
     assert!(plan(&text(&[])).is_ok());
 }
 
+/// In a very large document, function calls are located on another thread: a bad call is
+/// still reported where it is written.
+#[test]
+fn calls_in_very_large_documents_are_located() {
+    let templates: String = (0..4200)
+        .map(|i| {
+            let value = if i == 4000 {
+                "{get_input: missing}".to_string()
+            } else {
+                "{get_input: x}".to_string()
+            };
+            format!("  n{i}: {{type: t, properties: {{a: {value}}}}}\n")
+        })
+        .collect();
+    let text = format!("{HEAD}node_templates:\n{templates}");
+    let problems = stratus_dsl::parse(&text, "case.yaml", &NoImports, &DocumentCache::new())
+        .expect_err("an unknown input");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let line = HEAD.lines().count() + 2 + 4000;
+    assert_eq!((problems[0].line as usize, problems[0].column), (line, 36));
+    assert!(problems[0].message.contains("'missing'"), "{problems:?}");
+}
+
 /// Problems in many templates are reported in document order, each at its place (types
 /// resolved once are shared only when they had no problem).
 #[test]
