@@ -301,32 +301,20 @@ impl Value {
 
     /// As `serde_json::Value::pointer` (RFC 6901).
     pub fn pointer(&self, pointer: &str) -> Option<&Value> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        rest.split('/')
-            .map(|token| token.replace("~1", "/").replace("~0", "~"))
-            .try_fold(self, |target, token| match target {
-                Value::Object(map) => map.get(&token),
-                Value::Array(items) => parse_position(&token).and_then(|i| items.get(i)),
-                _ => None,
-            })
+        pointer_tokens(pointer)?.try_fold(self, |target, token| match target {
+            Value::Object(map) => map.get(&token),
+            Value::Array(items) => parse_position(&token).and_then(|i| items.get(i)),
+            _ => None,
+        })
     }
 
     /// As `serde_json::Value::pointer_mut` (RFC 6901).
     pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Value> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        rest.split('/')
-            .map(|token| token.replace("~1", "/").replace("~0", "~"))
-            .try_fold(self, |target, token| match target {
-                Value::Object(map) => map.get_mut(&token),
-                Value::Array(items) => parse_position(&token).and_then(move |i| items.get_mut(i)),
-                _ => None,
-            })
+        pointer_tokens(pointer)?.try_fold(self, |target, token| match target {
+            Value::Object(map) => map.get_mut(&token),
+            Value::Array(items) => parse_position(&token).and_then(move |i| items.get_mut(i)),
+            _ => None,
+        })
     }
 
     /// The same value as a `serde_json::Value` (a deep copy).
@@ -347,6 +335,19 @@ impl Value {
             }
         }
     }
+}
+
+/// The reference tokens of an RFC 6901 pointer (none for `""`), unescaped.
+fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = String> + '_> {
+    let rest = match pointer {
+        "" => None,
+        _ => Some(pointer.strip_prefix('/')?),
+    };
+    Some(
+        rest.into_iter()
+            .flat_map(|rest| rest.split('/'))
+            .map(|token| token.replace("~1", "/").replace("~0", "~")),
+    )
 }
 
 fn parse_position(token: &str) -> Option<usize> {
@@ -578,6 +579,29 @@ mod tests {
         assert_eq!(value.pointer("/b/6/z"), Some(&Value::Object(Map::new())));
         assert_eq!(value["b"][3], "x");
         assert!(value["missing"][7].is_null());
+    }
+
+    #[test]
+    fn pointers_as_serde_json() {
+        let original = serde_json::json!({"": 1, "a/b": [0, {"~x": 2}], "c": {"": 3}});
+        let value = Value::from(&original);
+        for pointer in [
+            "",
+            "/",
+            "/a~1b",
+            "/a~1b/1/~0x",
+            "/a~1b/01",
+            "/a~1b/2",
+            "c",
+            "/c/",
+            "/c/d",
+        ] {
+            assert_eq!(
+                value.pointer(pointer).map(Value::to_serde),
+                original.pointer(pointer).cloned(),
+                "{pointer:?}"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use yaml_rust2::scanner::TScalarStyle;
 
 use super::scan::PlainEnd;
-use super::{decline, is_blankz, is_breakz, Ev, Mark, Parser, Props, Res, Sink};
+use super::{decline, is_blankz, is_breakz, quote_style, Ev, Mark, Parser, Props, Res, Sink};
 
 /// What a block node is the content of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,11 +73,7 @@ impl<'a, S: Sink> Parser<'a, '_, S> {
             }
             b'"' | b'\'' => {
                 let mark = self.mark();
-                let style = if c == b'"' {
-                    TScalarStyle::DoubleQuoted
-                } else {
-                    TScalarStyle::SingleQuoted
-                };
+                let style = quote_style(c);
                 let start = self.pos;
                 let text = self.quoted(c == b'\'', b + 1)?;
                 let multiline = self.line != mark.line;
@@ -231,11 +227,7 @@ impl<'a, S: Sink> Parser<'a, '_, S> {
                 if !(self.cur() == b':' && is_blankz(self.next())) {
                     return decline("quoted scalar where a key was expected");
                 }
-                let style = if c == b'"' {
-                    TScalarStyle::DoubleQuoted
-                } else {
-                    TScalarStyle::SingleQuoted
-                };
+                let style = quote_style(c);
                 (text, style)
             }
             b'-' | b'?' | b':' if is_blankz(self.next()) => return decline("not a simple key"),

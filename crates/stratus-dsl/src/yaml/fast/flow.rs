@@ -12,7 +12,7 @@
 
 use yaml_rust2::scanner::TScalarStyle;
 
-use super::{decline, is_blankz, is_flow, Ev, Parser, Props, Res, Sink};
+use super::{decline, is_blankz, is_flow, quote_style, Ev, Parser, Props, Res, Sink};
 
 impl<S: Sink> Parser<'_, '_, S> {
     /// A flow collection at the cursor (`[` or `{`) inside block collection column `b`.
@@ -179,11 +179,7 @@ impl<S: Sink> Parser<'_, '_, S> {
             b'[' | b'{' => self.flow_collection(b, props),
             b'"' | b'\'' => {
                 let mark = self.mark();
-                let style = if c == b'"' {
-                    TScalarStyle::DoubleQuoted
-                } else {
-                    TScalarStyle::SingleQuoted
-                };
+                let style = quote_style(c);
                 let text = self.quoted(c == b'\'', b + isize::from(self.flow_nonblock))?;
                 if self.cur() == b'#' {
                     return decline("comment not separated from a token");

@@ -188,6 +188,15 @@ pub(crate) struct Parser<'a, 's, S: Sink> {
     pub sink: &'s mut S,
 }
 
+/// The style of a scalar quoted with `quote` (`"` or `'`).
+pub(crate) fn quote_style(quote: u8) -> TScalarStyle {
+    if quote == b'"' {
+        TScalarStyle::DoubleQuoted
+    } else {
+        TScalarStyle::SingleQuoted
+    }
+}
+
 pub(crate) fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
