@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::json::{Map, Value as J};
+use crate::json::{Map, Str, Value as J};
 
 use crate::diag::{Problem, Problems};
 use crate::templates::NodeFacts;
@@ -11,28 +11,25 @@ use crate::yaml::{Node, Span};
 
 /// The `(plugin, executor)` of each operation of an `operations` map that runs a plugin, in
 /// order. Shared by every template whose operations come from the same resolution.
-pub type Uses = std::sync::Arc<[(String, J)]>;
+pub type Uses = std::sync::Arc<[(Str, J)]>;
 
 /// The plugin uses a node template brings: its own operations' and its relationships'
 /// source operations' (`own`, in order), and each relationship's target operations', which
 /// its target runs (`targets`: target name and uses, in order).
 pub struct NodeUses {
     pub own: Vec<Uses>,
-    pub targets: Vec<(String, Uses)>,
+    pub targets: Vec<(Str, Uses)>,
 }
 
 pub fn uses_of(operations: &Map) -> Uses {
     operations
         .values()
         .filter_map(|op| {
-            let plugin = op
-                .get("plugin")
-                .and_then(J::as_str)
-                .filter(|p| !p.is_empty())?;
-            Some((
-                plugin.to_string(),
-                op.get("executor").cloned().unwrap_or(J::Null),
-            ))
+            let plugin = match op.get("plugin") {
+                Some(J::String(plugin)) if !plugin.is_empty() => plugin.clone(),
+                _ => return None,
+            };
+            Some((plugin, op.get("executor").cloned().unwrap_or(J::Null)))
         })
         .collect()
 }
@@ -52,7 +49,7 @@ pub fn assign_plugins(
 ) {
     let by_name = facts.by_name;
     // (plugin, executor) of every operation, per node that runs it, in discovery order.
-    let mut operation_lists: Vec<Vec<&(String, J)>> = vec![Vec::new(); nodes.len()];
+    let mut operation_lists: Vec<Vec<&(Str, J)>> = vec![Vec::new(); nodes.len()];
     for (index, node_uses) in uses.iter().enumerate().take(nodes.len()) {
         for own in &node_uses.own {
             operation_lists[index].extend(own.iter());
@@ -80,7 +77,7 @@ pub fn assign_plugins(
     let lists: Vec<NodePlugins> = operation_lists
         .iter()
         .map(|keys| {
-            let mut used: Vec<&(String, J)> = Vec::new();
+            let mut used: Vec<&(Str, J)> = Vec::new();
             for &key in keys {
                 if plugins.contains_key(&key.0) && !used.contains(&key) {
                     used.push(key);

@@ -461,10 +461,8 @@ fn parse_node_template(
                         let relationship = parsed.map;
                         relationships_inert &= parsed.inert;
                         node_uses.own.push(parsed.source_uses);
-                        if let Some(target) = relationship.get("target_id").and_then(J::as_str) {
-                            node_uses
-                                .targets
-                                .push((target.to_string(), parsed.target_uses));
+                        if let Some(J::String(target)) = relationship.get("target_id") {
+                            node_uses.targets.push((target.clone(), parsed.target_uses));
                         }
                         if !parsed.script_copied.is_empty() {
                             script_operations.push((
