@@ -60,6 +60,14 @@ impl Array {
         Array(None)
     }
 
+    /// The items, when no other array shares them.
+    pub fn unique_mut(&mut self) -> Option<&mut Vec<Value>> {
+        match &mut self.0 {
+            None => None,
+            Some(items) => Arc::get_mut(items),
+        }
+    }
+
     /// Whether both arrays share one set of items (then they are equal).
     pub fn ptr_eq(&self, other: &Array) -> bool {
         match (&self.0, &other.0) {
