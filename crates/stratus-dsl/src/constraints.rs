@@ -139,9 +139,12 @@ fn holds(operator: &str, args: &J, value: &J) -> Result<bool, String> {
         "less_than" => compare(value, args).ok_or_else(not_comparable)? == Less,
         "less_or_equal" => compare(value, args).ok_or_else(not_comparable)? != Greater,
         "in_range" => {
-            let bounds = args.as_array().cloned().unwrap_or_default();
-            compare(value, &bounds[0]).ok_or_else(not_comparable)? != Less
-                && compare(value, &bounds[1]).ok_or_else(not_comparable)? != Greater
+            // Bounds other than a pair were reported with the definition (or are a call).
+            let Some([low, high]) = args.as_array().map(Vec::as_slice) else {
+                return Err(not_comparable());
+            };
+            compare(value, low).ok_or_else(not_comparable)? != Less
+                && compare(value, high).ok_or_else(not_comparable)? != Greater
         }
         "valid_values" => args.as_array().is_some_and(|a| a.contains(value)),
         "length" | "min_length" | "max_length" => {
