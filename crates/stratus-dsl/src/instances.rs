@@ -274,10 +274,13 @@ pub fn node_instances(
         };
         let node = &nodes[n];
         let name = node.name;
-        let mut fields = Map::with_capacity(6);
-        fields.insert("name", J::from(name.to_string()));
-        fields.insert("node_id", J::from(name.to_string()));
-        fields.insert("id", J::from(instance.id.clone()));
+        let name = J::from(name);
+        let mut fields = Map::of([
+            ("name", name.clone()),
+            ("node_id", name),
+            ("id", J::from(instance.id.as_str())),
+        ]);
+        fields.reserve(3);
         match (&instance.host, node.host_id) {
             (Some(h), _) => {
                 fields.insert("host_id", J::from(h.clone()));
@@ -421,9 +424,9 @@ pub fn node_instances(
 type Built = (Map, usize, Vec<(usize, J)>);
 
 fn relationship_instance(relationship: &RelationshipFacts, target_instance: &str) -> J {
-    crate::json::object! {
-        "type" => relationship.kind.clone(),
-        "target_name" => relationship.target,
-        "target_id" => target_instance,
-    }
+    J::Object(Map::of([
+        ("type", relationship.kind.clone()),
+        ("target_name", J::from(relationship.target)),
+        ("target_id", J::from(target_instance)),
+    ]))
 }

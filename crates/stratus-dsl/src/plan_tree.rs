@@ -78,7 +78,7 @@ impl Plan {
 }
 
 impl Drop for Plan {
-    /// A large plan's nodes are freed on two threads (most of a plan is its nodes).
+    /// A plan of 2,048 nodes or more is freed on two threads (most of a plan is its nodes).
     fn drop(&mut self) {
         let Some(J::Array(nodes)) = self.value.get_mut("nodes") else {
             return;
