@@ -211,7 +211,8 @@ pub fn parse(
         .document
         .get("node_templates")
         .and_then(Node::as_map)
-        .is_some_and(|templates| templates.len() >= 4096);
+        .is_some_and(|templates| templates.len() >= 4096)
+        && crate::parallel::two_cores();
     let (plan, script_operations, spans) = if large {
         std::thread::scope(|scope| {
             let walking = scope.spawn(walk);

@@ -556,21 +556,17 @@ fn no_op_processed() -> Map {
     static NO_OP: std::sync::OnceLock<Map> = std::sync::OnceLock::new();
     NO_OP
         .get_or_init(|| {
-            let mut result = Map::with_capacity(9);
-            result.insert("plugin", J::from(""));
-            result.insert("operation", J::from(""));
-            result.insert("executor", J::Null);
-            result.insert("inputs", J::Object(Map::new()));
-            result.insert("has_intrinsic_functions", J::Bool(false));
-            for key in [
-                "max_retries",
-                "retry_interval",
-                "timeout",
-                "timeout_recoverable",
-            ] {
-                result.insert(key, J::Null);
-            }
-            result
+            Map::of([
+                ("plugin", J::from("")),
+                ("operation", J::from("")),
+                ("executor", J::Null),
+                ("inputs", J::Object(Map::new())),
+                ("has_intrinsic_functions", J::Bool(false)),
+                ("max_retries", J::Null),
+                ("retry_interval", J::Null),
+                ("timeout", J::Null),
+                ("timeout_recoverable", J::Null),
+            ])
         })
         .clone()
 }

@@ -22,6 +22,7 @@ pub mod interfaces;
 pub mod json;
 pub mod namespace;
 pub mod node_plugins;
+mod parallel;
 pub mod plan;
 pub mod plan_tree;
 pub mod props;

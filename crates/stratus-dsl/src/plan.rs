@@ -351,14 +351,8 @@ fn evaluate_plan(
     let (mentions, facts) = if nodes.len() >= 2 * NODES_PER_THREAD {
         let middle = nodes.len() / 2;
         let (first, second) = nodes.split_at_mut(middle);
-        let (first, second) = std::thread::scope(|scope| {
-            let other = scope.spawn(|| evaluate_part(second, middle));
-            let first = evaluate_part(first, 0);
-            match other.join() {
-                Ok(second) => (first, second),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        });
+        let (first, second) =
+            crate::parallel::join(|| evaluate_part(first, 0), || evaluate_part(second, middle));
         let (mut mentions, mut facts) = first?;
         let (more_mentions, more_facts) = second?;
         mentions.extend(more_mentions);

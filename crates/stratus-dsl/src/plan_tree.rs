@@ -91,10 +91,7 @@ impl Drop for Plan {
             return;
         }
         let second = nodes.split_off(nodes.len() / 2);
-        std::thread::scope(|scope| {
-            scope.spawn(move || drop(second));
-            nodes.clear();
-        });
+        crate::parallel::join(|| nodes.clear(), move || drop(second));
     }
 }
 

@@ -202,32 +202,20 @@ fn parse_each<'e>(
             })
             .collect::<Vec<_>>()
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(2)
-        .min(entries.len() / TEMPLATES_PER_THREAD)
-        .max(1);
-    if threads == 1 {
+    if entries.len() < 2 * TEMPLATES_PER_THREAD {
         return parse_part(entries, problems);
     }
-    let chunk = entries.len().div_ceil(threads);
-    let (first, rest) = entries.split_at(chunk);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| {
+    let (first, rest) = entries.split_at(entries.len().div_ceil(2));
+    let (mut parsed, (more, found)) = crate::parallel::join(
+        || parse_part(first, problems),
+        || {
             let mut found = Problems::default();
-            let parsed = parse_part(rest, &mut found);
-            (parsed, found)
-        });
-        let mut parsed = parse_part(first, problems);
-        match other.join() {
-            Ok((more, found)) => {
-                parsed.extend(more);
-                problems.list.extend(found.list);
-            }
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-        parsed
-    })
+            (parse_part(rest, &mut found), found)
+        },
+    );
+    parsed.extend(more);
+    problems.list.extend(found.list);
+    parsed
 }
 
 /// The parsed nodes' names and types (by position) and positions by name.
