@@ -99,7 +99,7 @@ pub fn parse_plugins(section: Option<&Node>, version: &DslVersion, problems: &mu
                     None => J::Null,
                     Some(v) if v.is_null() => J::Null,
                     Some(v) => match &v.value {
-                        Value::Str(s) => J::from(s.to_string()),
+                        Value::Str(s) => J::String(s.clone()),
                         _ => {
                             problems.push(schema::expected(v, "string"));
                             J::Null
